@@ -1,0 +1,192 @@
+"""Image-classification tasks: which dataset, at which resolution, with which
+fixed split. The training set is split once, with a seeded permutation, into a
+train half and a held-out half (the paper's train_portion 0.5): stand-alone and
+super-net training use the train half, landmark batches and validation use the
+held-out half, and the test set gives the ground truth.
+
+Tensors stay uint8 on their device; batches are normalised as they are drawn.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import augment, readers
+from .readers import DataFileError
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+SPLITS = ("train", "valid", "test")
+MEAN_STD = {
+    "fashion-mnist": ((0.2860,), (0.3530,)),
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+}
+RAW_DIR_ENV = {"fashion-mnist": "LMREG_FMNIST_DIR", "cifar10": "LMREG_CIFAR10_DIR"}
+RAW_DIR_DEFAULT = {"fashion-mnist": "/usr/share/datasets/fashion-mnist",
+                   "cifar10": "~/data/cifar-10-batches-py"}
+RAW_DIR_HINT = {
+    "fashion-mnist": "install it with `apt-get install dataset-fashion-mnist` (Debian) or point "
+                     "LMREG_FMNIST_DIR at a folder holding the four IDX files",
+    "cifar10": "download cifar-10-python.tar.gz, unpack it and point LMREG_CIFAR10_DIR at its "
+               "cifar-10-batches-py folder",
+}
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    dataset: str
+    resolution: int
+    n_train: int | None        # taken from the train half; None: the whole half
+    n_valid: int | None        # taken from the held-out half
+    n_test: int | None         # first n of the test set; None: all
+    split_seed: int = 0
+    crop_padding: int = 0      # training augmentation
+    hflip: bool = False
+    embedded: str | None = None  # uint8 arrays shipped under bench/data (regenerable)
+    num_classes: int = 10
+
+    @property
+    def in_channels(self) -> int:
+        return len(MEAN_STD[self.dataset][0])
+
+
+TASKS = {
+    # The embedded default: 16x16 Fashion-MNIST, 10k training images, 5k held out,
+    # the full 10k test set (small test sets make the ground truth noisy).
+    "micro-fmnist": TaskSpec("micro-fmnist", "fashion-mnist", 16, 10_000, 5_000, None,
+                             embedded="micro_fmnist16.npz"),
+    "fmnist": TaskSpec("fmnist", "fashion-mnist", 28, None, None, None, crop_padding=2),
+    "cifar10": TaskSpec("cifar10", "cifar10", 32, None, None, None, crop_padding=4, hflip=True),
+}
+
+
+def get_spec(name: str) -> TaskSpec:
+    if name not in TASKS:
+        raise KeyError(f"unknown task {name!r}; valid tasks: {', '.join(sorted(TASKS))}")
+    return TASKS[name]
+
+
+def raw_dir(dataset: str) -> Path:
+    return Path(os.environ.get(RAW_DIR_ENV[dataset], RAW_DIR_DEFAULT[dataset])).expanduser()
+
+
+def read_raw(dataset: str, root: str | Path | None = None) -> dict[str, np.ndarray]:
+    root = Path(root) if root is not None else raw_dir(dataset)
+    if not root.is_dir():
+        raise DataFileError(f"{dataset} not found at {root}: {RAW_DIR_HINT[dataset]}")
+    reader = readers.read_fashion_mnist if dataset == "fashion-mnist" else readers.read_cifar10
+    return reader(root)
+
+
+def make_arrays(spec: TaskSpec, raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Split, subset and resize raw arrays into the task's uint8 arrays."""
+    n = len(raw["train_x"])
+    perm = np.random.default_rng(spec.split_seed).permutation(n)
+    halves = {"train": perm[: n // 2], "valid": perm[n // 2:]}
+    out = {}
+    for split, limit in (("train", spec.n_train), ("valid", spec.n_valid)):
+        idx = halves[split][:limit]
+        out[f"{split}_x"], out[f"{split}_y"] = raw["train_x"][idx], raw["train_y"][idx]
+    out["test_x"], out["test_y"] = raw["test_x"][: spec.n_test], raw["test_y"][: spec.n_test]
+    for split in SPLITS:
+        out[f"{split}_x"] = _resize(out[f"{split}_x"], spec.resolution)
+        out[f"{split}_y"] = out[f"{split}_y"].astype(np.int64)
+    return out
+
+
+def _resize(x: np.ndarray, size: int) -> np.ndarray:
+    if x.shape[-1] == size and x.shape[-2] == size:
+        return np.ascontiguousarray(x)
+    t = torch.from_numpy(np.ascontiguousarray(x)).float()
+    t = F.interpolate(t, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return t.round().clamp(0, 255).to(torch.uint8).numpy()
+
+
+def arrays_digest(arrays: dict[str, np.ndarray]) -> str:
+    h = hashlib.sha256()
+    for key in sorted(arrays):
+        h.update(key.encode())
+        h.update(np.ascontiguousarray(arrays[key]).tobytes())
+    return h.hexdigest()
+
+
+def write_embedded(spec: TaskSpec, out: Path, raw_root: str | Path | None = None) -> str:
+    """Regenerate a task's embedded file from the raw dataset; returns its digest."""
+    arrays = make_arrays(spec, read_raw(spec.dataset, raw_root))
+    digest = arrays_digest(arrays)
+    tmp = Path(out).with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, digest=np.array(digest), spec=np.array(repr(asdict(spec))), **arrays)
+    os.replace(tmp, out)
+    return digest
+
+
+def load_arrays(spec: TaskSpec) -> dict[str, np.ndarray]:
+    if spec.embedded and (DATA_DIR / spec.embedded).is_file():
+        path = DATA_DIR / spec.embedded
+        with np.load(path) as f:
+            arrays = {k: f[k] for k in f.files if k not in ("digest", "spec")}
+            digest = str(f["digest"])
+        if arrays_digest(arrays) != digest:
+            raise DataFileError(f"{path}: contents do not match the stored digest (corrupt file); "
+                                "regenerate it with `lmreg data embed " + spec.name + "`")
+        return arrays
+    return make_arrays(spec, read_raw(spec.dataset))
+
+
+class Task:
+    """A task's three splits as uint8 tensors on one device."""
+
+    def __init__(self, spec: TaskSpec, arrays: dict[str, np.ndarray], device: str | torch.device = "cpu"):
+        self.spec = spec
+        self.device = torch.device(device)
+        self.x = {s: torch.from_numpy(arrays[f"{s}_x"]).to(self.device) for s in SPLITS}
+        self.y = {s: torch.from_numpy(arrays[f"{s}_y"]).to(self.device) for s in SPLITS}
+        mean, std = MEAN_STD[spec.dataset]
+        self._mean = torch.tensor(mean, device=self.device).view(1, -1, 1, 1) * 255
+        self._std = torch.tensor(std, device=self.device).view(1, -1, 1, 1) * 255
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return tuple(self.x["train"].shape[1:])
+
+    def size(self, split: str) -> int:
+        return len(self.y[split])
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        return (x.float() - self._mean) / self._std
+
+    def augment(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """Normalised batch -> augmented batch (padding shows as black, as in the raw image)."""
+        if self.spec.crop_padding:
+            fill = float((-self._mean / self._std).flatten()[0])
+            x = augment.random_crop(x, self.spec.crop_padding, generator, fill=fill)
+        if self.spec.hflip:
+            x = augment.random_hflip(x, generator)
+        return x
+
+    def batches(self, split: str, batch_size: int, generator: torch.Generator | None = None,
+                shuffle: bool = False, train_augment: bool = False,
+                drop_last: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        n = self.size(split)
+        order = (torch.randperm(n, generator=generator).to(self.device) if shuffle
+                 else torch.arange(n, device=self.device))
+        stop = n - n % batch_size if drop_last else n
+        for start in range(0, stop, batch_size):
+            idx = order[start: start + batch_size]
+            x = self.normalize(self.x[split][idx])
+            if train_augment:
+                x = self.augment(x, generator)
+            yield x, self.y[split][idx]
+
+
+def load_task(name: str, device: str | torch.device = "cpu") -> Task:
+    spec = get_spec(name)
+    return Task(spec, load_arrays(spec), device)

@@ -1,0 +1,122 @@
+"""Ground-truth tables in a compact HDF5 file: one row per (architecture, seed)
+with per-epoch curves, costs and the full recipe that produced them."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+
+FORMAT = "lmreg-gt/1"
+CURVES = ("train_acc", "train_loss", "valid_acc", "valid_loss", "test_acc", "test_loss")
+SCALARS = ("params", "flops", "wall_time")
+
+
+class GTFileError(ValueError):
+    """A ground-truth file that is missing, truncated or not in this format."""
+
+
+@dataclass
+class GTTable:
+    space: str
+    task: str
+    recipe: dict
+    archs: list[str]
+    seeds: np.ndarray
+    curves: dict[str, np.ndarray]      # name -> (rows, epochs), NaN where not evaluated
+    scalars: dict[str, np.ndarray]     # name -> (rows,)
+    meta: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.archs)
+
+    @property
+    def epochs(self) -> int:
+        return self.curves["test_acc"].shape[1]
+
+    @classmethod
+    def from_rows(cls, rows: list[dict], space: str, task: str, recipe: dict, meta: dict,
+                  sort_key=None) -> "GTTable":
+        rows = sorted(rows, key=sort_key or (lambda r: (r["arch"], r["seed"])))
+        return cls(space=space, task=task, recipe=recipe,
+                   archs=[r["arch"] for r in rows],
+                   seeds=np.array([r["seed"] for r in rows], dtype=np.int64),
+                   curves={c: np.array([r[c] for r in rows], dtype=np.float64).reshape(len(rows), -1)
+                           for c in CURVES},
+                   scalars={s: np.array([r[s] for r in rows], dtype=np.float64) for s in SCALARS},
+                   meta=meta)
+
+    def rows(self) -> list[dict]:
+        out = []
+        for i, (arch, seed) in enumerate(zip(self.archs, self.seeds)):
+            row = {"arch": arch, "seed": int(seed)}
+            row.update({c: self.curves[c][i].tolist() for c in CURVES})
+            row.update({s: float(self.scalars[s][i]) for s in SCALARS})
+            out.append(row)
+        return out
+
+    def write(self, path: str | Path) -> None:
+        """Atomic: a temp file beside the target, renamed over it when complete."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        with h5py.File(tmp, "w") as f:
+            f.attrs["format"] = FORMAT
+            f.attrs["space"] = self.space
+            f.attrs["task"] = self.task
+            f.attrs["recipe"] = json.dumps(self.recipe, sort_keys=True)
+            f.attrs["meta"] = json.dumps(self.meta, sort_keys=True)
+            f.create_dataset("arch", data=np.array(self.archs, dtype=h5py.string_dtype()))
+            f.create_dataset("seed", data=self.seeds)
+            for name, arr in {**self.curves, **self.scalars}.items():
+                f.create_dataset(name, data=arr, compression="gzip", shuffle=True)
+        os.replace(tmp, path)
+
+    @classmethod
+    def read(cls, path: str | Path) -> "GTTable":
+        path = Path(path)
+        if not path.is_file():
+            raise GTFileError(f"{path}: no such ground-truth file")
+        try:
+            with h5py.File(path, "r") as f:
+                if f.attrs.get("format") != FORMAT:
+                    raise GTFileError(f"{path}: not an lmreg ground-truth table (format "
+                                      f"{f.attrs.get('format')!r}, expected {FORMAT!r})")
+                archs = [a.decode() if isinstance(a, bytes) else a for a in f["arch"][()]]
+                table = cls(space=str(f.attrs["space"]), task=str(f.attrs["task"]),
+                            recipe=json.loads(f.attrs["recipe"]), archs=archs,
+                            seeds=f["seed"][()],
+                            curves={c: f[c][()] for c in CURVES},
+                            scalars={s: f[s][()] for s in SCALARS},
+                            meta=json.loads(f.attrs["meta"]))
+        except GTFileError:
+            raise
+        except (OSError, KeyError, ValueError) as e:
+            raise GTFileError(f"{path}: unreadable ground-truth table ({type(e).__name__}: {e})") from None
+        n = len(table.archs)
+        bad = [k for k, v in {**table.curves, **table.scalars, "seed": table.seeds}.items() if len(v) != n]
+        if bad:
+            raise GTFileError(f"{path}: columns {bad} do not have {n} rows (corrupt table)")
+        return table
+
+    # Views ---------------------------------------------------------------
+    def frame(self, epoch: int = -1) -> pd.DataFrame:
+        """One row per (arch, seed): the curves at ``epoch`` plus the scalars."""
+        data = {"arch": self.archs, "seed": self.seeds}
+        data.update({c: self.curves[c][:, epoch] for c in CURVES})
+        data.update(self.scalars)
+        return pd.DataFrame(data)
+
+    def per_arch(self, metric: str = "test_acc", epoch: int = -1) -> pd.Series:
+        """Mean over seeds of one metric at one epoch, indexed by architecture."""
+        if metric not in CURVES:
+            raise KeyError(f"unknown metric {metric!r}; valid metrics: {', '.join(CURVES)}")
+        return self.frame(epoch).groupby("arch", sort=True)[metric].mean()
+
+    def seed_matrix(self, metric: str = "test_acc", epoch: int = -1) -> pd.DataFrame:
+        """Architectures x seeds (NaN where a seed is missing)."""
+        return self.frame(epoch).pivot(index="arch", columns="seed", values=metric)

@@ -1,0 +1,172 @@
+"""The `lmreg` command: thin wiring from arguments to the modules that do the work."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from bench.datasets.readers import DataFileError
+from bench.gt_table import GTFileError
+from experiments.config import ConfigError
+from spaces.nb201 import ArchError
+
+USER_ERRORS = (ArchError, DataFileError, GTFileError, ConfigError, KeyError, FileNotFoundError)
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seeds must be comma-separated integers, got {text!r}") from None
+
+
+# bench ----------------------------------------------------------------------
+def cmd_bench_list(args) -> int:
+    from bench.registry import BENCHMARKS
+    for name, (path, about) in sorted(BENCHMARKS.items()):
+        state = "present" if path.exists() else "not built"
+        print(f"{name:24s} {state:10s} {path}\n{'':24s} {about}")
+    return 0
+
+
+def cmd_bench_info(args) -> int:
+    from bench import registry
+    from scipy.stats import kendalltau
+    table = registry.load(args.benchmark)
+    acc = table.per_arch("test_acc")
+    seeds = table.seed_matrix("test_acc")
+    print(f"benchmark   {args.benchmark}  ({registry.resolve(args.benchmark)})")
+    print(f"space/task  {table.space} / {table.task}")
+    print(f"rows        {len(table)}  ({len(acc)} architectures, seeds {sorted(set(table.seeds.tolist()))}, "
+          f"{table.epochs} epochs){'' if table.meta.get('complete', True) else '  INCOMPLETE build'}")
+    print(f"test acc    mean over seeds: min {acc.min():.2f}  median {acc.median():.2f}  max {acc.max():.2f}")
+    cols = list(seeds.columns)
+    if len(cols) >= 2:
+        taus = []
+        for i in range(len(cols)):
+            for j in range(i + 1, len(cols)):
+                pair = seeds[[cols[i], cols[j]]].dropna()
+                taus.append(kendalltau(pair.iloc[:, 0], pair.iloc[:, 1]).statistic)
+        print(f"seed tau    Kendall tau between seeds (test acc): mean {np.mean(taus):.3f} over "
+              f"{len(taus)} seed pair(s)")
+    wall = table.scalars["wall_time"]
+    print(f"cost        {wall.sum() / 3600:.2f} h of training, {np.median(wall):.1f} s median per run, "
+          f"devices {table.meta.get('devices')}")
+    print(f"recipe      {table.recipe}")
+    return 0
+
+
+def cmd_bench_query(args) -> int:
+    from bench import registry
+    from spaces import nb201
+    table = registry.load(args.benchmark)
+    frame = table.frame(args.epoch)
+    if args.top:
+        best = table.per_arch(args.metric, args.epoch).sort_values(ascending=args.metric.endswith("loss"))
+        for arch, value in best.head(args.top).items():
+            print(f"{value:8.3f}  {arch}")
+        return 0
+    if not args.arch:
+        raise ConfigError("give an architecture string or --top K")
+    arch = nb201.as_arch(args.arch)
+    rep = nb201.representative(arch)
+    hits = frame[frame.arch.isin({nb201.to_str(arch), nb201.to_str(rep)})]
+    if hits.empty:
+        print(f"{nb201.to_str(arch)} (class of {nb201.to_str(rep)}) is not in {args.benchmark}", file=sys.stderr)
+        return 1
+    if hits.arch.iloc[0] != nb201.to_str(arch):
+        print(f"# isomorphic to {hits.arch.iloc[0]}")
+    cols = ["seed", "train_acc", "valid_acc", "test_acc", "test_loss", "params", "flops", "wall_time"]
+    print(hits[cols].to_string(index=False))
+    print(f"mean test_acc over seeds: {hits.test_acc.mean():.3f}")
+    return 0
+
+
+def cmd_bench_build(args) -> int:
+    from algorithms.standalone import StandaloneRecipe
+    from bench.build import build
+    from experiments.config import override
+    recipe = override(StandaloneRecipe(), args.set)
+    table = build(args.out, task=args.task, recipe=recipe, n_archs=args.archs, seeds=args.seeds,
+                  sample_seed=args.sample_seed, workers=args.workers, device=args.device,
+                  threads=args.threads, progress=not args.no_progress, reverse=args.reverse,
+                  merge=args.merge)
+    print(f"wrote {args.out}: {len(table)} rows, complete={table.meta['complete']}")
+    return 0
+
+
+# data -----------------------------------------------------------------------
+def cmd_data_embed(args) -> int:
+    from bench.datasets import tasks
+    spec = tasks.get_spec(args.task)
+    if not spec.embedded:
+        raise ConfigError(f"task {args.task!r} has no embedded file")
+    out = tasks.DATA_DIR / spec.embedded
+    digest = tasks.write_embedded(spec, out, args.raw)
+    print(f"wrote {out} (sha256 of arrays {digest})")
+    return 0
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lmreg", description="Landmark-regularised super-net benchmark harness")
+    sub = p.add_subparsers(dest="verb", required=True)
+
+    bench = sub.add_parser("bench", help="ground-truth benchmarks").add_subparsers(dest="bench_verb", required=True)
+    q = bench.add_parser("list", help="known benchmarks")
+    q.set_defaults(func=cmd_bench_list)
+    q = bench.add_parser("info", help="summary of a benchmark")
+    q.add_argument("benchmark", help="name or path to a .h5 table")
+    q.set_defaults(func=cmd_bench_info)
+    q = bench.add_parser("query", help="ground truth of one architecture, or the top K")
+    q.add_argument("benchmark")
+    q.add_argument("arch", nargs="?", help="NB201 string, op tuple index, or omit with --top")
+    q.add_argument("--metric", default="test_acc")
+    q.add_argument("--epoch", type=int, default=-1, help="epoch index (default: last)")
+    q.add_argument("--top", type=int, default=0, help="list the K best architectures instead")
+    q.set_defaults(func=cmd_bench_query)
+    q = bench.add_parser("build", help="train stand-alone networks into a ground-truth table (resumable)")
+    q.add_argument("--out", required=True, help="output .h5 (a journal beside it makes the build resumable)")
+    q.add_argument("--task", default="micro-fmnist")
+    q.add_argument("--archs", type=int, default=400, help="architectures drawn from the unique NB201 cells")
+    q.add_argument("--seeds", type=_seeds, default=[0, 1], help="comma-separated training seeds")
+    q.add_argument("--sample-seed", type=int, default=0, help="seed of the architecture draw")
+    q.add_argument("--workers", type=int, default=2)
+    q.add_argument("--threads", type=int, default=1, help="torch threads per worker")
+    q.add_argument("--device", default="cpu")
+    q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a recipe field (e.g. epochs=8)")
+    q.add_argument("--reverse", action="store_true",
+                   help="train from the end of the plan (a second machine sharing the build)")
+    q.add_argument("--merge", action="append", default=[], metavar="JOURNAL",
+                   help="add the finished runs of another journal of the same build")
+    q.add_argument("--no-progress", action="store_true")
+    q.set_defaults(func=cmd_bench_build)
+
+    data = sub.add_parser("data", help="datasets").add_subparsers(dest="data_verb", required=True)
+    q = data.add_parser("embed", help="regenerate a task's embedded uint8 file from the raw dataset")
+    q.add_argument("task")
+    q.add_argument("--raw", help="raw dataset folder (default: the Debian install location)")
+    q.set_defaults(func=cmd_data_embed)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except USER_ERRORS as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"lmreg: error: {msg}", file=sys.stderr)
+        return 2
+    except RuntimeError as e:  # BuildError and friends: already one line
+        print(f"lmreg: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("lmreg: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

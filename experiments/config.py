@@ -1,0 +1,54 @@
+"""Dataclass configs overridden from the command line as ``key=value``, with
+unknown keys and ill-typed values rejected by name."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _coerce(text: str, kind, key: str):
+    origin = typing.get_origin(kind)
+    if kind is bool:
+        if text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{key} takes true or false, got {text!r}")
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        args = [a for a in typing.get_args(kind) if a is not type(None)]
+        if text.lower() in ("none", "null") and len(args) < len(typing.get_args(kind)):
+            return None
+        return _coerce(text, args[0], key)
+    try:
+        return kind(text)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key} takes a {getattr(kind, '__name__', kind)}, got {text!r}") from None
+
+
+def override(cfg, assignments: list[str], prefix: str = ""):
+    """A copy of dataclass ``cfg`` with ``key=value`` (dotted for nested dataclasses) applied."""
+    hints = typing.get_type_hints(type(cfg))
+    changes: dict = {}
+    nested: dict[str, list[str]] = {}
+    names = [f.name for f in dataclasses.fields(cfg)]
+    for item in assignments:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"override {prefix + item!r} must look like key=value")
+        head, dot, rest = key.partition(".")
+        if head not in names:
+            raise ConfigError(f"unknown config key {prefix + head!r}; valid keys: {', '.join(names)}")
+        if dot:
+            if not dataclasses.is_dataclass(getattr(cfg, head)):
+                raise ConfigError(f"config key {prefix + head!r} has no sub-keys")
+            nested.setdefault(head, []).append(f"{rest}={value}")
+        else:
+            changes[head] = _coerce(value, hints[head], prefix + head)
+    for head, items in nested.items():
+        changes[head] = override(getattr(cfg, head), items, prefix + head + ".")
+    return dataclasses.replace(cfg, **changes)

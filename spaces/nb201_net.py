@@ -1,0 +1,191 @@
+"""NB201 networks: one class serves as the weight-sharing super-net (every op on
+every edge) and as the stand-alone network of one architecture (only its live
+ops), so both share the macro skeleton and parameter names. A stand-alone
+network's state dict is a subset of the super-net's: copying weights is
+`standalone.load_state_dict(subnet_state(supernet.state_dict(), standalone))`.
+
+Skeleton (NB201): stem conv-BN, three stages of N cells at C, 2C, 4C channels
+joined by residual reduction blocks, then BN-ReLU, global pooling, linear.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import nb201
+
+CONV_OPS = {"nor_conv_1x1": 1, "nor_conv_3x3": 3}
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    C: int = 16                 # channels of the first stage
+    N: int = 5                  # cells per stage
+    in_channels: int = 3
+    num_classes: int = 10
+    bn_affine: bool = True
+    bn_track_running_stats: bool = False  # off: batch statistics also at evaluation (the paper)
+
+
+def _bn(c: int, cfg: NetConfig) -> nn.BatchNorm2d:
+    return nn.BatchNorm2d(c, affine=cfg.bn_affine, track_running_stats=cfg.bn_track_running_stats)
+
+
+class ReLUConvBN(nn.Sequential):
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, cfg: NetConfig):
+        super().__init__(nn.ReLU(inplace=False),
+                         nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, bias=False),
+                         _bn(c_out, cfg))
+
+
+class AvgPool3x3(nn.Module):
+    """3x3 average pooling, stride 1, padding not counted (NB201's avg_pool_3x3).
+
+    PyTorch's CPU kernel for this is several times slower than the convolutions
+    around it at NB201 sizes, so on CPU it is computed as a separable box sum
+    divided by the number of valid neighbours; CUDA uses the native kernel."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.is_cuda:
+            return F.avg_pool2d(x, 3, 1, 1, count_include_pad=False)
+        p = F.pad(x, (1, 1, 1, 1))
+        rows = p[:, :, :-2] + p[:, :, 1:-1] + p[:, :, 2:]
+        box = rows[:, :, :, :-2] + rows[:, :, :, 1:-1] + rows[:, :, :, 2:]
+        return box / _neighbour_counts(x.shape[-2], x.shape[-1], x.dtype)
+
+
+@functools.lru_cache(maxsize=32)
+def _neighbour_counts(h: int, w: int, dtype: torch.dtype) -> torch.Tensor:
+    rows = torch.full((h,), 3.0)
+    cols = torch.full((w,), 3.0)
+    rows[0] -= 1
+    rows[-1] -= 1
+    cols[0] -= 1
+    cols[-1] -= 1
+    return (rows[:, None] * cols[None, :]).to(dtype)
+
+
+def build_op(name: str, c: int, cfg: NetConfig) -> nn.Module:
+    if name in CONV_OPS:
+        return ReLUConvBN(c, c, CONV_OPS[name], 1, cfg)
+    if name == "avg_pool_3x3":
+        return AvgPool3x3()
+    if name == "skip_connect":
+        return nn.Identity()
+    raise ValueError(f"no module for NB201 op {name!r}")
+
+
+@functools.lru_cache(maxsize=None)
+def _plan(arch: nb201.Arch) -> tuple[tuple[int, int, int, str], ...]:
+    """The live edges of a cell as (to, from, position, op name), in summation order."""
+    return tuple((nb201.EDGES[p][0], nb201.EDGES[p][1], p, nb201.OPS[arch[p]])
+                 for p in nb201.live_edges(arch))
+
+
+class Cell(nn.Module):
+    """Edges hold their candidate ops in a ModuleDict keyed by op name."""
+
+    def __init__(self, c: int, cfg: NetConfig, arch: nb201.Arch | None):
+        super().__init__()
+        self.edges = nn.ModuleList()
+        live = None if arch is None else set(nb201.live_edges(arch))
+        for pos in range(len(nb201.EDGES)):
+            if arch is None:
+                names = nb201.OPS[1:]
+            else:
+                names = (nb201.OPS[arch[pos]],) if pos in live else ()
+            self.edges.append(nn.ModuleDict({n: build_op(n, c, cfg) for n in names}))
+
+    def forward(self, x: torch.Tensor, arch: nb201.Arch) -> torch.Tensor:
+        nodes: list[torch.Tensor | None] = [x, None, None, None]
+        for to, frm, pos, name in _plan(arch):
+            y = self.edges[pos][name](nodes[frm])
+            nodes[to] = y if nodes[to] is None else nodes[to] + y
+        out = nodes[-1]
+        return torch.zeros_like(x) if out is None else out
+
+
+class ResidualReduction(nn.Module):
+    """NB201's basic residual block with stride 2 between stages."""
+
+    def __init__(self, c_in: int, c_out: int, cfg: NetConfig):
+        super().__init__()
+        self.conv_a = ReLUConvBN(c_in, c_out, 3, 2, cfg)
+        self.conv_b = ReLUConvBN(c_out, c_out, 3, 1, cfg)
+        self.shortcut = nn.Sequential(nn.AvgPool2d(2, 2), nn.Conv2d(c_in, c_out, 1, bias=False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.shortcut(x) + self.conv_b(self.conv_a(x))
+
+
+class NB201Net(nn.Module):
+    """Super-net when ``arch`` is None (pass the path to forward), stand-alone otherwise."""
+
+    def __init__(self, cfg: NetConfig, arch: nb201.Arch | None = None):
+        super().__init__()
+        self.cfg = cfg
+        self.arch = None if arch is None else nb201.check(arch)
+        self.stem = nn.Sequential(nn.Conv2d(cfg.in_channels, cfg.C, 3, padding=1, bias=False),
+                                  _bn(cfg.C, cfg))
+        blocks, c = [], cfg.C
+        for stage in range(3):
+            if stage:
+                blocks.append(ResidualReduction(c, 2 * c, cfg))
+                c *= 2
+            blocks.extend(Cell(c, cfg, self.arch) for _ in range(cfg.N))
+        self.blocks = nn.ModuleList(blocks)
+        self.head = nn.Sequential(_bn(c, cfg), nn.ReLU(inplace=False),
+                                  nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.classifier = nn.Linear(c, cfg.num_classes)
+
+    def forward(self, x: torch.Tensor, arch: nb201.Arch | None = None) -> torch.Tensor:
+        if arch is None:
+            if self.arch is None:
+                raise ValueError("the super-net needs an architecture: forward(x, arch)")
+            arch = self.arch
+        x = self.stem(x)
+        for block in self.blocks:
+            x = block(x, arch) if isinstance(block, Cell) else block(x)
+        return self.classifier(self.head(x))
+
+
+def subnet_state(supernet_state: dict, standalone: nn.Module) -> dict:
+    """The entries of a super-net state dict that a stand-alone network holds."""
+    keys = standalone.state_dict().keys()
+    return {k: supernet_state[k] for k in keys}
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
+    """Multiply-accumulates of convolutions and linear layers for one input."""
+    total = 0
+
+    def conv_hook(mod, inp, out):
+        nonlocal total
+        k = mod.kernel_size[0] * mod.kernel_size[1] * mod.in_channels // mod.groups
+        total += out.numel() * k
+
+    def linear_hook(mod, inp, out):
+        nonlocal total
+        total += out.numel() * mod.in_features
+
+    hooks = [m.register_forward_hook(conv_hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    hooks += [m.register_forward_hook(linear_hook) for m in model.modules() if isinstance(m, nn.Linear)]
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(1, *input_shape))
+    finally:
+        model.train(was_training)
+        for h in hooks:
+            h.remove()
+    return total
