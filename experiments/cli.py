@@ -102,7 +102,8 @@ def cmd_data_embed(args) -> int:
     from bench.datasets import tasks
     spec = tasks.get_spec(args.task)
     if not spec.embedded:
-        raise ConfigError(f"task {args.task!r} has no embedded file")
+        owners = [name for name, t in tasks.TASKS.items() if t.embedded]
+        raise ConfigError(f"task {args.task!r} has no embedded file; tasks with one: {', '.join(owners)}")
     out = tasks.DATA_DIR / spec.embedded
     digest = tasks.write_embedded(spec, out, args.raw)
     print(f"wrote {out} (sha256 of arrays {digest})")

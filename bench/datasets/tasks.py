@@ -51,6 +51,7 @@ class TaskSpec:
     crop_padding: int = 0      # training augmentation
     hflip: bool = False
     embedded: str | None = None  # uint8 arrays shipped under bench/data (regenerable)
+    subset_of: str | None = None  # the first n of each split of another task
     num_classes: int = 10
 
     @property
@@ -63,6 +64,9 @@ TASKS = {
     # the full 10k test set (small test sets make the ground truth noisy).
     "micro-fmnist": TaskSpec("micro-fmnist", "fashion-mnist", 16, 10_000, 5_000, None,
                              embedded="micro_fmnist16.npz"),
+    # A slice of the micro task for smoke runs and tests: seconds, not minutes.
+    "smoke-fmnist": TaskSpec("smoke-fmnist", "fashion-mnist", 16, 1_000, 500, 1_000,
+                             subset_of="micro-fmnist"),
     "fmnist": TaskSpec("fmnist", "fashion-mnist", 28, None, None, None, crop_padding=2),
     "cifar10": TaskSpec("cifar10", "cifar10", 32, None, None, None, crop_padding=4, hflip=True),
 }
@@ -136,8 +140,12 @@ def load_arrays(spec: TaskSpec) -> dict[str, np.ndarray]:
             digest = str(f["digest"])
         if arrays_digest(arrays) != digest:
             raise DataFileError(f"{path}: contents do not match the stored digest (corrupt file); "
-                                "regenerate it with `lmreg data embed " + spec.name + "`")
+                                "regenerate it with `lmreg data embed micro-fmnist`")
         return arrays
+    if spec.subset_of:
+        limits = {"train": spec.n_train, "valid": spec.n_valid, "test": spec.n_test}
+        parent = load_arrays(get_spec(spec.subset_of))
+        return {k: v[: limits[k.split("_")[0]]] for k, v in parent.items()}
     return make_arrays(spec, read_raw(spec.dataset))
 
 

@@ -1,0 +1,241 @@
+"""Landmark regularisation (Yu, Ranftl, Salzmann, CVPR 2021) as a piece any
+super-net trainer can add to its step.
+
+The super-net is pushed to keep the ground-truth order of a few landmark
+architectures: for a pair (worse, better) evaluated on the same batch, the
+better one should not have the higher cross-entropy. The defaults are what the
+official code runs: one pair per step drawn as a = randint(0, M-2),
+b = randint(a+1, M-1); a zero-margin hinge; lambda = 0 during the super-net
+warm-up, then a cosine increase towards 10, updated once per epoch.
+
+Landmark lists are sorted by GT ascending, so index i < j means i is worse.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import math
+import random
+from dataclasses import dataclass
+from functools import partial
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from bench.landmarks import SELECTION_METHODS
+
+Pair = tuple[int, int]  # (worse_index, better_index) into the GT-ascending landmarks
+
+
+def _check_m(m: int) -> None:
+    if m < 2:
+        raise ValueError(f"need at least 2 landmarks to form a pair, got {m}")
+
+
+# Pair samplers ---------------------------------------------------------------
+class OfficialPairSampler:
+    """One pair per step, drawn as the official code does. Not uniform over pairs:
+    P(a, b) = 1/(M-1) * 1/(M-1-a), so pairs of good architectures come up more often."""
+
+    def pairs(self, m: int, rng: random.Random) -> list[Pair]:
+        _check_m(m)
+        a = rng.randint(0, m - 2)
+        b = rng.randint(a + 1, m - 1)
+        return [(a, b)]
+
+
+@dataclass(frozen=True)
+class UniformPairSampler:
+    """n_pairs distinct pairs, each unordered pair equally likely."""
+
+    n_pairs: int = 1
+
+    def __post_init__(self):
+        if self.n_pairs < 1:
+            raise ValueError(f"n_pairs must be >= 1, got {self.n_pairs}")
+
+    def pairs(self, m: int, rng: random.Random) -> list[Pair]:
+        _check_m(m)
+        every = list(itertools.combinations(range(m), 2))
+        if self.n_pairs > len(every):
+            raise ValueError(f"cannot draw {self.n_pairs} distinct pairs from {m} landmarks ({len(every)} pairs)")
+        return rng.sample(every, self.n_pairs)
+
+
+class AllPairsSampler:
+    """Every pair each step: M(M-1)/2 penalty terms over M forward passes."""
+
+    def pairs(self, m: int, rng: random.Random) -> list[Pair]:
+        _check_m(m)
+        return list(itertools.combinations(range(m), 2))
+
+
+class AdjacentPairsSampler:
+    """Neighbours in the GT ranking: the M-1 comparisons that imply the whole order."""
+
+    def pairs(self, m: int, rng: random.Random) -> list[Pair]:
+        _check_m(m)
+        return [(i, i + 1) for i in range(m - 1)]
+
+
+PAIR_SAMPLERS = {
+    "official": OfficialPairSampler,
+    "uniform": UniformPairSampler,
+    "all": AllPairsSampler,
+    "adjacent": AdjacentPairsSampler,
+}
+
+
+def make_pair_sampler(name: str, **kw):
+    if name not in PAIR_SAMPLERS:
+        raise KeyError(f"unknown pair sampler {name!r}; valid samplers: {', '.join(PAIR_SAMPLERS)}")
+    return PAIR_SAMPLERS[name](**kw)
+
+
+# Loss forms: elementwise on the cross-entropies of the worse and the better landmark
+def hinge(loss_worse: torch.Tensor, loss_better: torch.Tensor) -> torch.Tensor:
+    """The paper's form: zero margin, so only the GT order matters, not the gap."""
+    return F.relu(loss_better - loss_worse)
+
+
+def softplus(loss_worse: torch.Tensor, loss_better: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
+    """A smooth hinge; tends to the hinge as beta grows."""
+    if beta <= 0:
+        raise ValueError(f"softplus beta must be > 0, got {beta}")
+    return F.softplus(beta * (loss_better - loss_worse)) / beta
+
+
+def logistic(loss_worse: torch.Tensor, loss_better: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of 'better beats worse' under P = sigmoid(loss_worse - loss_better).
+    Numerically this equals softplus with beta = 1."""
+    return -F.logsigmoid(loss_worse - loss_better)
+
+
+LOSS_FORMS = {"hinge": hinge, "softplus": softplus, "logistic": logistic}
+
+
+def make_loss_form(name: str, **kw) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    if name not in LOSS_FORMS:
+        raise KeyError(f"unknown loss form {name!r}; valid forms: {', '.join(LOSS_FORMS)}")
+    form = LOSS_FORMS[name]
+    inspect.signature(form).bind(None, None, **kw)  # a wrong keyword fails here, not mid-training
+    return partial(form, **kw)
+
+
+# Coefficient schedules: lambda as a function of the 0-based epoch -------------
+def cosine_increase(epoch: int, warmup: int, epochs: int, max_coef: float = 10.0) -> float:
+    """The official schedule. The cosine runs over the TOTAL epochs, as the official code
+    does, so with a warm-up lambda ends below max_coef (e.g. 10 * 0.5 * (1 - cos(pi*250/400)))."""
+    if epoch < warmup:
+        return 0.0
+    return max_coef * 0.5 * (1 - math.cos(math.pi * (epoch - warmup + 1) / epochs))
+
+
+def constant(epoch: int, warmup: int, epochs: int, coef: float) -> float:
+    return 0.0 if epoch < warmup else float(coef)
+
+
+def linear(epoch: int, warmup: int, epochs: int, max_coef: float) -> float:
+    """A line from 0 at the last warm-up epoch to max_coef at the last epoch, so the
+    first regularised epoch already has a positive lambda (as with cosine_increase)."""
+    if epoch < warmup:
+        return 0.0
+    return max_coef * (epoch - warmup + 1) / (epochs - warmup)
+
+
+SCHEDULES = {"cosine_increase": cosine_increase, "constant": constant, "linear": linear}
+
+
+def make_schedule(name: str, **kw) -> Callable[[int], float]:
+    """epoch -> lambda, with warmup, epochs and the schedule's coefficient bound."""
+    if name not in SCHEDULES:
+        raise KeyError(f"unknown schedule {name!r}; valid schedules: {', '.join(SCHEDULES)}")
+    schedule = SCHEDULES[name]
+    bound = inspect.signature(schedule).bind(0, **kw)
+    warmup, epochs = bound.arguments["warmup"], bound.arguments["epochs"]
+    if not 0 <= warmup < epochs:
+        raise ValueError(f"need 0 <= warmup < epochs for the regulariser to ever act, "
+                         f"got warmup={warmup}, epochs={epochs}")
+    return partial(schedule, **kw)
+
+
+# Configuration and the regulariser -------------------------------------------
+@dataclass(frozen=True)
+class LandmarkConfig:
+    m: int = 50                        # number of landmarks
+    selection: str = "random"          # bench.landmarks.SELECTION_METHODS
+    selection_seed: int = 0
+    pair_sampler: str = "official"     # PAIR_SAMPLERS
+    n_pairs: int = 1                   # pairs per step; "uniform" sampler only
+    loss_form: str = "hinge"           # LOSS_FORMS
+    beta: float = 1.0                  # "softplus" only
+    schedule: str = "cosine_increase"  # SCHEDULES
+    max_coef: float = 10.0             # lambda's peak; the constant value for "constant"
+
+    def __post_init__(self):
+        for value, valid, what in ((self.selection, SELECTION_METHODS, "landmark selection"),
+                                   (self.pair_sampler, PAIR_SAMPLERS, "pair sampler"),
+                                   (self.loss_form, LOSS_FORMS, "loss form"),
+                                   (self.schedule, SCHEDULES, "schedule")):
+            if value not in valid:
+                raise KeyError(f"unknown {what} {value!r}; valid: {', '.join(valid)}")
+        _check_m(self.m)
+        if self.n_pairs < 1:
+            raise ValueError(f"n_pairs must be >= 1, got {self.n_pairs}")
+        if self.n_pairs != 1 and self.pair_sampler != "uniform":
+            raise ValueError(f"n_pairs={self.n_pairs} only applies to the 'uniform' pair sampler, "
+                             f"not {self.pair_sampler!r}")
+        if self.beta <= 0:
+            raise ValueError(f"beta must be > 0, got {self.beta}")
+        if self.beta != 1.0 and self.loss_form != "softplus":
+            raise ValueError(f"beta={self.beta} only applies to the 'softplus' loss form, not {self.loss_form!r}")
+        if self.max_coef < 0:
+            raise ValueError(f"max_coef must be >= 0, got {self.max_coef}")
+
+
+class LandmarkRegularizer:
+    """Builds the landmark ranking loss for one training step.
+
+    The caller backpropagates it next to the usual cross-entropy (gradients add up,
+    one clip, one optimizer step) and keeps the super-net in train mode, as the
+    official code does; the landmark batch should come from held-out training data.
+    """
+
+    def __init__(self, cfg: LandmarkConfig, landmarks: Sequence[Sequence[int]],
+                 warmup_epochs: int, epochs: int):
+        self.cfg = cfg
+        self.landmarks = [tuple(a) for a in landmarks]
+        if len(self.landmarks) != cfg.m:
+            raise ValueError(f"config says m={cfg.m} landmarks, got {len(self.landmarks)}")
+        if len(set(self.landmarks)) != len(self.landmarks):
+            raise ValueError("landmark architectures must be distinct")
+        self.sampler = make_pair_sampler(
+            cfg.pair_sampler, **({"n_pairs": cfg.n_pairs} if cfg.pair_sampler == "uniform" else {}))
+        self.loss_form = make_loss_form(
+            cfg.loss_form, **({"beta": cfg.beta} if cfg.loss_form == "softplus" else {}))
+        bound = {"coef": cfg.max_coef} if cfg.schedule == "constant" else {"max_coef": cfg.max_coef}
+        self.schedule = make_schedule(cfg.schedule, warmup=warmup_epochs, epochs=epochs, **bound)
+
+    def coefficient(self, epoch: int) -> float:
+        return self.schedule(epoch)
+
+    def penalty(self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, epoch: int,
+                rng: random.Random) -> tuple[torch.Tensor | None, dict]:
+        """lambda * mean over sampled pairs of the loss form, or None while lambda is 0
+        (then no forward pass runs, so a warm-up step costs nothing extra).
+
+        info: coefficient, n_pairs, violated_fraction (pairs whose better landmark has
+        the higher loss; NaN when no pair was evaluated)."""
+        coef = self.coefficient(epoch)
+        if coef <= 0:
+            return None, {"coefficient": coef, "n_pairs": 0, "violated_fraction": math.nan}
+        pairs = self.sampler.pairs(len(self.landmarks), rng)
+        ce = {i: F.cross_entropy(model(x, self.landmarks[i]), y)
+              for i in sorted({i for pair in pairs for i in pair})}  # one forward per architecture
+        worse = torch.stack([ce[w] for w, _ in pairs])
+        better = torch.stack([ce[b] for _, b in pairs])
+        loss = coef * self.loss_form(worse, better).mean()
+        violated = (better > worse).float().mean().item()
+        return loss, {"coefficient": coef, "n_pairs": len(pairs), "violated_fraction": violated}

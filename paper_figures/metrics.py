@@ -1,0 +1,171 @@
+"""Ranking-quality metrics: how well super-net scores order architectures by ground truth.
+
+Every metric takes ``pred`` (super-net score, higher = better) and ``gt``
+(ground-truth accuracy in %, higher = better) as equal-length 1-D array-likes,
+one entry per architecture of the evaluated pool.
+"""
+
+import operator
+from typing import Callable
+
+import numpy as np
+from scipy import stats
+
+
+def _as_scores(values, name: str) -> np.ndarray:
+    try:
+        array = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be numeric: {error}") from None
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return array
+
+
+def _validated_pair(pred, gt) -> tuple[np.ndarray, np.ndarray]:
+    pred, gt = _as_scores(pred, "pred"), _as_scores(gt, "gt")
+    if len(pred) != len(gt):
+        raise ValueError(f"pred and gt differ in length: {len(pred)} != {len(gt)}")
+    if len(pred) < 2:
+        raise ValueError(f"need at least 2 architectures to rank, got {len(pred)}")
+    return pred, gt
+
+
+def _validated_k(k, pool_size: int) -> int:
+    k = operator.index(k)
+    if not 1 <= k <= pool_size:
+        raise ValueError(f"k must be between 1 and the pool size {pool_size}, got {k}")
+    return k
+
+
+def _is_constant(scores: np.ndarray) -> bool:
+    return bool(np.all(scores == scores[0]))
+
+
+def _top_k_indices(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k highest scores; ties go to the earlier position so results are reproducible."""
+    return np.argsort(-scores, kind="stable")[:k]
+
+
+def _kendall_tau_b(pred: np.ndarray, gt: np.ndarray) -> float:
+    # A constant ranking has no order to agree with; scipy also returns NaN here.
+    if _is_constant(pred) or _is_constant(gt):
+        return float("nan")
+    return float(stats.kendalltau(pred, gt).statistic)
+
+
+def kendall_tau(pred, gt) -> float:
+    """Kendall tau-b, the paper's headline ranking metric (equals scipy.stats.kendalltau's default).
+
+    Tau-b corrects for ties, which are common among GT accuracies. NaN if either input is constant.
+    """
+    return _kendall_tau_b(*_validated_pair(pred, gt))
+
+
+def sparse_kendall_tau(pred, gt, decimals: int = 1) -> float:
+    """Kendall tau-b after rounding both inputs to ``decimals`` decimals.
+
+    The paper rounds GT accuracies to 0.1% so that architectures whose accuracies differ
+    only by evaluation noise share a rank instead of counting as (dis)agreements. ``pred``
+    is rounded the same way, so it is assumed to be on the same scale (super-net accuracy
+    in %). The resolution is 10**-decimals percentage points: values that round to the same
+    10**-decimals grid point tie. NaN if rounding leaves either input constant.
+    """
+    pred, gt = _validated_pair(pred, gt)
+    return _kendall_tau_b(np.round(pred, decimals), np.round(gt, decimals))
+
+
+def spearman_rho(pred, gt) -> float:
+    """Spearman rank correlation, reported next to Kendall tau in the paper. NaN if either input is constant."""
+    pred, gt = _validated_pair(pred, gt)
+    if _is_constant(pred) or _is_constant(gt):
+        return float("nan")
+    return float(stats.spearmanr(pred, gt).statistic)
+
+
+def precision_at_k(pred, gt, k: int) -> float:
+    """Fraction of the k best architectures by ``pred`` that are also among the k best by ``gt``.
+
+    Measures whether the super-net finds the architectures that matter for search, the top ones.
+    Ties are broken by position (earlier index ranks higher) in both rankings.
+    """
+    pred, gt = _validated_pair(pred, gt)
+    k = _validated_k(k, len(pred))
+    shared = np.intersect1d(_top_k_indices(pred, k), _top_k_indices(gt, k))
+    return len(shared) / k
+
+
+def gt_percentiles(gt) -> np.ndarray:
+    """GT percentile of every architecture in the pool, in [0, 100].
+
+    percentile_i = 100 * (number of architectures with GT strictly lower than gt_i) / (n - 1),
+    where n is the pool size: the unique best architecture gets 100, the worst gets 0,
+    and tied architectures share the lower percentile.
+    """
+    gt = _as_scores(gt, "gt")
+    if len(gt) < 2:
+        raise ValueError(f"need at least 2 architectures for percentiles, got {len(gt)}")
+    strictly_lower_counts = np.searchsorted(np.sort(gt), gt, side="left")
+    return 100.0 * strictly_lower_counts / (len(gt) - 1)
+
+
+def top_k_gt_percentile(pred, gt, k: int) -> float:
+    """Mean GT percentile (see ``gt_percentiles``) of the k architectures ranked highest by ``pred``.
+
+    Tells how good the architectures a super-net would pick really are, which Kendall tau
+    over the whole pool does not. Ties in ``pred`` are broken by position.
+    """
+    pred, gt = _validated_pair(pred, gt)
+    k = _validated_k(k, len(pred))
+    return float(np.mean(gt_percentiles(gt)[_top_k_indices(pred, k)]))
+
+
+def random_subset_tau(pred, gt, sizes=(10, 20, 50, 100), repeats: int = 5, seed: int = 0) -> dict[int, float]:
+    """Mean Kendall tau-b over ``repeats`` random subsets of each size, keyed by size.
+
+    Shows how ranking quality depends on how many architectures are compared. Subsets are
+    drawn without replacement from one ``numpy.random.default_rng(seed)``, sizes in the given
+    order, so results are reproducible for a seed. Sizes larger than the pool are skipped.
+    A subset whose pred or gt is constant has tau NaN, which makes that size's mean NaN.
+    """
+    pred, gt = _validated_pair(pred, gt)
+    repeats = operator.index(repeats)
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
+    rng = np.random.default_rng(seed)
+    mean_tau_by_size = {}
+    for size in map(operator.index, sizes):
+        if size < 2:
+            raise ValueError(f"subset sizes must be at least 2, got {size}")
+        if size > len(pred):
+            continue
+        taus = []
+        for _ in range(repeats):
+            subset = rng.choice(len(pred), size=size, replace=False)
+            taus.append(_kendall_tau_b(pred[subset], gt[subset]))
+        mean_tau_by_size[size] = float(np.mean(taus))
+    return mean_tau_by_size
+
+
+METRICS: dict[str, Callable[[object, object], float]] = {
+    "kendall_tau": kendall_tau,
+    "sparse_kendall_tau": sparse_kendall_tau,
+    "spearman_rho": spearman_rho,
+    "p_at_10": lambda pred, gt: precision_at_k(pred, gt, k=10),
+    "top5_percentile": lambda pred, gt: top_k_gt_percentile(pred, gt, k=5),
+}
+
+
+def get_metric(name: str) -> Callable[[object, object], float]:
+    """Look up a registered metric, naming the valid choices when ``name`` is unknown."""
+    try:
+        return METRICS[name]
+    except KeyError:
+        raise KeyError(f"unknown metric {name!r}; valid names: {', '.join(METRICS)}") from None
+
+
+def all_metrics(pred, gt) -> dict[str, float]:
+    """Every registered metric for one pool; p_at_10 and top5_percentile need at least 10 and 5 architectures."""
+    return {name: float(metric(pred, gt)) for name, metric in METRICS.items()}

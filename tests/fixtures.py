@@ -1,0 +1,56 @@
+"""Small files in the real formats, written by the tests themselves."""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+
+def write_idx(path: Path, array: np.ndarray, compress: bool = True) -> Path:
+    codes = {np.dtype(np.uint8): 0x08, np.dtype(np.int8): 0x09}
+    header = bytes([0, 0, codes[array.dtype], array.ndim])
+    header += b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    data = header + array.tobytes()
+    if compress:
+        path = path.with_name(path.name + ".gz")
+        with gzip.open(path, "wb") as f:
+            f.write(data)
+    else:
+        path.write_bytes(data)
+    return path
+
+
+def write_fashion_mnist(root: Path, n_train: int = 40, n_test: int = 20, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    arrays = {
+        "train_x": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        "train_y": rng.integers(0, 10, n_train, dtype=np.uint8),
+        "test_x": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        "test_y": rng.integers(0, 10, n_test, dtype=np.uint8),
+    }
+    write_idx(root / "train-images-idx3-ubyte", arrays["train_x"])
+    write_idx(root / "train-labels-idx1-ubyte", arrays["train_y"])
+    write_idx(root / "t10k-images-idx3-ubyte", arrays["test_x"], compress=False)
+    write_idx(root / "t10k-labels-idx1-ubyte", arrays["test_y"], compress=False)
+    return arrays
+
+
+def write_cifar10(root: Path, per_batch: int = 6, seed: int = 0) -> dict:
+    """cifar-10-batches-py layout: pickled dicts with bytes keys, rows of 3072 uint8."""
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    out = {"train_x": [], "train_y": [], "test_x": [], "test_y": []}
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        data = rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8)
+        labels = rng.integers(0, 10, per_batch).tolist()
+        with open(root / name, "wb") as f:
+            pickle.dump({b"batch_label": name.encode(), b"labels": labels, b"data": data,
+                         b"filenames": [b"x.png"] * per_batch}, f, protocol=2)
+        split = "test" if name == "test_batch" else "train"
+        out[f"{split}_x"].append(data.reshape(-1, 3, 32, 32))
+        out[f"{split}_y"].append(np.array(labels))
+    return {k: np.concatenate(v) for k, v in out.items()}

@@ -1,0 +1,132 @@
+"""The ground-truth builder: resumable after a kill, never retraining finished runs."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from algorithms.standalone import StandaloneRecipe
+from bench.build import BuildError, build, journal_path
+from bench.gt_table import CURVES, GTFileError, GTTable
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ["--set", "C=4", "--set", "epochs=2", "--set", "batch_size=100", "--set", "eval_batch_size=500"]
+RECIPE = StandaloneRecipe(C=4, epochs=2, batch_size=100, eval_batch_size=500)
+
+
+def _cli(out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "experiments.cli", "bench", "build", "--out", str(out),
+            "--task", "smoke-fmnist", "--archs", "4", "--seeds", "0,1", "--workers", "1",
+            "--no-progress", *TINY, *extra]
+
+
+def _journal_rows(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    lines = path.read_text().splitlines()[1:]
+    return [json.loads(l) for l in lines if l.endswith("}")]
+
+
+def _workers_of(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    found = []
+    for child in map(int, out):
+        try:
+            cmd = Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" in cmd and b"resource_tracker" not in cmd:
+            found.append(child)
+    return found
+
+
+@pytest.mark.slow
+def test_killed_worker_resumes_without_retraining(tmp_path):
+    out = tmp_path / "gt.h5"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(_cli(out), cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while len(_journal_rows(journal_path(out))) < 2:
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < deadline, "build made no progress"
+        time.sleep(0.1)
+    workers = _workers_of(proc.pid)
+    assert workers, "no worker process found"
+    for w in workers:
+        os.kill(w, signal.SIGKILL)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert "rerun the same command to resume" in err
+    before = {(r["arch"], r["seed"]): r for r in _journal_rows(journal_path(out))}
+    assert 2 <= len(before) < 8
+
+    resumed = subprocess.run(_cli(out), cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    table = GTTable.read(out)
+    assert len(table) == 8 and table.meta["complete"]
+    assert not journal_path(out).exists()
+    rows = {(r["arch"], r["seed"]): r for r in table.rows()}
+    for key, row in before.items():  # finished runs were kept, not trained again
+        assert rows[key]["wall_time"] == row["wall_time"]
+
+    # The same build, uninterrupted, ends with the same table.
+    ref = build(tmp_path / "ref.h5", task="smoke-fmnist", recipe=RECIPE, n_archs=4, seeds=(0, 1),
+                workers=1, progress=False)
+    assert ref.archs == table.archs and np.array_equal(ref.seeds, table.seeds)
+    for c in CURVES:
+        np.testing.assert_array_equal(ref.curves[c], table.curves[c])
+
+
+def test_journal_line_cut_by_a_kill_is_redone(tmp_path):
+    out = tmp_path / "gt.h5"
+    build(out, task="smoke-fmnist", recipe=RECIPE, n_archs=1, seeds=(0,), workers=1, progress=False)
+    table = GTTable.read(out)
+    out.unlink()
+    jpath = journal_path(out)
+    ident = table.meta["identity"]
+    row = table.rows()[0]
+    jpath.write_text(json.dumps({"identity": ident}) + "\n" + json.dumps(row)[:-20])
+    again = build(out, task="smoke-fmnist", recipe=RECIPE, n_archs=1, seeds=(0,), workers=1, progress=False)
+    np.testing.assert_array_equal(again.curves["test_acc"], table.curves["test_acc"])
+
+
+def test_growing_a_build_reuses_rows_and_other_settings_are_refused(tmp_path):
+    out = tmp_path / "gt.h5"
+    small = build(out, task="smoke-fmnist", recipe=RECIPE, n_archs=1, seeds=(0,), workers=1, progress=False)
+    grown = build(out, task="smoke-fmnist", recipe=RECIPE, n_archs=2, seeds=(0,), workers=1, progress=False)
+    assert len(grown) == 2
+    first = grown.rows()[grown.archs.index(small.archs[0])]
+    assert first["wall_time"] == small.rows()[0]["wall_time"]
+    with pytest.raises(BuildError, match="recipe.epochs: 2 vs 3"):
+        build(out, task="smoke-fmnist", recipe=StandaloneRecipe(C=4, epochs=3, batch_size=100),
+              n_archs=2, seeds=(0,), workers=1, progress=False)
+
+
+def test_table_file_errors(tmp_path):
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(b"not hdf5 at all")
+    with pytest.raises(GTFileError, match="unreadable"):
+        GTTable.read(bad)
+    with pytest.raises(GTFileError, match="no such"):
+        GTTable.read(tmp_path / "missing.h5")
+    import h5py
+    with h5py.File(tmp_path / "other.h5", "w") as f:
+        f.attrs["format"] = "something-else"
+    with pytest.raises(GTFileError, match="not an lmreg ground-truth table"):
+        GTTable.read(tmp_path / "other.h5")
+
+
+def test_shipped_micro_gt_is_sound():
+    table = GTTable.read(ROOT / "bench" / "data" / "micro_fmnist_nb201.h5")
+    acc = table.per_arch("test_acc")
+    assert len(acc) >= 300
+    assert table.seed_matrix().notna().sum(axis=1).min() >= 2
+    assert 10.0 < acc.min() < acc.max() < 100.0
+    assert np.isfinite(table.curves["test_acc"]).all()

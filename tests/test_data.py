@@ -1,0 +1,117 @@
+import numpy as np
+import pytest
+import torch
+
+from bench.datasets import augment, readers, tasks
+from bench.datasets.readers import DataFileError
+from tests.fixtures import write_cifar10, write_fashion_mnist, write_idx
+
+
+def test_idx_reader_gz_and_raw(tmp_path):
+    arrays = write_fashion_mnist(tmp_path)
+    got = readers.read_fashion_mnist(tmp_path)
+    np.testing.assert_array_equal(got["train_x"][:, 0], arrays["train_x"])
+    np.testing.assert_array_equal(got["test_x"][:, 0], arrays["test_x"])
+    np.testing.assert_array_equal(got["train_y"], arrays["train_y"])
+    assert got["train_x"].shape == (40, 1, 28, 28)
+
+
+def test_idx_reader_rejects_truncated_and_foreign_files(tmp_path):
+    path = write_idx(tmp_path / "x-idx3-ubyte", np.zeros((4, 5, 5), np.uint8), compress=False)
+    path.write_bytes(path.read_bytes()[:-3])
+    with pytest.raises(DataFileError, match="truncated"):
+        readers.read_idx(path)
+    other = tmp_path / "notes.txt"
+    other.write_text("hello world")
+    with pytest.raises(DataFileError, match="not an IDX file"):
+        readers.read_idx(other)
+    with pytest.raises(DataFileError, match="no such file"):
+        readers.read_idx(tmp_path / "missing")
+
+
+def test_cifar10_reader(tmp_path):
+    arrays = write_cifar10(tmp_path / "cifar-10-batches-py")
+    got = readers.read_cifar10(tmp_path / "cifar-10-batches-py")
+    for key in arrays:
+        np.testing.assert_array_equal(got[key], arrays[key])
+    assert got["train_x"].shape == (30, 3, 32, 32)
+
+
+def test_cifar10_reader_errors(tmp_path):
+    root = tmp_path / "cifar-10-batches-py"
+    write_cifar10(root)
+    (root / "data_batch_3").write_bytes(b"\x80\x02garbage")
+    with pytest.raises(DataFileError, match="data_batch_3: not a CIFAR-10 python batch"):
+        readers.read_cifar10(root)
+    (root / "data_batch_3").unlink()
+    with pytest.raises(DataFileError, match="data_batch_3: no such file"):
+        readers.read_cifar10(root)
+    with pytest.raises(DataFileError, match="CIFAR-10 folder not found"):
+        readers.read_cifar10(tmp_path / "nowhere")
+
+
+def test_missing_dataset_message_says_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("LMREG_FMNIST_DIR", str(tmp_path / "none"))
+    with pytest.raises(DataFileError, match="apt-get install dataset-fashion-mnist"):
+        tasks.read_raw("fashion-mnist")
+
+
+def test_task_split_is_fixed_and_disjoint(tmp_path):
+    raw = readers.read_fashion_mnist(_fmnist(tmp_path))
+    spec = tasks.TaskSpec("t", "fashion-mnist", 16, 10, 10, None)
+    a, b = tasks.make_arrays(spec, raw), tasks.make_arrays(spec, raw)
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])
+    assert a["train_x"].shape == (10, 1, 16, 16) and a["test_x"].shape == (20, 1, 16, 16)
+    # train and held-out halves come from disjoint training images
+    flat = raw["train_x"].reshape(40, -1)
+    perm = np.random.default_rng(0).permutation(40)
+    np.testing.assert_array_equal(tasks._resize(raw["train_x"][perm[:10]], 16), a["train_x"])
+    assert not set(perm[:20]) & set(perm[20:])
+    assert flat.shape[0] == 40
+
+
+def _fmnist(tmp_path):
+    write_fashion_mnist(tmp_path / "fm")
+    return tmp_path / "fm"
+
+
+def test_embedded_micro_task_matches_its_recipe():
+    """The shipped uint8 file is what `lmreg data embed micro-fmnist` makes from Debian's files."""
+    spec = tasks.get_spec("micro-fmnist")
+    shipped = tasks.load_arrays(spec)
+    assert shipped["train_x"].shape == (10_000, 1, 16, 16)
+    assert shipped["test_x"].shape == (10_000, 1, 16, 16)
+    if not tasks.raw_dir("fashion-mnist").is_dir():
+        pytest.skip("Debian's dataset-fashion-mnist is not installed")
+    rebuilt = tasks.make_arrays(spec, tasks.read_raw("fashion-mnist"))
+    assert tasks.arrays_digest(rebuilt) == tasks.arrays_digest(shipped)
+
+
+def test_batches_cover_split_and_normalise():
+    task = tasks.load_task("smoke-fmnist")
+    seen = 0
+    for x, y in task.batches("valid", 128):
+        assert x.dtype == torch.float32 and x.shape[1:] == (1, 16, 16)
+        seen += len(y)
+    assert seen == task.size("valid")
+    x = task.normalize(task.x["train"])
+    assert abs(x.mean().item()) < 0.2 and 0.8 < x.std().item() < 1.2
+    g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    (xa, ya), (xb, yb) = next(task.batches("train", 64, g1, shuffle=True)), next(task.batches("train", 64, g2, shuffle=True))
+    assert torch.equal(ya, yb) and torch.equal(xa, xb)
+
+
+def test_random_crop_and_flip():
+    x = torch.arange(2 * 1 * 4 * 4, dtype=torch.float32).view(2, 1, 4, 4)
+    g = torch.Generator().manual_seed(0)
+    out = augment.random_crop(x, 1, g, fill=-1.0)
+    assert out.shape == x.shape
+    padded = torch.nn.functional.pad(x, (1, 1, 1, 1), value=-1.0)
+    for i in range(2):  # each output is some 4x4 window of its padded input
+        windows = [padded[i, :, r:r + 4, c:c + 4] for r in range(3) for c in range(3)]
+        assert any(torch.equal(out[i], w) for w in windows)
+    flipped = augment.random_hflip(x, torch.Generator().manual_seed(0))
+    for i in range(2):
+        assert torch.equal(flipped[i], x[i]) or torch.equal(flipped[i], x[i].flip(2))
+    assert torch.equal(augment.random_crop(x, 0), x)
