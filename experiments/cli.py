@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 
 from bench.datasets.readers import DataFileError
 from bench.gt_table import GTFileError
 from experiments.config import ConfigError
+from results.records import RecordError
 from spaces.nb201 import ArchError
 
-USER_ERRORS = (ArchError, DataFileError, GTFileError, ConfigError, KeyError, FileNotFoundError)
+USER_ERRORS = (ArchError, DataFileError, GTFileError, ConfigError, RecordError, KeyError, FileNotFoundError)
 
 
 def _seeds(text: str) -> list[int]:
@@ -97,6 +99,41 @@ def cmd_bench_build(args) -> int:
     return 0
 
 
+# super-net runs -----------------------------------------------------------------
+def cmd_train(args) -> int:
+    from experiments.demo import run_many
+    from experiments.runconfig import load_config
+    from results.records import read_record
+    base = load_config(args.preset, args.set)
+    seeds = args.seeds or [base.seed]
+    configs = [load_config(args.preset, [*args.set, f"seed={s}"]) for s in seeds]
+    paths = run_many(configs, Path(args.out), args.workers, progress=not args.no_progress)
+    for path in paths:
+        m = read_record(path)["attrs"]["final_metrics"]
+        print(f"{path}  kendall_tau={m['kendall_tau']:.3f}  sparse={m['sparse_kendall_tau']:.3f}  "
+              f"spearman={m['spearman_rho']:.3f}  p@10={m['p_at_10']:.2f}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from experiments.runner import evaluate
+    for run_dir in args.runs:
+        result = evaluate(run_dir, args.set)
+        metrics = "  ".join(f"{k}={v:.3f}" for k, v in result["metrics"].items())
+        e = result["eval"]
+        print(f"{run_dir}  [bn={e['bn_mode']}, images={e['n_images']}, pool={e['pool_size']}]  {metrics}  "
+              f"({result['score_s']:.1f} s)")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from experiments.demo import demo
+    out = args.out or ("runs/demo-quick" if args.quick else "runs/demo")
+    print(demo(out, seeds=args.seeds, quick=args.quick, workers=args.workers, overrides=args.set,
+               progress=not args.no_progress))
+    return 0
+
+
 # data -----------------------------------------------------------------------
 def cmd_data_embed(args) -> int:
     from bench.datasets import tasks
@@ -145,6 +182,31 @@ def make_parser() -> argparse.ArgumentParser:
     q.add_argument("--no-progress", action="store_true")
     q.set_defaults(func=cmd_bench_build)
 
+    q = sub.add_parser("train", help="train super-nets (one run per seed) and score their pools")
+    q.add_argument("--preset", default="micro", help="a preset name (experiments/presets) or a .toml path")
+    q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key, e.g. use_landmarks=false or train.epochs=20")
+    q.add_argument("--seeds", type=_seeds, default=None, help="comma-separated seeds (default: the preset's)")
+    q.add_argument("--out", default="runs", help="folder of run folders")
+    q.add_argument("--workers", type=int, default=2)
+    q.add_argument("--no-progress", action="store_true")
+    q.set_defaults(func=cmd_train)
+
+    q = sub.add_parser("evaluate", help="re-score finished runs with other eval.* settings")
+    q.add_argument("runs", nargs="+", help="run folders (holding record.h5 and supernet.pt)")
+    q.add_argument("--set", action="append", default=[], metavar="eval.KEY=VALUE",
+                   help="e.g. eval.bn_mode=recalibrate or eval.n_images=10000")
+    q.set_defaults(func=cmd_evaluate)
+
+    q = sub.add_parser("demo", help="the micro reproduction: SPOS with and without landmarks")
+    q.add_argument("--quick", action="store_true", help="a smoke run of about a minute (CI)")
+    q.add_argument("--seeds", type=_seeds, default=[0, 1, 2])
+    q.add_argument("--out", default=None, help="folder for runs, table and figures (default runs/demo)")
+    q.add_argument("--workers", type=int, default=2)
+    q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    q.add_argument("--no-progress", action="store_true")
+    q.set_defaults(func=cmd_demo)
+
     data = sub.add_parser("data", help="datasets").add_subparsers(dest="data_verb", required=True)
     q = data.add_parser("embed", help="regenerate a task's embedded uint8 file from the raw dataset")
     q.add_argument("task")
@@ -161,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"lmreg: error: {msg}", file=sys.stderr)
         return 2
-    except RuntimeError as e:  # BuildError and friends: already one line
+    except (RuntimeError, FloatingPointError) as e:  # BuildError, RunError, NaN losses: one line
         print(f"lmreg: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

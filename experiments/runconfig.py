@@ -1,0 +1,98 @@
+"""The configuration of one super-net run: dataclass defaults (the micro preset),
+overridden by a TOML preset, then by `--set section.key=value`; frozen and
+written into the run record."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from algorithms.landmark_reg import LandmarkConfig
+from algorithms.spos import SPOSConfig
+from experiments.config import ConfigError, override
+
+PRESET_DIR = Path(__file__).resolve().parent / "presets"
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    C: int = 8
+    N: int = 1
+    bn_affine: bool = True
+    bn_track_running_stats: bool = False
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    pool_size: int = 100          # non-landmark architectures whose ranking is measured
+    pool_seed: int = 0
+    every: int = 4                # evaluate the pool every k epochs (and at the end)
+    split: str = "test"
+    n_images: int | None = 2000   # first n images of the split; None: all
+    batch_size: int = 500
+    bn_mode: str = "batch"        # batch | recalibrate | running
+    recal_batches: int = 10
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    name: str = "micro"
+    benchmark: str = "micro-fmnist-nb201"
+    gt_metric: str = "test_acc"
+    task: str = "micro-fmnist"
+    seed: int = 0
+    device: str = "cpu"
+    threads: int = 1
+    use_landmarks: bool = True
+    net: NetSpec = field(default_factory=NetSpec)
+    train: SPOSConfig = field(default_factory=SPOSConfig)
+    landmarks: LandmarkConfig = field(default_factory=LandmarkConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+def presets() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
+
+
+def _flatten(table: dict, prefix: str = "") -> list[str]:
+    out = []
+    for key, value in table.items():
+        if isinstance(value, dict):
+            out += _flatten(value, f"{prefix}{key}.")
+        else:
+            out.append(f"{prefix}{key}={'none' if value is None else value}")
+    return out
+
+
+def load_config(preset: str | None = None, overrides: list[str] = ()) -> RunConfig:
+    cfg = RunConfig()
+    if preset:
+        path = Path(preset) if preset.endswith(".toml") else PRESET_DIR / f"{preset}.toml"
+        if not path.is_file():
+            raise ConfigError(f"unknown preset {preset!r}; valid presets: {', '.join(presets())} "
+                              "(or a path to a .toml file)")
+        try:
+            table = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{path}: invalid TOML ({e})") from None
+        cfg = override(cfg, _flatten(table))
+    try:
+        return override(cfg, list(overrides))
+    except (ValueError, KeyError) as e:  # a sub-config's own validation
+        if isinstance(e, ConfigError):
+            raise
+        raise ConfigError(str(e.args[0] if e.args else e)) from None
+
+
+def to_dict(cfg: RunConfig) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(data: dict) -> RunConfig:
+    return load_config(None, _flatten(data))
+
+
+def run_name(cfg: RunConfig) -> str:
+    return f"{cfg.name}-{'landmarks' if cfg.use_landmarks else 'baseline'}-seed{cfg.seed}"

@@ -1,0 +1,101 @@
+"""Run records: one HDF5 file per run, written atomically (temp file + rename),
+holding everything needed to analyse the run without re-running it."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+
+FORMAT = "lmreg-run/1"
+RECORD_NAME = "record.h5"
+
+
+class RecordError(ValueError):
+    pass
+
+
+def _table(group: h5py.Group, rows: list[dict]) -> None:
+    """A list of flat dicts as one dataset per column."""
+    if not rows:
+        return
+    for key in rows[0]:
+        values = [r[key] for r in rows]
+        if isinstance(values[0], str):
+            group.create_dataset(key, data=np.array(values, dtype=h5py.string_dtype()))
+        else:
+            group.create_dataset(key, data=np.asarray(values, dtype=np.float64))
+
+
+def _read_table(group: h5py.Group) -> pd.DataFrame:
+    cols = {}
+    for key, ds in group.items():
+        data = ds[()]
+        if data.dtype.kind in "SO":
+            data = [v.decode() if isinstance(v, bytes) else v for v in data]
+        cols[key] = data
+    return pd.DataFrame(cols)
+
+
+def write_record(path: str | Path, record: dict) -> Path:
+    """record: attrs (JSON-able dict) and tables (name -> list of flat dicts)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with h5py.File(tmp, "w") as f:
+        f.attrs["format"] = FORMAT
+        for key, value in record["attrs"].items():
+            f.attrs[key] = json.dumps(value, sort_keys=True)
+        for name, rows in record["tables"].items():
+            _table(f.create_group(name), rows)
+    os.replace(tmp, path)
+    return path
+
+
+def read_record(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise RecordError(f"{path}: no such run record")
+    try:
+        with h5py.File(path, "r") as f:
+            if f.attrs.get("format") != FORMAT:
+                raise RecordError(f"{path}: not an lmreg run record")
+            attrs = {k: json.loads(v) for k, v in f.attrs.items() if k != "format"}
+            tables = {name: _read_table(group) for name, group in f.items()}
+    except RecordError:
+        raise
+    except (OSError, KeyError, ValueError) as e:
+        raise RecordError(f"{path}: unreadable run record ({type(e).__name__}: {e})") from None
+    return {"attrs": attrs, "tables": tables, "path": str(path)}
+
+
+def find_records(paths) -> list[Path]:
+    """Record files named directly or found under folders."""
+    found = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found.extend(sorted(p.rglob(RECORD_NAME)))
+        elif p.is_file():
+            found.append(p)
+        else:
+            raise RecordError(f"{p}: no such run record or folder")
+    return found
+
+
+def load_runs(paths) -> pd.DataFrame:
+    """One row per run: identity, final ranking metrics and costs, for pandas analysis."""
+    rows = []
+    for path in find_records(paths):
+        rec = read_record(path)
+        a = rec["attrs"]
+        cfg = a["config"]
+        rows.append({"path": str(path), "name": cfg["name"], "seed": cfg["seed"],
+                     "landmarks": cfg["use_landmarks"], "task": cfg["task"],
+                     "benchmark": cfg["benchmark"], "epochs": cfg["train"]["epochs"],
+                     **{k: v for k, v in a["final_metrics"].items()},
+                     "train_time_s": a["timings"]["train_s"], "score_time_s": a["timings"]["score_s"]})
+    return pd.DataFrame(rows)
