@@ -1,0 +1,179 @@
+"""Super-net runs: records, checkpoint/resume after a kill, scoring BN modes."""
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from algorithms.scoring import score
+from algorithms.spos import SPOSConfig, SPOSTrainer, sample_path
+from bench.datasets.tasks import load_task
+from experiments.config import ConfigError
+from experiments.runconfig import load_config, run_name
+from experiments.runner import CHECKPOINT_NAME, evaluate, run
+from results.records import RecordError, load_runs, read_record, write_record
+from spaces import nb201
+from spaces.nb201_net import NB201Net, NetConfig, subnet_state
+
+ROOT = Path(__file__).resolve().parent.parent
+QUICK = ["train.epochs=5", "train.warmup_epochs=1", "eval.every=2"]
+
+
+def _tables_equal(a: dict, b: dict) -> None:
+    for name in ("evals", "pool", "landmarks"):
+        pd.testing.assert_frame_equal(a["tables"][name], b["tables"][name])
+    ca, cb = a["tables"]["curves"].drop(columns="epoch_time"), b["tables"]["curves"].drop(columns="epoch_time")
+    pd.testing.assert_frame_equal(ca, cb)
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_the_same_record(tmp_path):
+    cmd = [sys.executable, "-m", "experiments.cli", "train", "--preset", "quick", "--workers", "1",
+           "--no-progress", "--out", str(tmp_path / "killed"), *sum((["--set", s] for s in QUICK), [])]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    cfg = load_config("quick", QUICK)
+    ckpt = tmp_path / "killed" / run_name(cfg) / CHECKPOINT_NAME
+    deadline = time.time() + 120
+    while True:
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.time() < deadline, "run made no progress"
+        if ckpt.exists():
+            try:
+                epoch = torch.load(ckpt, weights_only=False)["state"]["epoch"]
+            except Exception:  # replaced while reading
+                epoch = 0
+            if epoch >= 2:
+                break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the run and its worker, mid-training
+    proc.wait()
+    assert not (ckpt.parent / "record.h5").exists()
+
+    resumed = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert not ckpt.exists()
+    ref_path = run(cfg, tmp_path / "ref")
+    _tables_equal(read_record(ckpt.parent / "record.h5"), read_record(ref_path))
+
+
+def test_record_contents_and_loader(tmp_path):
+    cfg = load_config("quick", ["train.epochs=2", "train.warmup_epochs=1", "eval.every=1", "landmarks.m=5",
+                                "eval.pool_size=12"])
+    path = run(cfg, tmp_path)
+    rec = read_record(path)
+    attrs, tables = rec["attrs"], rec["tables"]
+    assert attrs["config"]["landmarks"]["m"] == 5 and attrs["git_commit"]
+    assert attrs["versions"]["torch"] == torch.__version__
+    assert list(tables["curves"].epoch) == [0, 1]
+    assert tables["curves"].coef.iloc[0] == 0 and tables["curves"].coef.iloc[1] > 0
+    assert list(tables["evals"].epoch) == [0, 1]
+    assert len(tables["pool"]) == 12 and len(tables["landmarks"]) == 5
+    assert not set(tables["pool"].arch) & set(tables["landmarks"].arch)
+    assert list(tables["landmarks"]["gt"]) == sorted(tables["landmarks"]["gt"])
+    assert (path.parent / "supernet.pt").exists()
+    frame = load_runs([tmp_path])
+    assert len(frame) == 1 and frame.landmarks.iloc[0] and -1 <= frame.kendall_tau.iloc[0] <= 1
+    # A finished run is not trained again.
+    mtime = path.stat().st_mtime_ns
+    assert run(cfg, tmp_path) == path and path.stat().st_mtime_ns == mtime
+    # Re-scoring with another BN mode works on the saved weights.
+    out = evaluate(path.parent, ["eval.bn_mode=recalibrate", "eval.recal_batches=2"])
+    assert out["eval"]["bn_mode"] == "recalibrate" and -1 <= out["metrics"]["kendall_tau"] <= 1
+    with pytest.raises(ConfigError, match="only changes eval"):
+        evaluate(path.parent, ["train.epochs=3"])
+
+
+def test_record_errors(tmp_path):
+    with pytest.raises(RecordError, match="no such run record"):
+        read_record(tmp_path / "nope.h5")
+    (tmp_path / "bad.h5").write_text("garbage")
+    with pytest.raises(RecordError, match="unreadable"):
+        read_record(tmp_path / "bad.h5")
+    write_record(tmp_path / "ok.h5", {"attrs": {"x": 1}, "tables": {"t": [{"a": 1.0, "b": "s"}]}})
+    rec = read_record(tmp_path / "ok.h5")
+    assert rec["attrs"]["x"] == 1 and rec["tables"]["t"].b.iloc[0] == "s"
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_config_errors():
+    with pytest.raises(ConfigError, match="unknown config key 'train.epoch'; valid keys: epochs"):
+        load_config("micro", ["train.epoch=3"])
+    with pytest.raises(ConfigError, match="unknown preset"):
+        load_config("nonexistent")
+    with pytest.raises(ConfigError, match="takes a int"):
+        load_config("micro", ["train.epochs=many"])
+    with pytest.raises(ConfigError, match="warmup_epochs"):
+        load_config("micro", ["train.warmup_epochs=40"])
+    cfg = load_config("micro", ["eval.n_images=none", "use_landmarks=false"])
+    assert cfg.eval.n_images is None and cfg.use_landmarks is False
+    paper = load_config("nb201-cifar10")
+    assert (paper.train.epochs, paper.train.warmup_epochs, paper.train.lr, paper.net.C, paper.net.N) == (400, 150, 0.025, 16, 5)
+
+
+def test_sample_path_is_uniform_over_ops():
+    import random
+    rng = random.Random(0)
+    draws = np.array([sample_path(rng) for _ in range(5000)])
+    for pos in range(6):
+        counts = np.bincount(draws[:, pos], minlength=5) / len(draws)
+        assert np.all(np.abs(counts - 0.2) < 0.03)
+
+
+def test_nan_loss_stops_with_clear_error():
+    task = load_task("smoke-fmnist")
+    model = NB201Net(NetConfig(C=4, N=1, in_channels=1))
+    trainer = SPOSTrainer(model, task, SPOSConfig(epochs=2, warmup_epochs=0, lr=1e30, grad_clip=1e30), 0)
+    with pytest.raises(FloatingPointError, match="loss became nan|loss became inf"):
+        for epoch in range(2):
+            trainer.train_epoch(epoch)
+
+
+def test_scoring_batch_mode_matches_standalone_forward():
+    task = load_task("smoke-fmnist")
+    torch.manual_seed(0)
+    cfg = NetConfig(C=4, N=1, in_channels=1, bn_track_running_stats=False)
+    supernet = NB201Net(cfg)
+    archs = nb201.sample(4, seed=2)
+    acc, loss = score(supernet, archs, task, n=300, batch_size=100, bn_mode="batch")
+    for arch, a, l in zip(archs, acc, loss):
+        net = NB201Net(cfg, arch)
+        net.load_state_dict(subnet_state(supernet.state_dict(), net))
+        net.eval()
+        with torch.no_grad():
+            logits = torch.cat([net(x) for x, _ in task.batches("test", 100)][:3])
+        y = task.y["test"][:300]
+        assert math.isclose(a, 100 * (logits.argmax(1) == y).double().mean().item(), abs_tol=1e-9)
+        assert math.isclose(l, torch.nn.functional.cross_entropy(logits, y).item(), rel_tol=1e-5)
+
+
+def test_scoring_modes_leave_the_model_unchanged():
+    task = load_task("smoke-fmnist")
+    tracked = NB201Net(NetConfig(C=4, N=1, in_channels=1, bn_track_running_stats=True))
+    tracked.train()
+    for x, _ in task.batches("train", 100):  # give the running statistics some history
+        tracked(x, nb201.sample(1, seed=0)[0])
+    before = {k: v.clone() for k, v in tracked.state_dict().items()}
+    archs = nb201.sample(3, seed=1)
+    results = {m: score(tracked, archs, task, n=200, batch_size=100, bn_mode=m, recal_batches=2)[0]
+               for m in ("batch", "recalibrate", "running")}
+    after = tracked.state_dict()
+    assert before.keys() == after.keys()
+    for k in before:
+        assert torch.equal(before[k], after[k]), k
+    assert tracked.training
+    assert not np.array_equal(results["batch"], results["running"])
+    untracked = NB201Net(NetConfig(C=4, N=1, in_channels=1, bn_track_running_stats=False))
+    with pytest.raises(ValueError, match="bn_track_running_stats"):
+        score(untracked, archs, task, n=100, bn_mode="running")
+    with pytest.raises(KeyError, match="valid modes"):
+        score(untracked, archs, task, n=100, bn_mode="precise")
