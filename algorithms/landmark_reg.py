@@ -226,8 +226,8 @@ class LandmarkRegularizer:
         """lambda * mean over sampled pairs of the loss form, or None while lambda is 0
         (then no forward pass runs, so a warm-up step costs nothing extra).
 
-        info: coefficient, n_pairs, violated_fraction (pairs whose better landmark has
-        the higher loss; NaN when no pair was evaluated)."""
+        info: coefficient, n_pairs, violated_fraction (a 0-d tensor: the share of pairs
+        whose better landmark has the higher loss; NaN when no pair was evaluated)."""
         coef = self.coefficient(epoch)
         if coef <= 0:
             return None, {"coefficient": coef, "n_pairs": 0, "violated_fraction": math.nan}
@@ -237,5 +237,5 @@ class LandmarkRegularizer:
         worse = torch.stack([ce[w] for w, _ in pairs])
         better = torch.stack([ce[b] for _, b in pairs])
         loss = coef * self.loss_form(worse, better).mean()
-        violated = (better > worse).float().mean().item()
+        violated = (better > worse).float().mean().detach()  # a tensor: no host sync per step
         return loss, {"coefficient": coef, "n_pairs": len(pairs), "violated_fraction": violated}

@@ -78,7 +78,8 @@ class SPOSTrainer:
         loss_sum = torch.zeros((), device=task.device)
         correct = torch.zeros((), device=task.device)
         reg_sum = torch.zeros((), device=task.device)
-        violated, seen, steps = [], 0, 0
+        violated = torch.zeros((), device=task.device)
+        seen, steps = 0, 0
         for x, y in task.batches("train", cfg.batch_size, self.data_gen, shuffle=True,
                                  train_augment=True, drop_last=True):
             logits = model(x, sample_path(self.path_rng))
@@ -89,7 +90,7 @@ class SPOSTrainer:
                 penalty, info = self.reg.penalty(model, lx, ly, epoch, self.pair_rng)
                 penalty.backward()
                 reg_sum += penalty.detach()
-                violated.append(info["violated_fraction"])
+                violated += info["violated_fraction"]
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             self.opt.step()
             self.opt.zero_grad(set_to_none=True)
@@ -104,7 +105,7 @@ class SPOSTrainer:
         return {"epoch": epoch, "lr": self.lr_at(epoch), "coef": coef, "train_loss": train_loss,
                 "train_acc": 100.0 * correct.item() / seen,
                 "landmark_loss": reg_sum.item() / steps if coef > 0 else 0.0,
-                "violated_fraction": sum(violated) / len(violated) if violated else float("nan"),
+                "violated_fraction": violated.item() / steps if coef > 0 else float("nan"),
                 "epoch_time": time.perf_counter() - start}
 
     def state_dict(self) -> dict:

@@ -230,7 +230,7 @@ def test_penalty_value_and_one_forward_per_architecture(batch):
     coef = cosine_increase(2, 2, 5)
     assert loss.dim() == 0 and loss.item() == pytest.approx(coef * sum(pair_terms) / 3, rel=1e-5)
     assert info["coefficient"] == coef and info["n_pairs"] == 3
-    assert info["violated_fraction"] == pytest.approx(sum(t > 0 for t in pair_terms) / 3)
+    assert float(info["violated_fraction"]) == pytest.approx(sum(t > 0 for t in pair_terms) / 3)
 
 
 def test_gradients_only_on_the_two_sampled_paths(batch):
