@@ -59,6 +59,16 @@ def choose_archs(cfg: RunConfig):
     return gt, landmarks, pool
 
 
+def build_supernet(cfg: RunConfig, task) -> NB201Net:
+    net_cfg = NetConfig(C=cfg.net.C, N=cfg.net.N, in_channels=task.spec.in_channels,
+                        num_classes=task.spec.num_classes, bn_affine=cfg.net.bn_affine,
+                        bn_track_running_stats=cfg.net.bn_track_running_stats)
+    model = NB201Net(net_cfg).to(task.device)
+    if task.device.type == "cpu":
+        model = model.to(memory_format=torch.channels_last)  # ~15% faster with oneDNN
+    return model
+
+
 def _atomic_save(obj, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)
@@ -79,12 +89,7 @@ def run(cfg: RunConfig, out_dir: str | Path, on_epoch: Callable[[dict], None] | 
         raise RunError(f"device {cfg.device!r} requested but CUDA is not available")
     task = load_task(cfg.task, cfg.device)
     gt, landmarks, pool = choose_archs(cfg)
-    net_cfg = NetConfig(C=cfg.net.C, N=cfg.net.N, in_channels=task.spec.in_channels,
-                        num_classes=task.spec.num_classes, bn_affine=cfg.net.bn_affine,
-                        bn_track_running_stats=cfg.net.bn_track_running_stats)
-    model = NB201Net(net_cfg).to(task.device)
-    if task.device.type == "cpu":
-        model = model.to(memory_format=torch.channels_last)
+    model = build_supernet(cfg, task)
     landmark_archs = [nb201.parse(a) for a in landmarks]
     pool_archs = [nb201.parse(a) for a in pool]
     reg = (LandmarkRegularizer(cfg.landmarks, landmark_archs, cfg.train.warmup_epochs, cfg.train.epochs)
@@ -161,10 +166,7 @@ def evaluate(run_dir: str | Path, changes: list[str] = ()) -> dict:
         raise RunError(f"{weights}: no super-net weights saved for this run")
     torch.set_num_threads(cfg.threads)
     task = load_task(cfg.task, cfg.device)
-    net_cfg = NetConfig(C=cfg.net.C, N=cfg.net.N, in_channels=task.spec.in_channels,
-                        num_classes=task.spec.num_classes, bn_affine=cfg.net.bn_affine,
-                        bn_track_running_stats=cfg.net.bn_track_running_stats)
-    model = NB201Net(net_cfg).to(task.device)
+    model = build_supernet(cfg, task)
     model.load_state_dict(torch.load(weights, map_location=task.device, weights_only=True))
     gt, _, pool = choose_archs(cfg)
     t0 = time.perf_counter()
