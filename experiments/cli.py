@@ -207,6 +207,8 @@ def make_parser() -> argparse.ArgumentParser:
     q.add_argument("--no-progress", action="store_true")
     q.set_defaults(func=cmd_demo)
 
+    from experiments import analysis_cli
+    analysis_cli.add_parsers(sub)
     data = sub.add_parser("data", help="datasets").add_subparsers(dest="data_verb", required=True)
     q = data.add_parser("embed", help="regenerate a task's embedded uint8 file from the raw dataset")
     q.add_argument("task")

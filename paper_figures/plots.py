@@ -79,3 +79,139 @@ def tau_over_epochs(records: list[dict], path: Path, metric: str = "kendall_tau"
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return _save(fig, path)
+
+
+# Paper-size figures for the analysis stage (reproduce / report) ---------------------
+PANEL_WIDTH = 3.3  # inches: one column of a two-column paper
+_GROUP_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown",
+                 "tab:pink", "tab:gray", "tab:olive", "tab:cyan")
+
+
+def _group_color(i: int, use_landmarks: bool | None, n_groups: int) -> str:
+    if n_groups <= 2 and use_landmarks is not None:
+        return VARIANT_STYLE[bool(use_landmarks)][1]
+    return _GROUP_COLORS[i % len(_GROUP_COLORS)]
+
+
+def rank_scatter_panels(panels: list[tuple[str, dict]], path: Path, ncols: int = 2,
+                        panel_width: float = PANEL_WIDTH, title: str = "") -> list[Path]:
+    """One panel per (label, record): ground-truth rank against super-net rank over the
+    evaluation pool and the landmarks (rank 1 = best), landmarks as black stars,
+    the final pool Kendall tau in the panel title."""
+    n = len(panels)
+    if n == 0:
+        raise ValueError("rank_scatter_panels needs at least one record")
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_width * ncols, panel_width * 0.95 * nrows),
+                             squeeze=False)
+    for i, (ax, (label, rec)) in enumerate(zip(axes.flat, panels)):
+        pool, lms = rec["tables"]["pool"], rec["tables"]["landmarks"]
+        both = pd.concat([pool.assign(landmark=False), lms.assign(landmark=True)], ignore_index=True)
+        gt_rank = rankdata(-both["gt"].to_numpy(), method="average")
+        sn_rank = rankdata(-both["score_acc"].to_numpy(), method="average")
+        mask = both.landmark.to_numpy()
+        color = _group_color(i, rec["attrs"]["config"].get("use_landmarks"), n)
+        ax.scatter(gt_rank[~mask], sn_rank[~mask], s=7, alpha=0.7, color=color, linewidths=0,
+                   label="evaluation pool")
+        ax.scatter(gt_rank[mask], sn_rank[mask], s=22, marker="*", color="black", linewidths=0,
+                   label="landmarks (not in τ)")
+        m = len(both)
+        ax.plot([1, m], [1, m], color="grey", lw=0.7, ls="--")
+        tau = rec["attrs"]["final_metrics"]["kendall_tau"]
+        ax.set_title(f"{label}\npool Kendall τ = {tau:.3f}", fontsize=8)
+        ax.set_xlabel("ground-truth rank (1 = best)", fontsize=8)
+        ax.set_ylabel("super-net rank (1 = best)", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.set_aspect("equal", adjustable="box")
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    handles[0] = plt.Line2D([], [], ls="", marker="o", ms=3, color="grey")  # pool colour varies by panel
+    handles.append(plt.Line2D([], [], ls="--", lw=0.7, color="grey"))
+    labels.append("perfect agreement")
+    fig.tight_layout(rect=(0, 0.07 if nrows == 1 else 0.04, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False)
+    return _save(fig, path)
+
+
+def metric_over_epochs(groups: list[tuple[str, list[dict]]], path: Path, metric: str = "kendall_tau",
+                       width: float = PANEL_WIDTH) -> list[Path]:
+    """Mean over seeds (line) and min-max over seeds (band) of a ranking metric at each
+    evaluation, one line per (label, records) group; a dashed line marks the end of
+    the super-net warm-up (the first epoch with a landmark loss) when the groups share it."""
+    if not groups:
+        raise ValueError("metric_over_epochs needs at least one group of records")
+    many = len(groups) > 2
+    fig, ax = plt.subplots(figsize=(width * (1.6 if many else 1.0), width * 0.8))
+    warmups = set()
+    for i, (label, records) in enumerate(groups):
+        frame = pd.concat([r["tables"]["evals"] for r in records]).groupby("epoch")[metric]
+        mean, lo, hi = frame.mean(), frame.min(), frame.max()
+        epochs = mean.index.to_numpy() + 1  # after 0-based epoch e, e+1 epochs are trained
+        cfg = records[0]["attrs"]["config"]
+        color = _group_color(i, cfg.get("use_landmarks"), len(groups))
+        ax.plot(epochs, mean.to_numpy(), marker="o", ms=3, lw=1.2, color=color,
+                label=f"{label} ({len(records)} seed{'s' if len(records) > 1 else ''})")
+        if len(records) > 1:
+            ax.fill_between(epochs, lo.to_numpy(), hi.to_numpy(), color=color, alpha=0.18, linewidth=0)
+        if cfg.get("use_landmarks"):
+            warmups.add(cfg["train"]["warmup_epochs"])
+    if len(warmups) == 1:
+        w = warmups.pop()
+        ax.axvline(w, color="grey", ls="--", lw=0.8)
+        ax.text(w, 0.97, "warm-up ends ", transform=ax.get_xaxis_transform(), fontsize=6.5, color="grey",
+                rotation=90, va="top", ha="right")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_xlabel("super-net training epochs", fontsize=8)
+    ax.set_ylabel(f"{metric.replace('_', ' ')} (band: min-max over seeds)", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3)
+    if many:
+        ax.legend(fontsize=6.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    else:
+        ax.legend(fontsize=6.5, loc="best")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def ablation_panels(table: pd.DataFrame, path: Path, metric: str = "kendall_tau",
+                    reference: float | None = None, panel_width: float = 2.2) -> list[Path]:
+    """One panel per ablation axis: mean over seeds with its bootstrap interval (error
+    bars) for each setting; the default setting filled, others hollow; a dotted line
+    at ``reference`` (the mean of the un-regularised baseline) when given.
+    table columns: axis, value, mean, ci_lo, ci_hi, default (bool)."""
+    axes_names = list(dict.fromkeys(table["axis"]))
+    if not axes_names:
+        raise ValueError("ablation_panels needs at least one ablation row")
+    ncols = min(3, len(axes_names))
+    nrows = -(-len(axes_names) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_width * ncols, panel_width * 0.95 * nrows),
+                             squeeze=False, sharey=True)
+    for ax, name in zip(axes.flat, axes_names):
+        rows = table[table["axis"] == name].reset_index(drop=True)
+        x = np.arange(len(rows))
+        mean = rows["mean"].to_numpy(float)
+        lo, hi = rows["ci_lo"].to_numpy(float), rows["ci_hi"].to_numpy(float)
+        err = np.vstack([np.where(np.isfinite(lo), mean - lo, 0), np.where(np.isfinite(hi), hi - mean, 0)])
+        ax.errorbar(x, mean, yerr=err, fmt="none", ecolor="tab:orange", elinewidth=1, capsize=2)
+        default = rows["default"].to_numpy(bool)
+        ax.scatter(x[default], mean[default], color="tab:orange", s=22, zorder=3, label="default")
+        ax.scatter(x[~default], mean[~default], facecolors="white", edgecolors="tab:orange", s=22, zorder=3,
+                   label="ablated")
+        if reference is not None and np.isfinite(reference):
+            ax.axhline(reference, color="tab:blue", ls=":", lw=1, label="no landmarks")
+        ax.set_xticks(x, [str(v) for v in rows["value"]], fontsize=7, rotation=30 if len(rows) > 3 else 0)
+        ax.set_xlim(-0.6, len(rows) - 0.4)
+        ax.set_xlabel(name, fontsize=8)
+        ax.tick_params(axis="y", labelsize=7)
+        ax.grid(alpha=0.3, axis="y")
+    for row_axes in axes:
+        row_axes[0].set_ylabel(f"{metric.replace('_', ' ')}\n(mean, bootstrap CI)", fontsize=8)
+    for ax in list(axes.flat)[len(axes_names):]:
+        ax.set_visible(False)
+    axes.flat[0].legend(fontsize=6.5, loc="best")
+    fig.tight_layout()
+    return _save(fig, path)

@@ -1,0 +1,144 @@
+"""The analysis verbs of `lmreg`: reproduce, report, regress."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from experiments.config import ConfigError
+
+GATE_RULE = ("For each config variant and metric (kendall_tau, sparse_kendall_tau, spearman_rho, p_at_10; "
+             "higher is better): U = one-sided percentile-bootstrap upper bound, at confidence LEVEL, of the "
+             "mean of the new runs' per-seed final values (10,000 resamples, seed 0). The metric FAILS when "
+             "U < (mean of the baseline's per-seed values) - TOLERANCE, or when a new value is NaN. Exit 1 "
+             "with one FAIL line per failing metric on stderr; exit 0 when all pass.")
+
+
+def _level(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"level must be a number in (0, 1), got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"level must be strictly between 0 and 1, got {text!r}")
+    return value
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def _metrics(text: str) -> list[str]:
+    return [m.strip() for m in text.split(",") if m.strip()]
+
+
+def cmd_reproduce(args) -> int:
+    from experiments.reproduce import reproduce
+    if args.workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {args.workers}")
+    print(reproduce(args.name, scale=args.scale, out_dir=args.out, workers=args.workers, dry_run=args.dry_run,
+                    seconds_per_epoch=args.seconds_per_epoch, level=args.level, progress=not args.no_progress))
+    return 0
+
+
+def cmd_report(args) -> int:
+    from paper_figures.aggregate import RANKING_METRICS
+    from paper_figures.metrics import METRICS
+    from paper_figures.report import report
+    metrics = args.metrics or list(RANKING_METRICS)
+    bad = [m for m in metrics if m not in METRICS]
+    if bad:
+        raise ConfigError(f"unknown metric(s) {', '.join(bad)}; valid names: {', '.join(METRICS)}")
+    text, paths = report(args.runs, args.out, metrics=metrics, level=args.level, figures=not args.no_figures)
+    print(text)
+    if paths:
+        print("\nwritten: " + ", ".join(map(str, paths)))
+    return 0
+
+
+def cmd_regress(args) -> int:
+    from paper_figures.regress import gate, parse_tolerance, read_baseline, write_baseline
+    from paper_figures.report import load_records
+    records = load_records(args.runs)
+    tolerance = parse_tolerance(args.tolerance)
+    if args.write_baseline:
+        kw = {"metrics": args.metrics} if args.metrics else {}
+        data = write_baseline(args.write_baseline, records, force=args.force, level=args.level,
+                              tolerance=tolerance if not isinstance(tolerance, dict) else max(tolerance.values()),
+                              **kw)
+        for label, v in data["variants"].items():
+            print(f"{label}: seeds {v['seeds']}, preset {v['preset']}, overrides {v['overrides'] or 'none'}")
+        print(f"wrote {args.write_baseline} ({len(data['variants'])} variant(s), {len(records)} run(s), "
+              f"commit {data['git_commit'][:12]})")
+        return 0
+    baseline = read_baseline(args.baseline)
+    results, notes = gate(baseline, records, tolerance=tolerance, level=args.level, metrics=args.metrics)
+    for note in notes:
+        print(f"note: {note}")
+    for r in results:
+        if r.passed:
+            print(r.line(args.level))
+    failed = [r for r in results if not r.passed]
+    for r in failed:
+        print(r.line(args.level), file=sys.stderr)
+    print(f"{len(results) - len(failed)}/{len(results)} metric(s) pass against {args.baseline} "
+          f"(baseline commit {baseline.get('git_commit', 'unknown')[:12]})")
+    return 1 if failed else 0
+
+
+def add_parsers(sub) -> None:
+    from paper_figures.definitions import DEFINITIONS, SCALES
+
+    names = "; ".join(f"{d.name}: {d.title}" for d in DEFINITIONS.values())
+    q = sub.add_parser("reproduce", help="run a paper table's or figure's grid and render it",
+                       description=f"Run the grid of one definition ({names}) with run_many (finished runs "
+                                   "skipped, interrupted ones resumed), then write its tables (Markdown, CSV, "
+                                   "LaTeX) or figures (PNG, PDF) into --out. Paper columns show 'n/a' unless a "
+                                   "value was copied from the paper.")
+    q.add_argument("name", help=f"one of {', '.join(DEFINITIONS)}")
+    q.add_argument("--scale", choices=SCALES, default="micro",
+                   help="micro: the micro preset on a CPU; paper: the nb201-cifar10 preset (GPU)")
+    q.add_argument("--out", default=None, help="folder for runs and outputs (default runs/reproduce-SCALE; "
+                                               "--out runs/demo reuses the demo's runs for T1/F1/F2 at micro scale)")
+    q.add_argument("--dry-run", action="store_true", help="list the runs and an estimate of their cost; run nothing")
+    q.add_argument("--workers", type=int, default=2, help="runs in parallel (one torch thread each)")
+    q.add_argument("--seconds-per-epoch", type=_positive, default=None,
+                   help="seconds of one plain super-net epoch on your device, for the dry-run estimate "
+                        "(without it, GPU configs have no estimate)")
+    q.add_argument("--level", type=_level, default=0.95, help="bootstrap interval level (default 0.95)")
+    q.add_argument("--no-progress", action="store_true")
+    q.set_defaults(func=cmd_reproduce)
+
+    q = sub.add_parser("report", help="any runs as a table grouped by config, with seed statistics and figures",
+                       description="Group runs by config (name, landmarks or baseline, and any config key that "
+                                   "differs), aggregate over seeds (mean, std, percentile-bootstrap interval), "
+                                   "print a Markdown table; with --out also write CSV/LaTeX tables and the F1 "
+                                   "(rank scatter) and F2 (tau over epochs) figures.")
+    q.add_argument("runs", nargs="+", help="run folders, folders of run folders, or record.h5 files")
+    q.add_argument("--out", default=None, help="folder for report.md/.csv/.tex and the figures")
+    q.add_argument("--metrics", type=_metrics, default=None, help="comma-separated (default: the four ranking metrics)")
+    q.add_argument("--level", type=_level, default=0.95)
+    q.add_argument("--no-figures", action="store_true")
+    q.set_defaults(func=cmd_report)
+
+    q = sub.add_parser("regress", help="gate: compare new runs' ranking quality with a stored baseline",
+                       description="Regression gate. " + GATE_RULE + " --write-baseline FILE stores the given "
+                                   "runs as a baseline instead (JSON: config identity, seeds, per-seed values, "
+                                   "git commit).")
+    mode = q.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--baseline", help="baseline JSON to compare against (e.g. results/baselines/micro.json)")
+    mode.add_argument("--write-baseline", metavar="FILE", help="write the runs as a new baseline JSON")
+    q.add_argument("runs", nargs="+", help="run folders, folders of run folders, or record.h5 files")
+    q.add_argument("--tolerance", action="append", default=[], metavar="T|METRIC=T",
+                   help="absolute drop allowed below the baseline mean (default 0.05); repeat as "
+                        "METRIC=T for one metric")
+    q.add_argument("--level", type=_level, default=0.95, help="confidence of the one-sided upper bound (default 0.95)")
+    q.add_argument("--metrics", type=_metrics, default=None, help="comma-separated subset to gate on")
+    q.add_argument("--force", action="store_true", help="with --write-baseline: replace an existing file")
+    q.set_defaults(func=cmd_regress)

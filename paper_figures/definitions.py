@@ -1,0 +1,384 @@
+"""One definition per paper table or figure we reproduce, in a registry by name.
+
+A definition names its run grid at two scales (``micro``: the micro preset on a CPU;
+``paper``: the paper's settings, GPU), how the runs are aggregated over seeds, and
+how the result is rendered (Markdown, CSV and LaTeX tables; PNG and PDF figures).
+Running the grid lives in ``experiments/reproduce.py``; here a renderer receives,
+for every grid entry, the records found for it (or why it could not run).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from paper_figures.aggregate import (RANKING_METRICS, Group, cell, diff_cell, flatten, paired_differences,
+                                     summarize, write_tables)
+
+SCALES = ("micro", "paper")
+MICRO_SEEDS = (0, 1, 2)
+PAPER_SEEDS = (1268, 1269, 1270)  # the official scripts' seeds
+NB101_MISSING = ("NB101 is not supported yet: there is no NB101 ground-truth adapter in bench/, no NB101 "
+                 "super-net in spaces/ and no nb101-cifar10 preset")
+
+
+@dataclass(frozen=True)
+class GridEntry:
+    """Runs of one config over seeds: load_config(preset, [*overrides, f"seed={s}"])."""
+
+    row: str                              # the row (or curve) it becomes
+    preset: str
+    overrides: tuple[str, ...] = ()
+    seeds: tuple[int, ...] = MICRO_SEEDS
+    algorithm: str = "SPOS"
+    space: str = "NB201"
+    axis: str = ""                        # ablation axis (T2)
+    value: str = ""                       # ablation setting (T2)
+    default: bool = False                 # the default setting of its ablation axis
+    unavailable: str = ""                 # why it cannot run yet when its preset/benchmark is missing
+
+    @property
+    def use_landmarks(self) -> bool:
+        return "use_landmarks=false" not in [o.lower() for o in self.overrides]
+
+
+@dataclass(frozen=True)
+class PaperValue:
+    """A value reported in the paper. paper_value stays None (rendered "n/a") until it
+    is copied from the paper itself; source then names the table/figure and row."""
+
+    metric: str = "kendall_tau"
+    paper_value: float | None = None
+    source: str = ""
+
+
+@dataclass
+class EntryResult:
+    """What a renderer gets for one grid entry."""
+
+    entry: GridEntry
+    records: list[dict]
+    status: str = ""                      # "": runnable; otherwise why it is not
+
+    def group(self) -> Group | None:
+        if not self.records:
+            return None
+        cfg = flatten(self.records[0]["attrs"]["config"])
+        cfg.pop("seed", None)
+        return Group(self.entry.row, cfg, sorted(self.records, key=lambda r: r["attrs"]["config"]["seed"]))
+
+
+@dataclass
+class Definition:
+    name: str
+    title: str
+    kind: str                             # "table" or "figure"
+    about: str
+    grids: dict[str, tuple[GridEntry, ...]]
+    renderer: Callable = None             # (definition, scale, results, out_dir, level) -> (text, paths)
+    metrics: tuple[str, ...] = RANKING_METRICS
+    notes: tuple[str, ...] = ()
+
+    def grid(self, scale: str) -> tuple[GridEntry, ...]:
+        if scale not in self.grids:
+            raise KeyError(f"unknown scale {scale!r} for {self.name}; valid scales: {', '.join(self.grids)}")
+        return self.grids[scale]
+
+    def render(self, scale: str, results: list[EntryResult], out_dir: Path,
+               level: float = 0.95) -> tuple[str, list[Path]]:
+        return self.renderer(self, scale, results, Path(out_dir), level)
+
+
+# The paper's values, keyed by definition then row. Values must be copied from the paper
+# ONLY (Yu, Ranftl, Salzmann, CVPR 2021; name the table/figure and row in `source`): never
+# from our runs, from the official code's logs or from memory. The paper's tables could not
+# be read when this file was written, so every value is None and renders as "n/a".
+PAPER_VALUES: dict[str, dict[str, PaperValue]] = {
+    "T1": {
+        "SPOS / NB201 / baseline": PaperValue("kendall_tau"),
+        "SPOS / NB201 / landmarks": PaperValue("kendall_tau"),
+        "SPOS / NB101 / baseline": PaperValue("kendall_tau"),
+        "SPOS / NB101 / landmarks": PaperValue("kendall_tau"),
+    },
+    "T2": {},  # ablation rows, e.g. "landmarks.m=10": PaperValue("kendall_tau")
+}
+
+
+def paper_value(definition: str, row: str, scale: str) -> tuple[str, PaperValue]:
+    """The paper cell's text and the entry. Paper values are shown at paper scale only:
+    the micro task is not the paper's setting."""
+    pv = PAPER_VALUES.get(definition, {}).get(row, PaperValue())
+    if pv.paper_value is None or scale != "paper":
+        return "n/a", pv
+    return f"{pv.paper_value:.3f}", pv
+
+
+# Grids ------------------------------------------------------------------------------
+def _t1_grid(scale: str) -> tuple[GridEntry, ...]:
+    if scale == "micro":
+        preset, seeds = "micro", MICRO_SEEDS
+    else:
+        preset, seeds = "nb201-cifar10", PAPER_SEEDS
+    entries = [GridEntry(f"SPOS / NB201 / {v}", preset, ("use_landmarks=false",) if v == "baseline" else (),
+                         seeds) for v in ("baseline", "landmarks")]
+    if scale == "paper":
+        entries += [GridEntry(f"SPOS / NB101 / {v}", "nb101-cifar10",
+                              ("use_landmarks=false",) if v == "baseline" else (), PAPER_SEEDS, space="NB101",
+                              unavailable=NB101_MISSING) for v in ("baseline", "landmarks")]
+    return tuple(entries)
+
+
+# (axis label, config key, values, default value); the defaults are the official settings.
+ABLATIONS = (
+    ("number of landmarks M", "landmarks.m", (10, 20, 50, 100), 50),
+    ("coefficient max_coef", "landmarks.max_coef", (1.0, 5.0, 10.0, 20.0), 10.0),
+    ("schedule", "landmarks.schedule", ("cosine_increase", "constant", "linear"), "cosine_increase"),
+    ("loss form", "landmarks.loss_form", ("hinge", "softplus", "logistic"), "hinge"),
+    ("landmark sampling", "landmarks.selection", ("random", "fixed"), "random"),
+)
+_SHORT = {"landmarks.m": "m", "landmarks.max_coef": "coef", "landmarks.schedule": "sched",
+          "landmarks.loss_form": "loss", "landmarks.selection": "sel"}
+
+
+def _t2_grid(scale: str) -> tuple[GridEntry, ...]:
+    preset, seeds = ("micro", MICRO_SEEDS) if scale == "micro" else ("nb201-cifar10", PAPER_SEEDS)
+    entries = [GridEntry("no landmarks (SPOS)", preset, ("use_landmarks=false",), seeds,
+                         axis="reference", value="no landmarks")]
+    for axis, key, values, default in ABLATIONS:
+        for v in values:
+            if v == default:  # the shared default run: same name, same config as T1's
+                entries.append(GridEntry(f"{key}={v}", preset, (), seeds, axis=axis, value=str(v), default=True))
+            else:
+                tag = f"{_SHORT[key]}{v:g}" if isinstance(v, float) else f"{_SHORT[key]}-{v}" \
+                    if isinstance(v, str) else f"{_SHORT[key]}{v}"
+                entries.append(GridEntry(f"{key}={v}", preset, (f"name={preset}-{tag}", f"{key}={v}"), seeds,
+                                         axis=axis, value=str(v)))
+    return tuple(entries)
+
+
+# Renderers ---------------------------------------------------------------------------
+def _status_cell(er: EntryResult) -> str:
+    if er.status:
+        return "not runnable"
+    return "not run"
+
+
+def _notes(results: list[EntryResult]) -> list[str]:
+    seen, out = set(), []
+    for er in results:
+        if er.status and er.status not in seen:
+            seen.add(er.status)
+            out.append(f"- {er.entry.row}: not runnable: {er.status}")
+        elif not er.status and not er.records:
+            out.append(f"- {er.entry.row}: not run yet (run `lmreg reproduce` without --dry-run)")
+    return out
+
+
+def _seed_cells(group: Group | None, metrics, level) -> tuple[dict, list[dict]]:
+    cells, data = {}, []
+    for m in metrics:
+        if group is None:
+            data.append({"metric": m, "n": 0, "mean": math.nan, "std": math.nan, "ci_lo": math.nan,
+                         "ci_hi": math.nan})
+            continue
+        s = summarize(group.values(m), level)
+        cells[m] = cell(s["mean"], s["std"], s["ci_lo"], s["ci_hi"], s["n"])
+        data.append({"metric": m, **s})
+    return cells, data
+
+
+def _preamble(defn: Definition, scale: str, level: float, results: list[EntryResult]) -> str:
+    pct = int(round(level * 100))
+    lines = [f"# {defn.name}: {defn.title} ({scale} scale)", "",
+             f"Cells: mean ± std over seeds [{pct}% percentile-bootstrap interval of the mean] of the final "
+             "ranking metrics of the evaluation pool (landmarks excluded). 'paper' shows a value only where "
+             "it was copied from the paper; 'n/a' otherwise (none recorded yet)."]
+    if scale == "micro":
+        lines.append("Micro scale: the micro preset (16x16 Fashion-MNIST, ground truth micro-fmnist-nb201); "
+                     "compare the direction and size of effects with the paper, not the values.")
+    lines += list(defn.notes)
+    notes = _notes(results)
+    if notes:
+        lines += ["", "Missing rows:", *notes]
+    return "\n".join(lines)
+
+
+def render_t1(defn: Definition, scale: str, results: list[EntryResult], out_dir: Path, level: float):
+    display, data = [], []
+    by_space: dict[tuple[str, str], dict[str, EntryResult]] = {}
+    for er in results:
+        e = er.entry
+        group = er.group()
+        cells, stats = _seed_cells(group, defn.metrics, level)
+        ptext, pv = paper_value(defn.name, e.row, scale)
+        variant = "landmarks" if e.use_landmarks else "baseline"
+        by_space.setdefault((e.algorithm, e.space), {})[variant] = er
+        row = {"algorithm": e.algorithm, "space": e.space, "variant": variant,
+               "seeds": len(er.records) if er.records else _status_cell(er)}
+        row.update({m: cells.get(m, "—") for m in defn.metrics})
+        row[f"paper ({pv.metric})"] = ptext
+        display.append(row)
+        for s in stats:
+            data.append({"definition": defn.name, "scale": scale, "row": e.row, "algorithm": e.algorithm,
+                         "space": e.space, "variant": variant, **s,
+                         "seeds_used": ",".join(str(r["attrs"]["config"]["seed"]) for r in er.records),
+                         "status": er.status or ("" if er.records else "not run"),
+                         "paper_value": pv.paper_value if s["metric"] == pv.metric else None,
+                         "paper_source": pv.source if s["metric"] == pv.metric else ""})
+    for (alg, space), variants in by_space.items():
+        if "baseline" in variants and "landmarks" in variants:
+            b, lm = variants["baseline"].group(), variants["landmarks"].group()
+            if b is None or lm is None:
+                continue
+            diff = paired_differences(b, lm, defn.metrics, level)
+            row = {"algorithm": alg, "space": space, "variant": "landmarks − baseline (paired)",
+                   "seeds": int(diff.n.max())}
+            for d in diff.itertuples():
+                row[d.metric] = diff_cell(d.diff, d.diff_lo, d.diff_hi, d.n)
+                data.append({"definition": defn.name, "scale": scale, "row": f"{alg} / {space} / difference",
+                             "algorithm": alg, "space": space, "variant": "landmarks-baseline", "metric": d.metric,
+                             "n": d.n, "mean": d.diff, "ci_lo": d.diff_lo, "ci_hi": d.diff_hi})
+            row[f"paper ({PaperValue().metric})"] = "n/a"
+            display.append(row)
+    frame = pd.DataFrame(display).fillna("—")
+    pre = _preamble(defn, scale, level, results)
+    paths = write_tables(out_dir / defn.name, frame, pd.DataFrame(data),
+                         caption=f"{defn.title} ({scale} scale): mean ± std over seeds "
+                                 f"[{int(round(level * 100))}% bootstrap CI]", preamble=pre)
+    from paper_figures.aggregate import to_markdown
+    return pre + "\n\n" + to_markdown(frame), paths
+
+
+def render_t2(defn: Definition, scale: str, results: list[EntryResult], out_dir: Path, level: float):
+    from paper_figures.aggregate import to_markdown
+    from paper_figures.plots import ablation_panels
+
+    metric0 = defn.metrics[0]
+    groups = {er.entry.row: er.group() for er in results}
+    defaults = [er for er in results if er.entry.default]
+    default_group = defaults[0].group() if defaults else None
+    display, data, plot_rows = [], [], []
+    reference = math.nan
+    for er in results:
+        e = er.entry
+        group = groups[e.row]
+        cells, stats = _seed_cells(group, defn.metrics, level)
+        ptext, pv = paper_value(defn.name, e.row, scale)
+        row = {"ablation": e.axis, "setting": e.value + (" (default)" if e.default else ""),
+               "seeds": len(er.records) if er.records else _status_cell(er)}
+        row.update({m: cells.get(m, "—") for m in defn.metrics})
+        dcol = f"Δ {metric0} vs default (paired)"
+        row[dcol] = "—"
+        if group is not None and default_group is not None and not e.default and e.axis != "reference":
+            d = paired_differences(default_group, group, (metric0,), level).iloc[0]
+            row[dcol] = diff_cell(d["diff"], d.diff_lo, d.diff_hi, d.n)
+        row[f"paper ({pv.metric})"] = ptext
+        display.append(row)
+        for s in stats:
+            data.append({"definition": defn.name, "scale": scale, "row": e.row, "axis": e.axis, "value": e.value,
+                         "default": e.default, **s,
+                         "seeds_used": ",".join(str(r["attrs"]["config"]["seed"]) for r in er.records),
+                         "status": er.status or ("" if er.records else "not run"),
+                         "paper_value": pv.paper_value if s["metric"] == pv.metric else None,
+                         "paper_source": pv.source if s["metric"] == pv.metric else ""})
+            if s["metric"] == metric0:
+                if e.axis == "reference":
+                    reference = s["mean"]
+                elif group is not None:
+                    plot_rows.append({"axis": e.axis, "value": e.value, "mean": s["mean"], "ci_lo": s["ci_lo"],
+                                      "ci_hi": s["ci_hi"], "default": e.default})
+    frame = pd.DataFrame(display).fillna("—")
+    pre = _preamble(defn, scale, level, results)
+    paths = write_tables(out_dir / defn.name, frame, pd.DataFrame(data),
+                         caption=f"{defn.title} ({scale} scale): mean ± std over seeds "
+                                 f"[{int(round(level * 100))}% bootstrap CI]", preamble=pre)
+    if plot_rows:
+        paths += ablation_panels(pd.DataFrame(plot_rows), out_dir / f"{defn.name}_ablations", metric=metric0,
+                                 reference=reference)
+    return pre + "\n\n" + to_markdown(frame), paths
+
+
+def _figure_groups(results: list[EntryResult]) -> list[EntryResult]:
+    return [er for er in results if er.records]
+
+
+def render_f1(defn: Definition, scale: str, results: list[EntryResult], out_dir: Path, level: float):
+    from paper_figures.plots import rank_scatter_panels
+
+    found = _figure_groups(results)
+    if not found:
+        raise KeyError(f"{defn.name} ({scale}): no run records found; run `lmreg reproduce {defn.name}` first")
+    panels = []
+    for er in found:
+        rec = min(er.records, key=lambda r: r["attrs"]["config"]["seed"])
+        seed = rec["attrs"]["config"]["seed"]
+        variant = "landmark-regularised" if er.entry.use_landmarks else "baseline (SPOS)"
+        panels.append((f"{er.entry.space} {variant}, seed {seed}", rec))
+    paths = rank_scatter_panels(panels, out_dir / defn.name, ncols=2)
+    text = (f"# {defn.name}: {defn.title} ({scale} scale)\n\nOne panel per variant, the lowest seed of each; "
+            "stars are the landmarks (excluded from the pool's Kendall tau).\n" + "\n".join(_notes(results)))
+    return text, paths
+
+
+def render_f2(defn: Definition, scale: str, results: list[EntryResult], out_dir: Path, level: float):
+    from paper_figures.plots import metric_over_epochs
+
+    found = _figure_groups(results)
+    if not found:
+        raise KeyError(f"{defn.name} ({scale}): no run records found; run `lmreg reproduce {defn.name}` first")
+    groups = [(("landmark-regularised" if er.entry.use_landmarks else "baseline (SPOS)")
+               + (f", {er.entry.space}" if len({x.entry.space for x in found}) > 1 else ""), er.records)
+              for er in found]
+    paths = metric_over_epochs(groups, out_dir / defn.name, metric="kendall_tau")
+    text = (f"# {defn.name}: {defn.title} ({scale} scale)\n\nMean over seeds, band min-max over seeds; the dashed "
+            "line is the end of the super-net warm-up (landmark loss switched on).\n" + "\n".join(_notes(results)))
+    return text, paths
+
+
+# Registry ------------------------------------------------------------------------------
+_OTHER_ALGORITHMS = ("Only SPOS is implemented: the paper's GDAS, PC-DARTS and NAO rows (DARTS and NDS spaces) "
+                     "have no trainer in algorithms/ yet.")
+
+DEFINITIONS: dict[str, Definition] = {
+    "T1": Definition(
+        "T1", "Ranking quality with and without landmarks", "table",
+        "Kendall tau, sparse Kendall tau, Spearman rho and P@10 of super-nets trained with and without "
+        "landmark regularisation, per algorithm and search space, with the paired difference.",
+        {s: _t1_grid(s) for s in SCALES}, render_t1, notes=(_OTHER_ALGORITHMS,)),
+    "T2": Definition(
+        "T2", "Ablations of the landmark regulariser", "table",
+        "One setting changed at a time from the official defaults (M=50, max_coef 10, cosine_increase, "
+        "hinge, random landmarks): number of landmarks, coefficient, schedule, loss form, landmark sampling; "
+        "SPOS without landmarks as the reference.",
+        {s: _t2_grid(s) for s in SCALES}, render_t2),
+    "F1": Definition(
+        "F1", "Super-net rank against ground-truth rank, landmarks marked", "figure",
+        "Scatter of super-net rank against stand-alone (GT) rank for the pool and the landmarks, one "
+        "panel per variant (baseline and landmark-regularised SPOS on NB201).",
+        {s: tuple(e for e in _t1_grid(s) if e.space == "NB201") for s in SCALES}, render_f1),
+    "F2": Definition(
+        "F2", "Kendall tau over training epochs, warm-up boundary marked", "figure",
+        "Pool Kendall tau at every evaluation during super-net training, mean and min-max over seeds, "
+        "baseline and landmark-regularised SPOS on NB201; the end of the warm-up is marked.",
+        {s: tuple(e for e in _t1_grid(s) if e.space == "NB201") for s in SCALES}, render_f2),
+}
+
+
+class UnknownDefinition(KeyError):
+    pass
+
+
+def get_definition(name: str) -> Definition:
+    try:
+        return DEFINITIONS[name]
+    except KeyError:
+        raise UnknownDefinition(f"unknown table or figure {name!r}; valid names: "
+                                f"{', '.join(DEFINITIONS)}") from None
+
+
+def list_definitions() -> list[str]:
+    return list(DEFINITIONS)

@@ -1,0 +1,241 @@
+"""Regression gate on ranking quality: new runs against a stored baseline.
+
+The rule, per variant (config) and metric (all four metrics: higher is better):
+let x_1..x_n be the new runs' final values over seeds and B the mean of the
+baseline's per-seed values. U is the one-sided percentile-bootstrap upper bound of
+the mean of x at confidence `level` (the `level` quantile of the means of 10,000
+resamples with replacement of the x, numpy default_rng seed 0). The metric FAILS when
+
+    U < B - tolerance
+
+i.e. when even an optimistic reading of the new runs (the new mean is below U with
+confidence `level`) lies more than `tolerance` (absolute, in the metric's units)
+below the baseline mean. A NaN among the new values fails too. With one seed, U is
+that seed's value. Runs whose config matches no baseline variant are not compared.
+
+Baseline file (JSON, format lmreg-baseline/1): the metrics, the rule's parameters at
+creation, the git commit, and per variant the config identity (preset name, overrides
+relative to that preset, the resolved config without the seed), the seeds, per-seed
+metric values and the runs' git commits.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from paper_figures.aggregate import RANKING_METRICS, flatten, group_records
+from paper_figures.stats import one_sided_lower_bound
+from results.records import RecordError
+
+FORMAT = "lmreg-baseline/1"
+GATED_METRICS = RANKING_METRICS            # higher is better for each
+IDENTITY_IGNORES = ("seed", "device", "threads")  # do not change what a run computes (CPU: bit-for-bit)
+DEFAULT_TOLERANCE = 0.05
+DEFAULT_LEVEL = 0.95
+
+
+class BaselineError(RecordError):
+    pass
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                             text=True, timeout=5).stdout.strip()
+        return out or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def identity(flat_config: dict, ignore=IDENTITY_IGNORES) -> dict:
+    return {k: v for k, v in flat_config.items() if k not in ignore}
+
+
+def _preset_overrides(flat: dict) -> tuple[str | None, list[str]]:
+    """The preset named by the config's `name` and the key=value overrides relative to it."""
+    from experiments.runconfig import load_config, presets, to_dict
+
+    name = flat.get("name")
+    preset = name if name in presets() else None
+    ref = flatten(to_dict(load_config(preset)))
+    changes = [f"{k}={'none' if v is None else v}" for k, v in sorted(flat.items())
+               if k != "seed" and ref.get(k) != v]
+    return preset, changes
+
+
+def make_baseline(records: list[dict], metrics=GATED_METRICS, tolerance: float = DEFAULT_TOLERANCE,
+                  level: float = DEFAULT_LEVEL) -> dict:
+    if not records:
+        raise BaselineError("no run records given for the baseline")
+    _check_metrics(metrics)
+    variants = {}
+    for g in group_records(records):
+        preset, overrides = _preset_overrides({**g.config, "seed": None})
+        variants[g.label] = {
+            "preset": preset, "overrides": overrides, "config": g.config, "seeds": g.seeds,
+            "values": {m: [None if not math.isfinite(v) else float(v) for v in g.values(m)] for m in metrics},
+            "git_commits": sorted({r["attrs"].get("git_commit", "unknown") for r in g.records}),
+            "paths": [r.get("path", "") for r in g.records],
+        }
+    return {"format": FORMAT, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "git_commit": _git_commit(), "metrics": list(metrics),
+            "rule": {"tolerance": tolerance, "level": level,
+                     "text": "fail when the one-sided bootstrap upper bound (level) of the new mean "
+                             "< baseline mean - tolerance"},
+            "variants": variants}
+
+
+def write_baseline(path: str | Path, records: list[dict], force: bool = False, **kw) -> dict:
+    path = Path(path)
+    if path.exists() and not force:
+        raise BaselineError(f"{path} exists; pass --force to replace it")
+    data = make_baseline(records, **kw)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=False) + "\n")
+    tmp.replace(path)
+    return data
+
+
+def read_baseline(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise BaselineError(f"{path}: no such baseline file")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise BaselineError(f"{path}: not a JSON baseline ({e})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise BaselineError(f"{path}: not an lmreg baseline (expected format {FORMAT!r})")
+    try:
+        for label, v in data["variants"].items():
+            for m, vals in v["values"].items():
+                if len(vals) != len(v["seeds"]):
+                    raise BaselineError(f"{path}: variant {label} metric {m}: {len(vals)} values "
+                                        f"for {len(v['seeds'])} seeds")
+            v["config"]
+    except (KeyError, TypeError, AttributeError) as e:
+        raise BaselineError(f"{path}: malformed baseline ({type(e).__name__}: {e})") from None
+    return data
+
+
+def _check_metrics(metrics) -> None:
+    bad = [m for m in metrics if m not in GATED_METRICS]
+    if bad:
+        raise BaselineError(f"cannot gate on {', '.join(bad)}; gated metrics (higher is better): "
+                            f"{', '.join(GATED_METRICS)}")
+
+
+def upper_bound(values, level: float = DEFAULT_LEVEL, n_boot: int = 10000) -> float:
+    """One-sided percentile-bootstrap upper bound of the mean (the mean is below it with
+    confidence `level`)."""
+    return -one_sided_lower_bound(-np.asarray(values, dtype=float), level=level, n_boot=n_boot)
+
+
+@dataclass
+class GateResult:
+    variant: str
+    metric: str
+    n: int
+    new_mean: float
+    upper: float
+    base_mean: float
+    tolerance: float
+    passed: bool
+    note: str = ""
+
+    def line(self, level: float) -> str:
+        pct = f"{level * 100:g}%"
+        head = f"{'ok  ' if self.passed else 'FAIL'} {self.variant} {self.metric}:"
+        if self.note:
+            return f"{head} {self.note}"
+        cmp = ">=" if self.passed else "<"
+        return (f"{head} new mean {self.new_mean:.4f} over {self.n} seed(s), {pct} upper bound {self.upper:.4f} "
+                f"{cmp} baseline mean {self.base_mean:.4f} - tolerance {self.tolerance:g} "
+                f"= {self.base_mean - self.tolerance:.4f}")
+
+
+def _config_diff(a: dict, b: dict) -> list[str]:
+    keys = sorted(set(a) | set(b))
+    return [f"{k}: {a.get(k)!r} vs {b.get(k)!r}" for k in keys if a.get(k) != b.get(k)]
+
+
+def gate(baseline: dict, records: list[dict], tolerance: float | dict = DEFAULT_TOLERANCE,
+         level: float = DEFAULT_LEVEL, metrics=None, n_boot: int = 10000) -> tuple[list[GateResult], list[str]]:
+    """(results, notes). tolerance: one number or {metric: number} (missing metrics: default)."""
+    if not 0 < level < 1:
+        raise BaselineError(f"level must be strictly between 0 and 1, got {level}")
+    metrics = list(metrics or baseline["metrics"])
+    _check_metrics(metrics)
+    tol = tolerance if isinstance(tolerance, dict) else {}
+    default_tol = tolerance if not isinstance(tolerance, dict) else DEFAULT_TOLERANCE
+    if not records:
+        raise BaselineError("no run records to compare")
+    groups = group_records(records)
+    results, notes, matched = [], [], set()
+    for label, v in baseline["variants"].items():
+        want = identity(v["config"])
+        hits = [g for g in groups if identity(g.config) == want]
+        if not hits:
+            notes.append(f"baseline variant {label}: no new runs with its config; not compared")
+            continue
+        g = hits[0]
+        matched.add(id(g))
+        for m in metrics:
+            if m not in v["values"]:
+                raise BaselineError(f"baseline variant {label} has no values for {m}")
+            base = np.array([math.nan if x is None else x for x in v["values"][m]], dtype=float)
+            base = base[np.isfinite(base)]
+            t = float(tol.get(m, default_tol))
+            new = g.values(m)
+            if len(base) == 0:
+                notes.append(f"{label} {m}: the baseline has no finite value; not compared")
+                continue
+            bmean = float(base.mean())
+            if not np.all(np.isfinite(new)):
+                results.append(GateResult(g.label, m, len(new), math.nan, math.nan, bmean, t, False,
+                                          f"NaN among the new per-seed values {list(new)}"))
+                continue
+            ub = upper_bound(new, level, n_boot)
+            results.append(GateResult(g.label, m, len(new), float(new.mean()), ub, bmean, t,
+                                      passed=not ub < bmean - t))
+    for g in groups:
+        if id(g) not in matched:
+            near = min(baseline["variants"].items(),
+                       key=lambda kv: len(_config_diff(identity(kv[1]["config"]), identity(g.config))))
+            diff = _config_diff(identity(near[1]["config"]), identity(g.config))
+            notes.append(f"new runs {g.label}: no baseline variant has their config (closest {near[0]} differs in "
+                         f"{'; '.join(diff[:4])}{' ...' if len(diff) > 4 else ''}); not compared")
+    if not results:
+        raise BaselineError("no new run matches a baseline variant's config: " + " | ".join(notes))
+    return results, notes
+
+
+def parse_tolerance(items: list[str]) -> float | dict:
+    """['0.05'] -> 0.05; ['0.05', 'p_at_10=0.1'] -> {'*': 0.05, 'p_at_10': 0.1} style dict."""
+    if not items:
+        return DEFAULT_TOLERANCE
+    default, per = DEFAULT_TOLERANCE, {}
+    for item in items:
+        key, sep, value = item.rpartition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            raise BaselineError(f"tolerance must be a number or METRIC=number, got {item!r}") from None
+        if number < 0 or not math.isfinite(number):
+            raise BaselineError(f"tolerance must be a finite number >= 0, got {item!r}")
+        if sep:
+            _check_metrics([key])
+            per[key] = number
+        else:
+            default = number
+    if not per:
+        return default
+    return {m: per.get(m, default) for m in GATED_METRICS}

@@ -1,0 +1,61 @@
+"""`lmreg report`: any set of runs as a table grouped by config, with seed statistics,
+paired landmarks-minus-baseline differences, and the F1/F2 figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from paper_figures.aggregate import (RANKING_METRICS, diff_cell, differing_keys, group_records, group_table,
+                                     landmark_pairs, paired_differences, to_markdown, write_tables)
+from results.records import RecordError, find_records, read_record
+
+
+def load_records(paths) -> list[dict]:
+    files = find_records(paths)
+    if not files:
+        raise RecordError(f"no run records (record.h5) under {', '.join(map(str, paths))}")
+    return [read_record(p) for p in files]
+
+
+def report(paths, out_dir: str | Path | None = None, metrics=RANKING_METRICS, level: float = 0.95,
+           figures: bool = True) -> tuple[str, list[Path]]:
+    records = load_records(paths)
+    groups = group_records(records)
+    display, data = group_table(groups, metrics, level)
+    pct = int(round(level * 100))
+    varying = [k for k in differing_keys(records) if k not in ("name", "use_landmarks")]
+    lines = [f"# lmreg report: {len(records)} run(s) in {len(groups)} config group(s)", "",
+             f"Cells: mean ± std over seeds [{pct}% percentile-bootstrap interval of the mean] of the final "
+             "pool metrics. Groups: same config except the seed"
+             + (f"; config keys that differ between groups: {', '.join(varying)}" if varying else "") + ".",
+             "", to_markdown(display)]
+    pairs = landmark_pairs(groups)
+    diff_rows, diff_data = [], []
+    for base, lm in pairs:
+        d = paired_differences(base, lm, metrics, level)
+        row = {"landmarks": lm.label, "minus baseline": base.label, "paired seeds": int(d.n.max())}
+        for r in d.itertuples():
+            row[r.metric] = diff_cell(r.diff, r.diff_lo, r.diff_hi, r.n)
+            diff_data.append({"landmarks": lm.label, "baseline": base.label, "metric": r.metric, "n": r.n,
+                              "diff": r.diff, "diff_lo": r.diff_lo, "diff_hi": r.diff_hi})
+        diff_rows.append(row)
+    if diff_rows:
+        lines += ["", f"Landmarks minus baseline on the same seeds (mean [{pct}% paired bootstrap]):", "",
+                  to_markdown(pd.DataFrame(diff_rows))]
+    text = "\n".join(lines)
+    paths: list[Path] = []
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        paths += write_tables(out_dir / "report", display, data, caption="Ranking quality by config",
+                              preamble="\n".join(lines[:3]))
+        if diff_rows:
+            paths += write_tables(out_dir / "report_differences", pd.DataFrame(diff_rows), pd.DataFrame(diff_data),
+                                  caption="Landmarks minus baseline (paired over seeds)")
+        if figures:
+            from paper_figures.plots import metric_over_epochs, rank_scatter_panels
+            panels = [(f"{g.label}, seed {g.records[0]['attrs']['config']['seed']}", g.records[0]) for g in groups]
+            paths += rank_scatter_panels(panels, out_dir / "F1_rank_scatter", ncols=2 if len(panels) <= 4 else 3)
+            paths += metric_over_epochs([(g.label, g.records) for g in groups], out_dir / "F2_tau_over_epochs")
+    return text, paths

@@ -1,0 +1,254 @@
+"""Analysis stage: definitions registry, reproduce dry-runs, rendering from synthetic
+records, the regression gate, and report. Most tests use tiny fake records written
+in the runner's format, so no training is needed; the quick-run tests use
+runs/demo-quick when present (else they make it: about a minute on 2 cores)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from experiments.cli import main
+from experiments.reproduce import plan, render
+from experiments.runconfig import load_config, run_name, to_dict
+from paper_figures.aggregate import group_records, to_latex
+from paper_figures.definitions import DEFINITIONS, PAPER_VALUES, get_definition
+from paper_figures.metrics import all_metrics
+from paper_figures.regress import BaselineError, gate, make_baseline, parse_tolerance, upper_bound
+from results.records import RECORD_NAME, read_record, write_record
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK_BASELINE = ROOT / "results" / "baselines" / "quick.json"
+
+
+def fake_record(cfg, quality: float, seed_noise: int = 0, n_pool: int = 20, n_lm: int = 5) -> dict:
+    """A record shaped like experiments/runner.py writes, with super-net scores that
+    agree with GT more the higher `quality` (0..1)."""
+    rng = np.random.default_rng(1000 + cfg.seed + 7 * seed_noise)
+    gt = np.round(rng.uniform(80, 88, n_pool + n_lm), 2)
+    score = quality * (gt - gt.mean()) / gt.std() + (1 - quality) * rng.normal(size=gt.size)
+    pool_gt, lm_gt = gt[:n_pool], np.sort(gt[n_pool:])
+    pool_s, lm_s = score[:n_pool], score[n_pool:]
+    epochs = cfg.train.epochs
+    evals = [{"epoch": float(e), **all_metrics(pool_s + rng.normal(scale=0.3 * (epochs - e) / epochs, size=n_pool),
+                                               pool_gt)}
+             for e in range(epochs) if (e + 1) % cfg.eval.every == 0 or e == epochs - 1]
+    evals[-1] = {"epoch": float(epochs - 1), **all_metrics(pool_s, pool_gt)}
+    curves = [{"epoch": float(e), "lr": 0.05, "coef": float(cfg.use_landmarks and e >= cfg.train.warmup_epochs),
+               "train_loss": 1.0, "train_acc": 60.0, "landmark_loss": 0.0, "violated_fraction": float("nan"),
+               "epoch_time": 0.1} for e in range(epochs)]
+    arch = [f"|nor_conv_3x3~0|+|skip_connect~0|none~1|+|avg_pool_3x3~0|none~1|none~2|#{i}" for i in range(gt.size)]
+    return {"attrs": {"config": to_dict(cfg), "versions": {"torch": "fake"}, "git_commit": "fake",
+                      "seeds": {"run": cfg.seed}, "final_metrics": evals[-1],
+                      "timings": {"train_s": 1.0, "score_s": 1.0}},
+            "tables": {"curves": curves, "evals": evals,
+                       "landmarks": [{"arch": a, "gt": float(g), "score_acc": float(s), "score_loss": 1.0}
+                                     for a, g, s in zip(arch[n_pool:], lm_gt, lm_s)],
+                       "pool": [{"arch": a, "gt": float(g), "score_acc": float(s), "score_loss": 1.0}
+                                for a, g, s in zip(arch[:n_pool], pool_gt, pool_s)]}}
+
+
+def write_grid(defn_name: str, out: Path, quality=lambda cfg: 0.8 if cfg.use_landmarks else 0.4, limit=None):
+    """Fake records for every runnable run of a definition's micro grid."""
+    runs = [r for r in plan(get_definition(defn_name), "micro", out) if r.config is not None]
+    for r in runs[:limit]:
+        write_record(out / r.name / RECORD_NAME, fake_record(r.config, quality(r.config)))
+    return runs
+
+
+# Registry and dry runs ---------------------------------------------------------------
+def test_registry_errors(capsys):
+    assert list(DEFINITIONS) == ["T1", "T2", "F1", "F2"]
+    with pytest.raises(KeyError, match="valid names: T1, T2, F1, F2"):
+        get_definition("T3")
+    with pytest.raises(KeyError, match="valid scales: micro, paper"):
+        get_definition("T1").grid("huge")
+    assert main(["reproduce", "T3", "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "valid names: T1, T2, F1, F2" in err[0]
+    # Paper values: none recorded, every field ready to fill
+    assert all(pv.paper_value is None for table in PAPER_VALUES.values() for pv in table.values())
+
+
+def test_dry_run_lists_runs_and_costs(tmp_path, capsys):
+    t1 = plan(get_definition("T1"), "micro", tmp_path)
+    assert len(t1) == 6 and all(not r.status and not r.done for r in t1)
+    assert sorted(r.name for r in t1) == sorted(f"micro-{v}-seed{s}" for v in ("baseline", "landmarks")
+                                                for s in (0, 1, 2))
+    # T2: reference + default + 3 (M) + 3 (coef) + 2 (schedule) + 2 (loss) + 1 (sampling) configs, 3 seeds
+    t2 = plan(get_definition("T2"), "micro", tmp_path)
+    assert len(t2) == 13 * 3 and len({r.name for r in t2}) == 39
+    assert len(plan(get_definition("F1"), "micro", tmp_path)) == 6
+    base = next(r for r in t1 if r.name == "micro-baseline-seed0")
+    lm = next(r for r in t1 if r.name == "micro-landmarks-seed0")
+    assert (base.cost["plain_epochs"], base.cost["reg_epochs"]) == (16, 0)
+    assert (lm.cost["plain_epochs"], lm.cost["reg_epochs"]) == (6, 10)
+    assert lm.cost["scorings"] == 4 * 100 + 50 and lm.cost["seconds"] > base.cost["seconds"] > 0
+
+    assert main(["reproduce", "T2", "--dry-run", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "39 runs (0 finished, 39 to run, 0 not runnable)" in out and "estimate" in out
+    assert "micro-m10-landmarks-seed2" in out and "micro-sel-fixed-landmarks-seed0" in out
+    assert not list(tmp_path.iterdir())  # a dry run writes nothing
+
+    assert main(["reproduce", "T1", "--scale", "paper", "--dry-run", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "NB101 is not supported yet" in out and "GPU hours are unknown" in out
+    assert "nb201-cifar10-landmarks-seed1268" in out
+    assert main(["reproduce", "T1", "--scale", "paper", "--dry-run", "--seconds-per-epoch", "30",
+                 "--out", str(tmp_path)]) == 0
+    assert "h of device time" in capsys.readouterr().out
+
+
+# Rendering from synthetic records ---------------------------------------------------
+def test_render_t1_f1_f2_from_synthetic_records(tmp_path, capsys):
+    write_grid("T1", tmp_path)
+    text, paths = render("T1", "micro", tmp_path)
+    names = {p.name for p in paths}
+    assert names == {"T1.md", "T1.csv", "T1.tex"}
+    md = (tmp_path / "T1.md").read_text()
+    assert "| SPOS | NB201 | baseline | 3 |" in md and "landmarks − baseline (paired)" in md
+    assert "paper (kendall_tau)" in md and md.count("n/a") >= 3
+    import pandas as pd
+    csv = pd.read_csv(tmp_path / "T1.csv")
+    assert {"paper_value", "paper_source", "mean", "std", "ci_lo", "ci_hi", "n"} <= set(csv.columns)
+    row = csv[(csv.variant == "landmarks") & (csv.metric == "kendall_tau")].iloc[0]
+    taus = [read_record(tmp_path / f"micro-landmarks-seed{s}" / RECORD_NAME)["attrs"]["final_metrics"]["kendall_tau"]
+            for s in (0, 1, 2)]
+    assert row["mean"] == pytest.approx(np.mean(taus)) and row["ci_lo"] <= row["mean"] <= row["ci_hi"]
+    assert csv.paper_value.isna().all()
+    tex = (tmp_path / "T1.tex").read_text()
+    assert r"\begin{tabular}" in tex and r"kendall\_tau" in tex and r"$\pm$" in tex
+    # Figures through the command (all runs present: nothing is trained)
+    for name in ("F1", "F2"):
+        assert main(["reproduce", name, "--out", str(tmp_path), "--no-progress"]) == 0
+        for ext in (".png", ".pdf"):
+            assert (tmp_path / f"{name}{ext}").stat().st_size > 1000
+    assert "written:" in capsys.readouterr().out
+
+
+def test_render_t2_with_missing_rows(tmp_path):
+    runs = write_grid("T2", tmp_path, limit=None)
+    # drop the linear-schedule runs: the table says they were not run
+    for r in runs:
+        if "sched-linear" in r.name:
+            shutil.rmtree(tmp_path / r.name)
+    text, paths = render("T2", "micro", tmp_path)
+    assert {p.name for p in paths} >= {"T2.md", "T2.csv", "T2.tex", "T2_ablations.png", "T2_ablations.pdf"}
+    md = (tmp_path / "T2.md").read_text()
+    assert "| schedule | linear | not run |" in md and "not run yet" in md
+    assert "| number of landmarks M | 50 (default) | 3 |" in md and "Δ kendall_tau vs default" in md
+
+
+def test_group_records_and_latex_escape(tmp_path):
+    cfgs = [load_config("quick", [f"seed={s}", f"use_landmarks={lm}", "landmarks.m=5"])
+            for s in (0, 1) for lm in (False, True)]
+    cfgs.append(load_config("quick", ["seed=0", "landmarks.m=8"]))
+    recs = [fake_record(c, 0.5) for c in cfgs]
+    groups = group_records(recs)
+    assert [g.label for g in groups] == ["quick-baseline (landmarks.m=5)", "quick-landmarks (landmarks.m=5)",
+                                         "quick-landmarks (landmarks.m=8)"]
+    assert [g.seeds for g in groups] == [[0, 1], [0, 1], [0]]
+    with pytest.raises(Exception, match="appear twice"):
+        group_records(recs + [fake_record(cfgs[0], 0.5)])
+    import pandas as pd
+    assert r"a\_b \& 50\%" in to_latex(pd.DataFrame({"x": ["a_b & 50%"]}))
+
+
+# Regression gate ------------------------------------------------------------------
+def _records(quality_lm: float, quality_base: float = 0.4, noise: int = 0):
+    cfgs = [load_config("quick", [f"seed={s}", f"use_landmarks={lm}"]) for s in (0, 1, 2) for lm in (False, True)]
+    return [fake_record(c, quality_lm if c.use_landmarks else quality_base, seed_noise=noise) for c in cfgs]
+
+
+def test_regress_pass_and_fail_on_synthetic_values(tmp_path, capsys):
+    baseline = make_baseline(_records(0.8))
+    assert set(baseline["variants"]) == {"quick-baseline", "quick-landmarks"}
+    v = baseline["variants"]["quick-baseline"]
+    assert v["preset"] == "quick" and v["overrides"] == ["use_landmarks=False"] and v["seeds"] == [0, 1, 2]
+    results, notes = gate(baseline, _records(0.8))
+    assert len(results) == 8 and all(r.passed for r in results) and not notes
+    results, _ = gate(baseline, _records(0.0))  # landmark runs lose their ranking
+    failed = {(r.variant, r.metric) for r in results if not r.passed}
+    assert ("quick-landmarks", "kendall_tau") in failed and not any(v == "quick-baseline" for v, _ in failed)
+    # the rule, by hand: upper bound of the new mean vs baseline mean minus tolerance
+    assert upper_bound([0.1, 0.2, 0.3]) == pytest.approx(0.3, abs=0.05)
+    assert upper_bound([0.5]) == 0.5
+    assert parse_tolerance(["0.1", "p_at_10=0.2"])["p_at_10"] == 0.2
+    with pytest.raises(BaselineError, match="gated metrics"):
+        parse_tolerance(["top5_percentile=1"])
+
+    runs_ok, runs_bad = tmp_path / "ok", tmp_path / "bad"
+    for folder, recs in ((runs_ok, _records(0.8)), (runs_bad, _records(0.0))):
+        for rec in recs:
+            c = rec["attrs"]["config"]
+            name = f"{c['name']}-{'landmarks' if c['use_landmarks'] else 'baseline'}-seed{c['seed']}"
+            write_record(folder / name / RECORD_NAME, rec)
+    bfile = tmp_path / "base.json"
+    assert main(["regress", "--write-baseline", str(bfile), str(runs_ok)]) == 0
+    assert json.loads(bfile.read_text())["format"] == "lmreg-baseline/1"
+    assert main(["regress", "--write-baseline", str(bfile), str(runs_ok)]) == 2  # exists: needs --force
+    capsys.readouterr()
+    assert main(["regress", "--baseline", str(bfile), str(runs_ok)]) == 0
+    assert main(["regress", "--baseline", str(bfile), str(runs_bad)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and all(line.startswith("FAIL quick-landmarks ") for line in err)
+    # a huge tolerance lets the drop through; a config that matches nothing is an input error
+    assert main(["regress", "--baseline", str(bfile), str(runs_bad), "--tolerance", "2"]) == 0
+    other = tmp_path / "other"
+    rec = fake_record(load_config("quick", ["seed=0", "train.epochs=3"]), 0.8)
+    write_record(other / "x" / RECORD_NAME, rec)
+    capsys.readouterr()
+    assert main(["regress", "--baseline", str(bfile), str(other)]) == 2
+    assert "train.epochs" in capsys.readouterr().err
+    (tmp_path / "junk.json").write_text("{}")
+    assert main(["regress", "--baseline", str(tmp_path / "junk.json"), str(runs_ok)]) == 2
+
+
+# The quick runs and the committed quick baseline ------------------------------------
+@pytest.fixture(scope="module")
+def quick_runs(tmp_path_factory) -> Path:
+    """runs/demo-quick (6 runs: quick preset, seeds 0-2, with and without landmarks);
+    trained into a temporary folder when absent (about a minute)."""
+    folder = ROOT / "runs" / "demo-quick"
+    cfgs = [load_config("quick", [f"seed={s}", f"use_landmarks={lm}"]) for s in (0, 1, 2) for lm in (False, True)]
+    if all((folder / run_name(c) / RECORD_NAME).exists() for c in cfgs):
+        return folder
+    from experiments.demo import run_many
+    folder = tmp_path_factory.mktemp("demo-quick")
+    run_many(cfgs, folder, workers=2, progress=False)
+    return folder
+
+
+def test_quick_baseline_gate(quick_runs, tmp_path, capsys):
+    assert QUICK_BASELINE.is_file(), "results/baselines/quick.json is missing"
+    assert main(["regress", "--baseline", str(QUICK_BASELINE), str(quick_runs)]) == 0
+    assert "8/8 metric(s) pass" in capsys.readouterr().out
+    # a doctored copy whose landmark runs' metrics drop sharply must fail with exit 1
+    for path in sorted(quick_runs.glob(f"*/{RECORD_NAME}")):
+        rec = read_record(path)
+        rec["tables"] = {k: v.to_dict("records") for k, v in rec["tables"].items()}
+        if rec["attrs"]["config"]["use_landmarks"]:
+            fm = rec["attrs"]["final_metrics"]
+            for m in ("kendall_tau", "sparse_kendall_tau", "spearman_rho", "p_at_10"):
+                fm[m] -= 0.5
+        write_record(tmp_path / path.parent.name / RECORD_NAME, rec)
+    assert main(["regress", "--baseline", str(QUICK_BASELINE), str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 4 and all(line.startswith("FAIL quick-landmarks") for line in err)
+
+
+def test_report_on_quick_runs(quick_runs, tmp_path, capsys):
+    assert main(["report", str(quick_runs), "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "6 run(s) in 2 config group(s)" in out
+    assert "| quick-baseline | 3 |" in out and "| quick-landmarks | 3 |" in out
+    assert "Landmarks minus baseline" in out
+    for name in ("report.md", "report.csv", "report.tex", "report_differences.md", "F1_rank_scatter.png",
+                 "F1_rank_scatter.pdf", "F2_tau_over_epochs.png", "F2_tau_over_epochs.pdf"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    assert main(["report", str(tmp_path / "nothing-here")]) == 2
