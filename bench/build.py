@@ -25,6 +25,7 @@ import torch
 from algorithms.standalone import StandaloneRecipe, train_standalone
 from bench.datasets.tasks import get_spec, load_task
 from bench.gt_table import GTTable
+from bench.workers import exit_with_parent
 from spaces import nb201
 
 JOURNAL_SUFFIX = ".journal.jsonl"
@@ -120,7 +121,8 @@ def _write_table(out: Path, rows: dict, ident: dict, device: str, wanted: set) -
 _WORKER: dict = {}
 
 
-def _init_worker(task_name: str, device: str, threads: int) -> None:
+def _init_worker(task_name: str, device: str, threads: int, parent: int) -> None:
+    exit_with_parent(parent)
     torch.set_num_threads(threads)
     _WORKER["task"] = load_task(task_name, device)
     _WORKER["device"] = device
@@ -172,7 +174,7 @@ def _train_all(todo, done, jpath, out, ident, wanted, task, recipe, workers, dev
     ctx = multiprocessing.get_context("spawn")
     recipe_dict = asdict(recipe)
     pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                               initargs=(task, device, threads))
+                               initargs=(task, device, threads, os.getpid()))
     try:
         with open(jpath, "a") as journal:
             futures = [pool.submit(_run_one, a, s, recipe_dict) for a, s in todo]

@@ -1,24 +1,64 @@
-"""Benchmarks by name. A name maps to a compact ground-truth file; any path to
-such a file works wherever a name does."""
+"""Benchmarks by name. Each name knows where its compact file lives (read at call
+time, so environment variables set later still count), how to open it, and what
+to tell the user when it is absent. Any path to a ground-truth file works
+wherever a name does."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
+import h5py
+
+from bench import analog, nb101, nb201_official
+from bench.gt_table import FORMAT as GT_FORMAT
 from bench.gt_table import GTFileError, GTTable
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
-BENCHMARKS = {
-    "micro-fmnist-nb201": (DATA_DIR / "micro_fmnist_nb201.h5",
-                           "NB201 cells trained stand-alone on the micro Fashion-MNIST task "
-                           "(built by this harness; see README)"),
-}
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    about: str
+    path: Callable[[], Path]
+    open: Callable[[Path], object]  # -> a table with per_arch(metric), seed_matrix, frame, ...
+
+
+def _nb201_view(dataset: str, hp: str) -> Callable[[Path], object]:
+    return lambda path: nb201_official.open_nb201(dataset, hp, path)
+
+
+def _build_registry() -> dict[str, Benchmark]:
+    found = [Benchmark("micro-fmnist-nb201",
+                       "NB201 cells trained stand-alone on the micro Fashion-MNIST task (built by this "
+                       "harness; see README)",
+                       lambda: DATA_DIR / "micro_fmnist_nb201.h5", GTTable.read)]
+    for ds in nb201_official.DATASETS:
+        for hp, suffix in (("200", ""), ("12", "-hp12")):
+            found.append(Benchmark(
+                f"nb201-{ds}{suffix}",
+                f"official NAS-Bench-201 {ds}, hp {hp}, per seed (convert once: "
+                f"`lmreg bench convert nb201 FILE.pth`; ${nb201_official.ENV_STORE})",
+                nb201_official.default_store_path, _nb201_view(ds, hp)))
+    found.append(Benchmark("analog-nb201",
+                           "analog-nasbench: an independent 200-epoch CIFAR-10 run of all 15,625 NB201 "
+                           f"cells, not the official data (pip install analog-nasbench; ${analog.ENV_PATH})",
+                           analog.default_path, analog.load_analog))
+    found.append(Benchmark("nb101",
+                           "NAS-Bench-101, 423,624 cells x 3 repeats at 108 epochs (convert once: "
+                           f"`lmreg bench convert nb101 nasbench_only108.tfrecord`; ${nb101.ENV_H5})",
+                           nb101.h5_path, nb101.NB101Table.read))
+    return {b.name: b for b in found}
+
+
+BENCHMARKS = _build_registry()
 
 
 def resolve(name_or_path: str) -> Path:
     if name_or_path in BENCHMARKS:
-        return BENCHMARKS[name_or_path][0]
+        return BENCHMARKS[name_or_path].path()
     path = Path(name_or_path)
     if path.suffix in (".h5", ".hdf5") or path.exists():
         return path
@@ -26,5 +66,24 @@ def resolve(name_or_path: str) -> Path:
                       "(or a path to a .h5 ground-truth table)")
 
 
-def load(name_or_path: str) -> GTTable:
-    return GTTable.read(resolve(name_or_path))
+def load(name_or_path: str):
+    """The ground-truth table of a benchmark name or file."""
+    if name_or_path in BENCHMARKS:
+        bench = BENCHMARKS[name_or_path]
+        return bench.open(bench.path())
+    path = resolve(name_or_path)
+    if not path.is_file():
+        raise GTFileError(f"{path}: no such ground-truth file")
+    if nb101.is_nb101_file(path):
+        return nb101.NB101Table.read(path)
+    try:
+        with h5py.File(path, "r") as f:
+            fmt = f.attrs.get("format")
+    except OSError:
+        fmt = None
+    if fmt == nb201_official.FORMAT:
+        raise GTFileError(f"{path}: an NB201 store holds several tables; use a name such as "
+                          f"nb201-cifar10 with ${nb201_official.ENV_STORE}={path}")
+    if fmt not in (None, GT_FORMAT):
+        raise GTFileError(f"{path}: not a ground-truth table this harness reads (format {fmt!r})")
+    return GTTable.read(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -27,9 +28,29 @@ def _seeds(text: str) -> list[int]:
 # bench ----------------------------------------------------------------------
 def cmd_bench_list(args) -> int:
     from bench.registry import BENCHMARKS
-    for name, (path, about) in sorted(BENCHMARKS.items()):
-        state = "present" if path.exists() else "not built"
-        print(f"{name:24s} {state:10s} {path}\n{'':24s} {about}")
+    for name, bench in sorted(BENCHMARKS.items()):
+        path = bench.path()
+        state = "present" if path.exists() else "absent"
+        print(f"{name:28s} {state:8s} {path}\n{'':28s} {bench.about}")
+    return 0
+
+
+def cmd_bench_convert(args) -> int:
+    if args.kind == "nb201":
+        from bench.nb201_official import convert_nb201
+        summary = convert_nb201(args.path, args.out)
+        print(f"wrote {summary['out']} ({summary['layout']} layout, {summary['archs_with_results']} "
+              f"architectures, {summary['seconds']} s)")
+        for key, g in summary["groups"].items():
+            print(f"  {key}: {g['archs']} architectures, seeds {g['seeds']}, {g['epochs']} epochs, "
+                  f"{g['archs_with_fewer_seeds']} with fewer seeds")
+    elif args.kind == "nb101":
+        from bench.nb101 import convert_nb101
+        print(f"wrote {convert_nb101(args.path, args.out, verify_hashes=args.verify_hashes)}")
+    else:
+        from bench.analog import convert_analog
+        summary = convert_analog(args.out)
+        print(f"wrote {summary['out']}: {summary['archs']} cells from analog-nasbench {summary['version']}")
     return 0
 
 
@@ -164,6 +185,13 @@ def make_parser() -> argparse.ArgumentParser:
     q.add_argument("--epoch", type=int, default=-1, help="epoch index (default: last)")
     q.add_argument("--top", type=int, default=0, help="list the K best architectures instead")
     q.set_defaults(func=cmd_bench_query)
+    q = bench.add_parser("convert", help="convert an official benchmark file once into the compact store")
+    q.add_argument("kind", choices=("nb201", "nb101", "analog"))
+    q.add_argument("path", nargs="?", help="NAS-Bench-201-v1_*.pth or nasbench_only108.tfrecord "
+                   "(analog needs none: it reads the installed analog-nasbench package)")
+    q.add_argument("--out", default=None, help="store path (default: the benchmark's standard location)")
+    q.add_argument("--verify-hashes", action="store_true", help="nb101: recompute every cell hash (slow)")
+    q.set_defaults(func=cmd_bench_convert)
     q = bench.add_parser("build", help="train stand-alone networks into a ground-truth table (resumable)")
     q.add_argument("--out", required=True, help="output .h5 (a journal beside it makes the build resumable)")
     q.add_argument("--task", default="micro-fmnist")
@@ -231,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("lmreg: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into e.g. `head`
+        sys.stdout = open(os.devnull, "w")
+        return 0
 
 
 if __name__ == "__main__":

@@ -4,10 +4,12 @@ seeds, run in parallel worker processes; then the comparison table and figures."
 from __future__ import annotations
 
 import multiprocessing
+import os
 import queue
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
+from bench.workers import exit_with_parent
 from experiments.runconfig import RunConfig, load_config, run_name
 
 
@@ -23,7 +25,9 @@ def run_many(configs: list[RunConfig], out_dir: Path, workers: int, progress: bo
 
     total = sum(c.train.epochs for c in configs)
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Manager() as manager, ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+    with ctx.Manager() as manager, ProcessPoolExecutor(workers, mp_context=ctx,
+                                                       initializer=exit_with_parent,
+                                                       initargs=(os.getpid(),)) as pool:
         progress_q = manager.Queue()
         futures = {pool.submit(_run_in_worker, c, str(out_dir), progress_q): c for c in configs}
         counted = {run_name(c): 0 for c in configs}

@@ -130,3 +130,28 @@ def test_shipped_micro_gt_is_sound():
     assert table.seed_matrix().notna().sum(axis=1).min() >= 2
     assert 10.0 < acc.min() < acc.max() < 100.0
     assert np.isfinite(table.curves["test_acc"]).all()
+
+
+@pytest.mark.slow
+def test_workers_exit_when_the_build_is_killed(tmp_path):
+    out = tmp_path / "gt.h5"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(_cli(out), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not _workers_of(proc.pid):
+        assert proc.poll() is None and time.time() < deadline
+        time.sleep(0.1)
+    workers = _workers_of(proc.pid)
+    proc.kill()  # the parent only: its workers must not train on for nobody
+    proc.wait()
+    deadline = time.time() + 15
+    while any(Path(f"/proc/{w}").exists() and b"Z" not in _state(w) for w in workers):
+        assert time.time() < deadline, "orphaned workers kept running"
+        time.sleep(0.2)
+
+
+def _state(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/stat").read_bytes().split(b")")[-1][:3]
+    except OSError:
+        return b"Z"

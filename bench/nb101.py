@@ -1,0 +1,677 @@
+"""NAS-Bench-101 ground truth: the official tfrecord (no TensorFlow, no protobuf package)
+converted once into a compact HDF5 file, read back as a GT table.
+
+A record's data is the JSON list
+
+    [module_hash, epochs, adjacency, operations, base64(ModelMetrics protobuf)]
+
+adjacency: the n*n upper-triangular matrix as a string of '0'/'1', row-major;
+operations: comma-separated, 'input' first, 'output' last, the others from OPS.
+ModelMetrics (proto2): 1 repeated EvaluationData evaluation_data, 2 double
+trainable_parameters, 3 double total_time. EvaluationData: 1 double current_epoch,
+2 double training_time, 3 double train_accuracy, 4 double validation_accuracy,
+5 double test_accuracy, 6 string checkpoint_path, 7 repeated double predictions.
+Every (cell, epochs) has 3 records, one per repeat.
+
+Which evaluations: "final" is the evaluation with the largest current_epoch, "halfway"
+the one with the next largest current_epoch if that is > 0 (an evaluation at epoch 0,
+where present, is ignored); accuracies are stored as in the source (fractions) and
+``NB101Table.per_arch`` returns them in % like every other GT table of the harness.
+
+GT (paper): mean final test accuracy over the 3 repeats at 108 epochs:
+``NB101Table.read(path).per_arch("test_acc")``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import importlib.util
+import json
+import operator
+import os
+import struct
+import sys
+import time
+from array import array
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from bench.gt_table import GTFileError
+from bench.tfrecord import TFRecordError, iter_records
+
+FORMAT = "lmreg-nb101/1"
+INPUT, OUTPUT = "input", "output"
+OPS = ("conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3")
+# op codes in the HDF5 file = the labels of graph_util.hash_module; PAD fills unused vertices
+OP_CODES = {INPUT: -1, OUTPUT: -2, **{op: i for i, op in enumerate(OPS)}}
+PAD = -3
+MAX_VERTICES = 7
+METRICS = ("train_acc", "valid_acc", "test_acc", "train_time")
+WHEN = ("final", "halfway")
+ENV_H5 = "LMREG_NB101_H5"
+DEFAULT_H5 = Path("~/.cache/lmreg/nb101.h5")
+
+
+class NB101FormatError(GTFileError):
+    """An NB101 record or file that is not in the expected format (one line, with the file
+    and the record's byte offset where there is one)."""
+
+
+def h5_path() -> Path:
+    """Where the converted file lives: $LMREG_NB101_H5, else ~/.cache/lmreg/nb101.h5."""
+    return Path(os.environ.get(ENV_H5) or DEFAULT_H5).expanduser()
+
+
+def missing_message(path: Path | None = None) -> str:
+    path = path or h5_path()
+    return (f"NB101 ground truth not converted yet: {path} does not exist. Download "
+            f"nasbench_only108.tfrecord (499 MB) and run `lmreg bench convert nb101 PATH/TO/"
+            f"nasbench_only108.tfrecord` (or set {ENV_H5} to a converted file)")
+
+
+# --- protobuf wire format ----------------------------------------------------------------
+@dataclass
+class EvaluationData:
+    current_epoch: float = 0.0
+    training_time: float = 0.0
+    train_accuracy: float = 0.0
+    validation_accuracy: float = 0.0
+    test_accuracy: float = 0.0
+    checkpoint_path: str = ""
+    predictions: list[float] = field(default_factory=list)
+
+
+@dataclass
+class ModelMetrics:
+    evaluation_data: list[EvaluationData] = field(default_factory=list)
+    trainable_parameters: float = 0.0
+    total_time: float = 0.0
+
+
+_EVAL_DOUBLES = {1: "current_epoch", 2: "training_time", 3: "train_accuracy",
+                 4: "validation_accuracy", 5: "test_accuracy"}
+_double = struct.Struct("<d")
+
+
+class _ProtoError(ValueError):
+    pass
+
+
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    if pos < len(buf) and buf[pos] < 0x80:   # one byte: every key and length in these messages
+        return buf[pos], pos + 1
+    result = shift = 0
+    while True:
+        if pos >= len(buf):
+            raise _ProtoError("varint runs past the end of the message")
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return result, pos
+        shift += 7
+        if shift > 63:
+            raise _ProtoError("varint longer than 10 bytes")
+
+
+def _fields(buf: bytes) -> Iterator[tuple[int, int, object]]:
+    """(field number, wire type, value): int for varint, bytes for fixed64 / fixed32 /
+    length-delimited."""
+    pos, end = 0, len(buf)
+    while pos < end:
+        key, pos = _varint(buf, pos)
+        num, wt = key >> 3, key & 7
+        if num == 0:
+            raise _ProtoError("field number 0")
+        if wt == 0:
+            value, pos = _varint(buf, pos)
+        elif wt == 1:
+            value, pos = buf[pos:pos + 8], pos + 8
+        elif wt == 2:
+            n, pos = _varint(buf, pos)
+            value, pos = buf[pos:pos + n], pos + n
+        elif wt == 5:
+            value, pos = buf[pos:pos + 4], pos + 4
+        else:
+            raise _ProtoError(f"unsupported wire type {wt} (field {num})")
+        if pos > end:
+            raise _ProtoError(f"field {num} runs past the end of the message")
+        yield num, wt, value
+
+
+_EVAL_TAGS = bytes([1 << 3 | 1, 2 << 3 | 1, 3 << 3 | 1, 4 << 3 | 1, 5 << 3 | 1])
+_EVAL_FIVE = struct.Struct("<xdxdxdxdxd")
+
+
+def _decode_eval(buf: bytes) -> EvaluationData:
+    if buf[:45:9] == _EVAL_TAGS and len(buf) >= 45:
+        # fast path for the usual encoding: fields 1..5 in order, each a tag byte + 8 bytes
+        ev = EvaluationData(*_EVAL_FIVE.unpack_from(buf))
+        buf = buf[45:]
+    else:
+        ev = EvaluationData()
+    for num, wt, value in _fields(buf):
+        name = _EVAL_DOUBLES.get(num)
+        if name is not None:
+            if wt != 1:
+                raise _ProtoError(f"EvaluationData.{name} (field {num}) has wire type {wt}, expected 1")
+            setattr(ev, name, _double.unpack(value)[0])
+        elif num == 6:
+            if wt != 2:
+                raise _ProtoError(f"EvaluationData.checkpoint_path has wire type {wt}, expected 2")
+            try:
+                ev.checkpoint_path = value.decode("utf-8")
+            except UnicodeDecodeError:
+                raise _ProtoError("EvaluationData.checkpoint_path is not UTF-8") from None
+        elif num == 7:
+            if wt == 1:
+                ev.predictions.append(_double.unpack(value)[0])
+            elif wt == 2 and len(value) % 8 == 0:  # packed
+                ev.predictions.extend(struct.unpack(f"<{len(value) // 8}d", value))
+            else:
+                raise _ProtoError(f"EvaluationData.predictions has wire type {wt} / bad length")
+        # unknown fields are skipped, as protobuf does
+    return ev
+
+
+def decode_model_metrics(buf: bytes) -> ModelMetrics:
+    """Decode a serialized NASBench ModelMetrics message. Raises ValueError on bad input."""
+    m = ModelMetrics()
+    for num, wt, value in _fields(bytes(buf)):
+        if num == 1:
+            if wt != 2:
+                raise _ProtoError(f"ModelMetrics.evaluation_data has wire type {wt}, expected 2")
+            m.evaluation_data.append(_decode_eval(value))
+        elif num in (2, 3):
+            if wt != 1:
+                raise _ProtoError(f"ModelMetrics field {num} has wire type {wt}, expected 1")
+            setattr(m, "trainable_parameters" if num == 2 else "total_time", _double.unpack(value)[0])
+    return m
+
+
+_EVAL_ORDER = ("current_epoch", "training_time", "train_accuracy", "validation_accuracy", "test_accuracy")
+_u8 = struct.Struct("<d").unpack_from
+_first = operator.itemgetter(0)
+
+
+def metric_values(raw: bytes) -> tuple[list[tuple], float, float]:
+    """What conversion needs from a ModelMetrics message, fast: ([(current_epoch,
+    training_time, train_accuracy, validation_accuracy, test_accuracy) per evaluation],
+    trainable_parameters, total_time). Same result as decode_model_metrics; messages laid
+    out other than the usual way go through it."""
+    evals = []
+    params = total = 0.0
+    pos, end = 0, len(raw)
+    while pos < end:
+        key = raw[pos]
+        if key == 0x0A and pos + 1 < end and raw[pos + 1] == 45 and pos + 47 <= end \
+                and raw[pos + 2:pos + 47:9] == _EVAL_TAGS:
+            evals.append(_EVAL_FIVE.unpack_from(raw, pos + 2))
+            pos += 47
+        elif key == 0x11 and pos + 9 <= end:
+            params = _u8(raw, pos + 1)[0]
+            pos += 9
+        elif key == 0x19 and pos + 9 <= end:
+            total = _u8(raw, pos + 1)[0]
+            pos += 9
+        else:
+            m = decode_model_metrics(raw)
+            return ([tuple(getattr(e, a) for a in _EVAL_ORDER) for e in m.evaluation_data],
+                    m.trainable_parameters, m.total_time)
+    return evals, params, total
+
+
+def _key(num: int, wt: int) -> bytes:
+    return _encode_varint(num << 3 | wt)
+
+
+def _encode_varint(v: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        if v:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def encode_model_metrics(m: ModelMetrics) -> bytes:
+    """Serialize (for fixtures): every double field written, as a proto2 encoder does for set fields."""
+    out = bytearray()
+    for ev in m.evaluation_data:
+        body = bytearray()
+        for num, name in _EVAL_DOUBLES.items():
+            body += _key(num, 1) + _double.pack(getattr(ev, name))
+        if ev.checkpoint_path:
+            path = ev.checkpoint_path.encode("utf-8")
+            body += _key(6, 2) + _encode_varint(len(path)) + path
+        for p in ev.predictions:
+            body += _key(7, 1) + _double.pack(p)
+        out += _key(1, 2) + _encode_varint(len(body)) + body
+    out += _key(2, 1) + _double.pack(m.trainable_parameters)
+    out += _key(3, 1) + _double.pack(m.total_time)
+    return bytes(out)
+
+
+# --- records -------------------------------------------------------------------------------
+@dataclass
+class NB101Record:
+    module_hash: str
+    epochs: int
+    matrix: np.ndarray          # (n, n) uint8
+    ops: list[str]              # n labels, 'input' ... 'output'
+    metrics: ModelMetrics
+
+    def final_and_halfway(self) -> tuple[EvaluationData, EvaluationData | None]:
+        return pick_evaluations(self.metrics.evaluation_data)
+
+
+def pick_evaluations(evals: list[EvaluationData]) -> tuple[EvaluationData, EvaluationData | None]:
+    if not evals:
+        raise ValueError("ModelMetrics has no evaluation_data")
+    ordered = sorted(evals, key=lambda e: e.current_epoch)
+    final = ordered[-1]
+    half = ordered[-2] if len(ordered) >= 2 and ordered[-2].current_epoch > 0 else None
+    return final, half
+
+
+def _split_record(data: bytes) -> tuple[str, int, str, str, bytes]:
+    try:
+        obj = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ValueError(f"not JSON ({type(e).__name__}: {str(e).splitlines()[0][:80]})") from None
+    if not (isinstance(obj, list) and len(obj) == 5):
+        raise ValueError("expected the JSON list [module_hash, epochs, adjacency, operations, metrics]")
+    h, epochs, adj, ops, b64 = obj
+    if not (isinstance(h, str) and isinstance(epochs, int) and isinstance(adj, str)
+            and isinstance(ops, str) and isinstance(b64, str)):
+        raise ValueError("expected [str, int, str, str, str] for [module_hash, epochs, adjacency, "
+                         "operations, metrics]")
+    if len(h) != 32:
+        raise ValueError(f"module_hash {h[:40]!r} is not 32 hex digits")
+    try:
+        raw = base64.b64decode(b64, validate=True)
+    except (binascii.Error, ValueError) as e:
+        raise ValueError(f"metrics are not base64 ({e})") from None
+    return h, epochs, adj, ops, raw
+
+
+def _check_cell(adj: str, ops: str) -> tuple[int, list[str]]:
+    n = int(round(len(adj) ** 0.5))
+    if n * n != len(adj) or n < 2 or adj.strip("01"):
+        raise ValueError(f"adjacency {adj[:60]!r} is not a square 0/1 matrix")
+    labels = ops.split(",")
+    if len(labels) != n or labels[0] != INPUT or labels[-1] != OUTPUT \
+            or any(op not in OP_CODES for op in labels[1:-1]) or INPUT in labels[1:-1] or OUTPUT in labels[1:-1]:
+        raise ValueError(f"operations {ops[:120]!r} are not 'input', {n - 2} of {list(OPS)}, 'output'")
+    return n, labels
+
+
+def parse_record(data: bytes) -> NB101Record:
+    """One record's data -> NB101Record. Raises ValueError with a one-line reason."""
+    h, epochs, adj, ops, raw = _split_record(data)
+    n, labels = _check_cell(adj, ops)
+    try:
+        metrics = decode_model_metrics(raw)
+    except ValueError as e:
+        raise ValueError(f"bad ModelMetrics protobuf: {e}") from None
+    matrix = (np.frombuffer(adj.encode(), dtype=np.uint8) - ord("0")).reshape(n, n)
+    return NB101Record(h, epochs, matrix, labels, metrics)
+
+
+def encode_record(module_hash: str, epochs: int, matrix, ops: list[str], metrics: ModelMetrics) -> bytes:
+    """A record's data as the official file has it (for fixtures and the benchmark)."""
+    adj = "".join(str(int(v)) for v in np.asarray(matrix).reshape(-1))
+    b64 = base64.b64encode(encode_model_metrics(metrics)).decode("ascii")
+    return json.dumps([module_hash, int(epochs), adj, ",".join(ops), b64]).encode("utf-8")
+
+
+def iter_nb101(path: str | Path, verify: bool = True) -> Iterator[tuple[int, NB101Record]]:
+    """(byte offset, record) for every record of an NB101 tfrecord file."""
+    try:
+        for off, data in iter_records(path, verify=verify):
+            try:
+                yield off, parse_record(data)
+            except ValueError as e:
+                raise NB101FormatError(f"{path}: record at byte offset {off}: {e}") from None
+    except TFRecordError as e:
+        raise NB101FormatError(str(e)) from None
+
+
+# --- cell hashing (agrees with nasbench / nasbench_pytorch graph_util) --------------------
+_graph_util = None
+
+
+def _load_graph_util():
+    """nasbench_pytorch's graph_util, without importing torch (its package __init__ imports
+    the networks) unless torch-side code has already imported it."""
+    global _graph_util
+    if _graph_util is None:
+        mod = sys.modules.get("nasbench_pytorch.model.graph_util")
+        if mod is None:
+            spec = importlib.util.find_spec("nasbench_pytorch")
+            if spec is None or not spec.submodule_search_locations:
+                raise ImportError("nasbench-pytorch is not installed (pip install nasbench-pytorch)")
+            file = Path(list(spec.submodule_search_locations)[0]) / "model" / "graph_util.py"
+            gspec = importlib.util.spec_from_file_location("_lmreg_nb101_graph_util", file)
+            mod = importlib.util.module_from_spec(gspec)
+            gspec.loader.exec_module(mod)
+        _graph_util = mod
+    return _graph_util
+
+
+def labeling(ops: list[str]) -> list[int]:
+    """graph_util labels: -1 input, -2 output, index in OPS otherwise."""
+    return [OP_CODES[op] for op in ops]
+
+
+def cell_hash(matrix, ops: list[str]) -> str:
+    """The NASBench module hash of a (pruned) cell: graph_util.hash_module on the numpy
+    matrix, so isomorphic cells hash alike."""
+    return _load_graph_util().hash_module(np.asarray(matrix), labeling(ops))
+
+
+# --- conversion --------------------------------------------------------------------------------
+_COLUMNS = [f"{w}_{m}" for w in WHEN for m in METRICS]
+# one record's values as conversion collects them (evaluation tuples are epoch, time, train, valid, test)
+_VALUES = [f"{w}_{m}" for w in WHEN for m in ("train_time", "train_acc", "valid_acc", "test_acc")] \
+    + ["trainable_parameters", "total_time"]
+
+
+def convert_nb101(tfrecord_path: str | Path, out: str | Path | None = None, *, epochs: int = 108,
+                  verify_crc: bool = True, verify_hashes: bool = False, progress=None) -> Path:
+    """Convert an NB101 tfrecord (nasbench_only108.tfrecord or the full file) into the compact
+    HDF5 file ``out`` (default: h5_path()). Only records trained for ``epochs`` epochs are kept.
+
+    The file is written beside ``out`` under a temporary name and renamed when complete, so an
+    error leaves nothing half-written. ``verify_hashes`` recomputes every cell's module hash
+    with graph_util (slow: about a minute for the 423,624 cells). ``progress``, if given, is
+    called as progress(records_read, byte_offset). Returns the path written.
+    """
+    src = Path(tfrecord_path)
+    if not src.is_file():
+        raise NB101FormatError(f"{src}: no such tfrecord file")
+    out = Path(out) if out is not None else h5_path()
+    t0 = time.perf_counter()
+    hashes: list[str] = []
+    values = array("d")      # per record: _VALUES
+    cells: dict[str, tuple[str, str]] = {}
+    n_read = skipped = 0
+    nan4 = (float("nan"),) * 4
+    try:
+        for off, data in iter_records(src, verify=verify_crc):
+            n_read += 1
+            if progress is not None and n_read % 100_000 == 0:
+                progress(n_read, off)
+            try:
+                h, ep, adj, ops, raw = _split_record(data)
+                if ep != epochs:
+                    skipped += 1
+                    continue
+                seen = cells.get(h)
+                if seen is None:
+                    _check_cell(adj, ops)
+                    cells[h] = (adj, ops)
+                elif seen != (adj, ops):
+                    raise ValueError(f"module_hash {h} appeared before with another cell")
+                try:
+                    evals, params, total = metric_values(raw)
+                except ValueError as e:
+                    raise ValueError(f"bad ModelMetrics protobuf: {e}") from None
+                if not evals:
+                    raise ValueError("bad ModelMetrics protobuf: no evaluation_data")
+            except ValueError as e:
+                raise NB101FormatError(f"{src}: record at byte offset {off}: {e}") from None
+            if len(evals) > 1:
+                evals = sorted(evals, key=_first)
+            final = evals[-1]
+            half = evals[-2] if len(evals) >= 2 and evals[-2][0] > 0 else None
+            hashes.append(h)
+            values.extend(final[1:] + (half[1:] if half is not None else nan4) + (params, total))
+    except TFRecordError as e:
+        raise NB101FormatError(str(e)) from None
+    if not hashes:
+        raise NB101FormatError(f"{src}: no records with epochs={epochs} ({n_read} records read)")
+    t_read = time.perf_counter() - t0
+
+    rec_hash = np.array(hashes, dtype="S32")
+    del hashes
+    uniq, first, inv = np.unique(rec_hash, return_index=True, return_inverse=True)
+    order = np.argsort(inv, kind="stable")             # records grouped by cell, file order inside
+    counts = np.bincount(inv, minlength=len(uniq))
+    starts = np.cumsum(counts) - counts
+    rep = np.empty(len(inv), dtype=np.int64)
+    rep[order] = np.arange(len(inv)) - starts[inv[order]]
+    n_rep = int(counts.max())
+
+    table = np.frombuffer(values, dtype=np.float64).reshape(len(rec_hash), len(_VALUES))
+    del values
+
+    def per_repeat(name: str) -> np.ndarray:
+        m = np.full((len(uniq), n_rep), np.nan)
+        m[inv, rep] = table[:, _VALUES.index(name)]
+        return m
+
+    n_cells = len(uniq)
+    names = uniq.astype(str).tolist()
+    adjacency = np.zeros((n_cells, MAX_VERTICES, MAX_VERTICES), dtype=np.uint8)
+    op_codes = np.full((n_cells, MAX_VERTICES), PAD, dtype=np.int8)
+    n_vertices = np.zeros(n_cells, dtype=np.uint8)
+    by_size: dict[int, list[int]] = {}
+    for i, h in enumerate(names):
+        adj, ops = cells[h]
+        labels = ops.split(",")
+        n = len(labels)
+        if n > MAX_VERTICES:
+            raise NB101FormatError(f"{src}: cell {h} has {n} vertices (at most {MAX_VERTICES} supported)")
+        n_vertices[i] = n
+        op_codes[i, :n] = [OP_CODES[o] for o in labels]
+        by_size.setdefault(n, []).append(i)
+    for n, idx in by_size.items():
+        flat = np.frombuffer("".join(cells[names[i]][0] for i in idx).encode(), dtype=np.uint8) - ord("0")
+        adjacency[np.array(idx)[:, None, None], np.arange(n)[None, :, None], np.arange(n)[None, None, :]] = \
+            flat.reshape(len(idx), n, n)
+    del cells
+    if verify_hashes:
+        for i, h in enumerate(names):
+            n = n_vertices[i]
+            got = cell_hash(adjacency[i, :n, :n], [_OP_NAMES[c] for c in op_codes[i, :n]])
+            if got != h:
+                raise NB101FormatError(f"{src}: module_hash {h} does not match its cell (graph_util gives {got})")
+
+    p = table[first, _VALUES.index("trainable_parameters")]
+    attrs = {"format": FORMAT, "space": "nb101", "task": "cifar10", "epochs": epochs,
+             "repeats": n_rep, "source": src.name, "source_bytes": src.stat().st_size,
+             "records_read": n_read, "records_used": len(rec_hash), "records_skipped_other_epochs": skipped,
+             "ops": json.dumps(OP_CODES), "pad_code": PAD, "accuracy_unit": "fraction (as in the source)",
+             "halfway": "evaluation with the largest current_epoch below the final one, if > 0",
+             "hashes_verified": bool(verify_hashes), "crc_verified": bool(verify_crc),
+             "read_seconds": round(t_read, 3)}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs.update(attrs)
+            f.create_dataset("hash", data=uniq)
+            f.create_dataset("n_vertices", data=n_vertices)
+            f.create_dataset("adjacency", data=adjacency, compression="gzip", shuffle=True, chunks=True)
+            f.create_dataset("ops", data=op_codes, compression="gzip", shuffle=True, chunks=True)
+            f.create_dataset("trainable_parameters", data=p)
+            f.create_dataset("n_repeats", data=counts.astype(np.uint8))
+            f.create_dataset("total_time", data=per_repeat("total_time"))
+            for c in _COLUMNS:
+                f.create_dataset(c, data=per_repeat(c))
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return out
+
+
+_OP_NAMES = {v: k for k, v in OP_CODES.items()}
+
+
+# --- reading the converted file -----------------------------------------------------------------
+def is_nb101_file(path: str | Path) -> bool:
+    try:
+        with h5py.File(path, "r") as f:
+            return f.attrs.get("format") == FORMAT
+    except OSError:
+        return False
+
+
+class NB101Table:
+    """The converted NB101 file. Loads the cell hashes at once and every other array on
+    first use, so the GT of all cells is a few milliseconds of I/O.
+
+    Compatible with GTTable where the harness uses it: per_arch, seed_matrix, frame, space,
+    task, epochs, seeds, scalars, meta, len (rows = cell x repeat with data)."""
+
+    space = "nb101"
+    task = "cifar10"
+
+    def __init__(self, path: Path, attrs: dict, hashes: np.ndarray):
+        self.path = path
+        self.attrs = attrs
+        self.hashes = hashes                      # (cells,) S32, sorted
+        self._cache: dict[str, np.ndarray] = {}
+        self._index: pd.Index | None = None
+
+    @classmethod
+    def read(cls, path: str | Path | None = None) -> "NB101Table":
+        path = Path(path) if path is not None else h5_path()
+        if not path.is_file():
+            raise NB101FormatError(missing_message(path))
+        try:
+            with h5py.File(path, "r") as f:
+                if f.attrs.get("format") != FORMAT:
+                    raise NB101FormatError(f"{path}: not a converted NB101 file (format "
+                                           f"{f.attrs.get('format')!r}, expected {FORMAT!r})")
+                attrs = dict(f.attrs)
+                hashes = f["hash"][()]
+        except NB101FormatError:
+            raise
+        except (OSError, KeyError, ValueError) as e:
+            raise NB101FormatError(f"{path}: unreadable NB101 file ({type(e).__name__}: {e})") from None
+        return cls(path, attrs, hashes)
+
+    def array(self, name: str) -> np.ndarray:
+        """A stored dataset (cached): hash, n_vertices, adjacency, ops, trainable_parameters,
+        n_repeats, total_time, {final,halfway}_{train_acc,valid_acc,test_acc,train_time}."""
+        if name not in self._cache:
+            try:
+                with h5py.File(self.path, "r") as f:
+                    self._cache[name] = f[name][()]
+            except KeyError:
+                raise KeyError(f"{self.path} has no dataset {name!r}") from None
+        return self._cache[name]
+
+    # GTTable-like views ----------------------------------------------------------------
+    @property
+    def index(self) -> pd.Index:
+        if self._index is None:
+            self._index = pd.Index(self.hashes.astype(str), dtype=object, name="arch")
+        return self._index
+
+    @property
+    def archs(self) -> list[str]:
+        return self.index.tolist()
+
+    @property
+    def epochs(self) -> int:
+        return int(self.attrs["epochs"])
+
+    @property
+    def recipe(self) -> dict:
+        return {"source": "NAS-Bench-101 (Ying et al. 2019), CIFAR-10", "epochs": self.epochs,
+                "repeats": int(self.attrs["repeats"]), "converted_from": str(self.attrs["source"])}
+
+    @property
+    def meta(self) -> dict:
+        return {k: (v.item() if hasattr(v, "item") else v) for k, v in self.attrs.items()}
+
+    def _when(self, epoch) -> str:
+        if epoch in (-1, self.epochs, "final"):
+            return "final"
+        if epoch in (self.epochs // 2, "halfway"):
+            return "halfway"
+        raise KeyError(f"NB101 has evaluations at epochs {self.epochs // 2} (halfway) and "
+                       f"{self.epochs} (final, also -1), not {epoch!r}")
+
+    def repeats(self, metric: str = "test_acc", epoch=-1) -> np.ndarray:
+        """(cells, repeats) in the source's unit (accuracies as fractions, times in s), NaN
+        where a repeat is missing."""
+        if metric not in METRICS:
+            raise KeyError(f"unknown metric {metric!r}; valid metrics: {', '.join(METRICS)}")
+        return self.array(f"{self._when(epoch)}_{metric}")
+
+    def _pct(self, metric: str, values: np.ndarray) -> np.ndarray:
+        return values * 100.0 if metric.endswith("_acc") else values
+
+    def per_arch(self, metric: str = "test_acc", epoch=-1) -> pd.Series:
+        """Mean over repeats, indexed by module hash; accuracies in %. Cells with no value
+        are dropped. per_arch('test_acc') is the paper's NB101 GT."""
+        m = self.repeats(metric, epoch)
+        missing = np.isnan(m)
+        if not missing.any():
+            n = np.full(len(m), m.shape[1])
+            mean = m.mean(axis=1)
+        else:
+            n = m.shape[1] - missing.sum(axis=1)
+            mean = np.where(n > 0, np.where(missing, 0.0, m).sum(axis=1) / np.maximum(n, 1), np.nan)
+        s = pd.Series(self._pct(metric, mean), index=self.index, name=metric)
+        return s if n.all() else s[n > 0]
+
+    def seed_matrix(self, metric: str = "test_acc", epoch=-1) -> pd.DataFrame:
+        m = self._pct(metric, self.repeats(metric, epoch))
+        return pd.DataFrame(m, index=self.index, columns=pd.RangeIndex(m.shape[1], name="seed"))
+
+    def _rows(self) -> tuple[np.ndarray, np.ndarray]:
+        have = ~np.isnan(self.array("final_test_acc"))
+        return np.nonzero(have)
+
+    def __len__(self) -> int:
+        return int(np.count_nonzero(~np.isnan(self.array("final_test_acc"))))
+
+    @property
+    def seeds(self) -> np.ndarray:
+        return self._rows()[1]
+
+    @property
+    def scalars(self) -> dict[str, np.ndarray]:
+        cell, rep = self._rows()
+        return {"wall_time": self.array("final_train_time")[cell, rep],
+                "params": self.array("trainable_parameters")[cell]}
+
+    def frame(self, epoch=-1) -> pd.DataFrame:
+        """One row per (cell, repeat): accuracies in %, training time, parameters."""
+        cell, rep = self._rows()
+        data = {"arch": self.index[cell], "seed": rep}
+        for m in METRICS:
+            data[m] = self._pct(m, self.repeats(m, epoch)[cell, rep])
+        data["params"] = self.array("trainable_parameters")[cell]
+        return pd.DataFrame(data)
+
+    def cell(self, module_hash: str) -> dict:
+        """Matrix, ops and all metrics of one cell."""
+        i = int(np.searchsorted(self.hashes, module_hash.encode()))
+        if i >= len(self.hashes) or self.hashes[i] != module_hash.encode():
+            raise KeyError(f"{module_hash!r} is not an NB101 cell hash in {self.path}")
+        n = int(self.array("n_vertices")[i])
+        out = {"hash": module_hash, "matrix": self.array("adjacency")[i, :n, :n].copy(),
+               "ops": [_OP_NAMES[int(c)] for c in self.array("ops")[i, :n]],
+               "trainable_parameters": float(self.array("trainable_parameters")[i])}
+        for c in _COLUMNS:
+            out[c] = self.array(c)[i].tolist()
+        return out
+
+    def __repr__(self) -> str:
+        return f"NB101Table({self.path}, {len(self.hashes)} cells, epochs={self.epochs})"
