@@ -58,7 +58,7 @@ def run_many(configs: list[RunConfig], out_dir: Path, workers: int, progress: bo
 def demo(out_dir: str | Path = "runs/demo", seeds=(0, 1, 2), quick: bool = False, workers: int = 2,
          overrides: list[str] = (), progress: bool = True) -> str:
     from paper_figures.compare import format_comparison, paired_comparison
-    from paper_figures.plots import rank_scatter, tau_over_epochs
+    from paper_figures.plots import VARIANT_STYLE, metric_over_epochs, rank_scatter_panels
     from results.records import load_runs, read_record
 
     out_dir = Path(out_dir)
@@ -78,8 +78,10 @@ def demo(out_dir: str | Path = "runs/demo", seeds=(0, 1, 2), quick: bool = False
     (out_dir / "summary.md").write_text(header + text + "\n")
     table.to_csv(out_dir / "summary.csv", index=False)
     records = [read_record(p) for p in paths]
-    first_seed = {r["attrs"]["config"]["use_landmarks"]: r for r in records
-                  if r["attrs"]["config"]["seed"] == seeds[0]}
-    figures = rank_scatter(first_seed, out_dir / "rank_scatter", title=f"seed {seeds[0]}")
-    figures += tau_over_epochs(records, out_dir / "tau_over_epochs")
+    by_variant = {lm: [r for r in records if r["attrs"]["config"]["use_landmarks"] == lm] for lm in (False, True)}
+    first_seed = [(VARIANT_STYLE[lm][0], next(r for r in by_variant[lm] if r["attrs"]["config"]["seed"] == seeds[0]))
+                  for lm in (False, True)]
+    figures = rank_scatter_panels(first_seed, out_dir / "rank_scatter", title=f"seed {seeds[0]}")
+    figures += metric_over_epochs([(VARIANT_STYLE[lm][0], by_variant[lm]) for lm in (False, True)],
+                                  out_dir / "tau_over_epochs")
     return header + text + "\n\nwritten: " + ", ".join(str(p) for p in [out_dir / "summary.md", *figures])
