@@ -12,7 +12,8 @@ import numpy as np
 from scipy import stats
 
 
-def _as_scores(values, name: str) -> np.ndarray:
+def finite_1d(values, name: str) -> np.ndarray:
+    """A 1-D float array of finite values, or a one-line ValueError naming ``name``."""
     try:
         array = np.asarray(values, dtype=float)
     except (TypeError, ValueError) as error:
@@ -25,7 +26,7 @@ def _as_scores(values, name: str) -> np.ndarray:
 
 
 def _validated_pair(pred, gt) -> tuple[np.ndarray, np.ndarray]:
-    pred, gt = _as_scores(pred, "pred"), _as_scores(gt, "gt")
+    pred, gt = finite_1d(pred, "pred"), finite_1d(gt, "gt")
     if len(pred) != len(gt):
         raise ValueError(f"pred and gt differ in length: {len(pred)} != {len(gt)}")
     if len(pred) < 2:
@@ -104,7 +105,7 @@ def gt_percentiles(gt) -> np.ndarray:
     where n is the pool size: the unique best architecture gets 100, the worst gets 0,
     and tied architectures share the lower percentile.
     """
-    gt = _as_scores(gt, "gt")
+    gt = finite_1d(gt, "gt")
     if len(gt) < 2:
         raise ValueError(f"need at least 2 architectures for percentiles, got {len(gt)}")
     strictly_lower_counts = np.searchsorted(np.sort(gt), gt, side="left")

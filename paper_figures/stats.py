@@ -7,18 +7,13 @@ import operator
 
 import numpy as np
 
+from paper_figures.metrics import finite_1d
+
 
 def _as_values(values, name: str = "values") -> np.ndarray:
-    try:
-        array = np.asarray(values, dtype=float)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{name} must be numeric: {error}") from None
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {array.shape}")
+    array = finite_1d(values, name)
     if len(array) == 0:
         raise ValueError(f"{name} is empty")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contains NaN or infinite values")
     return array
 
 
