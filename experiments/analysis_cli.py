@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from experiments.config import ConfigError
+from experiments.config import ConfigError, positive_int
 
 GATE_RULE = ("For each config variant and metric (kendall_tau, sparse_kendall_tau, spearman_rho, p_at_10; "
              "higher is better): U = one-sided percentile-bootstrap upper bound, at confidence LEVEL, of the "
@@ -107,7 +107,7 @@ def add_parsers(sub) -> None:
     q.add_argument("--out", default=None, help="folder for runs and outputs (default runs/reproduce-SCALE; "
                                                "--out runs/demo reuses the demo's runs for T1/F1/F2 at micro scale)")
     q.add_argument("--dry-run", action="store_true", help="list the runs and an estimate of their cost; run nothing")
-    q.add_argument("--workers", type=int, default=2, help="runs in parallel (one torch thread each)")
+    q.add_argument("--workers", type=positive_int, default=2, help="runs in parallel (one torch thread each)")
     q.add_argument("--seconds-per-epoch", type=_positive, default=None,
                    help="seconds of one plain super-net epoch on your device, for the dry-run estimate "
                         "(without it, GPU configs have no estimate)")

@@ -11,7 +11,7 @@ import numpy as np
 
 from bench.datasets.readers import DataFileError
 from bench.gt_table import GTFileError
-from experiments.config import ConfigError
+from experiments.config import ConfigError, positive_int
 from results.records import RecordError
 from spaces.nb201 import ArchError
 
@@ -20,9 +20,12 @@ USER_ERRORS = (ArchError, DataFileError, GTFileError, ConfigError, RecordError, 
 
 def _seeds(text: str) -> list[int]:
     try:
-        return [int(s) for s in text.split(",") if s.strip()]
+        seeds = [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"seeds must be comma-separated integers, got {text!r}") from None
+        seeds = []
+    if not seeds:
+        raise argparse.ArgumentTypeError(f"seeds must be comma-separated integers, got {text!r}")
+    return seeds
 
 
 # bench ----------------------------------------------------------------------
@@ -195,11 +198,11 @@ def make_parser() -> argparse.ArgumentParser:
     q = bench.add_parser("build", help="train stand-alone networks into a ground-truth table (resumable)")
     q.add_argument("--out", required=True, help="output .h5 (a journal beside it makes the build resumable)")
     q.add_argument("--task", default="micro-fmnist")
-    q.add_argument("--archs", type=int, default=400, help="architectures drawn from the unique NB201 cells")
+    q.add_argument("--archs", type=positive_int, default=400, help="architectures drawn from the unique NB201 cells")
     q.add_argument("--seeds", type=_seeds, default=[0, 1], help="comma-separated training seeds")
     q.add_argument("--sample-seed", type=int, default=0, help="seed of the architecture draw")
-    q.add_argument("--workers", type=int, default=2)
-    q.add_argument("--threads", type=int, default=1, help="torch threads per worker")
+    q.add_argument("--workers", type=positive_int, default=2)
+    q.add_argument("--threads", type=positive_int, default=1, help="torch threads per worker")
     q.add_argument("--device", default="cpu")
     q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a recipe field (e.g. epochs=8)")
@@ -216,7 +219,7 @@ def make_parser() -> argparse.ArgumentParser:
                    help="override a config key, e.g. use_landmarks=false or train.epochs=20")
     q.add_argument("--seeds", type=_seeds, default=None, help="comma-separated seeds (default: the preset's)")
     q.add_argument("--out", default="runs", help="folder of run folders")
-    q.add_argument("--workers", type=int, default=2)
+    q.add_argument("--workers", type=positive_int, default=2)
     q.add_argument("--no-progress", action="store_true")
     q.set_defaults(func=cmd_train)
 
@@ -230,7 +233,7 @@ def make_parser() -> argparse.ArgumentParser:
     q.add_argument("--quick", action="store_true", help="a smoke run of about a minute (CI)")
     q.add_argument("--seeds", type=_seeds, default=[0, 1, 2])
     q.add_argument("--out", default=None, help="folder for runs, table and figures (default runs/demo)")
-    q.add_argument("--workers", type=int, default=2)
+    q.add_argument("--workers", type=positive_int, default=2)
     q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     q.add_argument("--no-progress", action="store_true")
     q.set_defaults(func=cmd_demo)

@@ -3,6 +3,7 @@ unknown keys and ill-typed values rejected by name."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import typing
 
@@ -52,3 +53,14 @@ def override(cfg, assignments: list[str], prefix: str = ""):
     for head, items in nested.items():
         changes[head] = override(getattr(cfg, head), items, prefix + head + ".")
     return dataclasses.replace(cfg, **changes)
+
+
+def positive_int(text: str) -> int:
+    """argparse type for counts (workers, architectures, threads)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
