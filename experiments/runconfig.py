@@ -35,6 +35,17 @@ class EvalConfig:
     bn_mode: str = "batch"        # batch | recalibrate | running
     recal_batches: int = 10
 
+    def __post_init__(self):
+        from algorithms.scoring import BN_MODES
+        from bench.datasets.tasks import SPLITS
+        if self.bn_mode not in BN_MODES:
+            raise ConfigError(f"unknown eval.bn_mode {self.bn_mode!r}; valid modes: {', '.join(BN_MODES)}")
+        if self.split not in SPLITS:
+            raise ConfigError(f"unknown eval.split {self.split!r}; valid splits: {', '.join(SPLITS)}")
+        for key in ("pool_size", "every", "batch_size", "recal_batches"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"eval.{key} must be >= 1, got {getattr(self, key)}")
+
 
 @dataclass(frozen=True)
 class RunConfig:

@@ -114,6 +114,10 @@ def test_config_errors():
         load_config("micro", ["train.epochs=many"])
     with pytest.raises(ConfigError, match="warmup_epochs"):
         load_config("micro", ["train.warmup_epochs=40"])
+    with pytest.raises(ConfigError, match="unknown eval.bn_mode 'precise'; valid modes: batch"):
+        load_config("micro", ["eval.bn_mode=precise"])
+    with pytest.raises(ConfigError, match="eval.every must be >= 1"):
+        load_config("micro", ["eval.every=0"])
     cfg = load_config("micro", ["eval.n_images=none", "use_landmarks=false"])
     assert cfg.eval.n_images is None and cfg.use_landmarks is False
     paper = load_config("nb201-cifar10")
