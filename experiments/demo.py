@@ -55,20 +55,48 @@ def run_many(configs: list[RunConfig], out_dir: Path, workers: int, progress: bo
     return [paths[run_name(c)] for c in configs]
 
 
+def comparison_table(records: list[dict], level: float = 0.95):
+    """Per metric: mean ± std of each variant and the paired landmarks-minus-baseline
+    difference with its bootstrap interval (as a frame and as Markdown)."""
+    import pandas as pd
+
+    from paper_figures.aggregate import RANKING_METRICS, group_records, landmark_pairs, paired_differences, summarize
+
+    pairs = landmark_pairs(group_records(records))
+    if len(pairs) != 1:
+        raise ValueError(f"expected one baseline/landmarks pair of configs, found {len(pairs)}")
+    base, lm = pairs[0]
+    diffs = paired_differences(base, lm, RANKING_METRICS, level).set_index("metric")
+    rows = []
+    for m in RANKING_METRICS:
+        b, l = summarize(base.values(m), level), summarize(lm.values(m), level)
+        rows.append({"metric": m, "baseline_mean": b["mean"], "baseline_std": b["std"],
+                     "landmarks_mean": l["mean"], "landmarks_std": l["std"],
+                     **diffs.loc[m, ["diff", "diff_lo", "diff_hi"]].to_dict(), "seeds": int(diffs.loc[m, "n"])})
+    table = pd.DataFrame(rows)
+    pct = int(round(level * 100))
+    lines = [f"| metric | baseline (mean ± std) | landmarks (mean ± std) | difference [{pct}% paired bootstrap] |",
+             "|---|---|---|---|"]
+    for r in table.itertuples():
+        lines.append(f"| {r.metric} | {r.baseline_mean:.3f} ± {r.baseline_std:.3f} | "
+                     f"{r.landmarks_mean:.3f} ± {r.landmarks_std:.3f} | "
+                     f"{r.diff:+.3f} [{r.diff_lo:+.3f}, {r.diff_hi:+.3f}] |")
+    lines.append(f"\n{table.seeds.iloc[0]} seed(s) per variant; with so few seeds the bootstrap interval is rough.")
+    return table, "\n".join(lines)
+
+
 def demo(out_dir: str | Path = "runs/demo", seeds=(0, 1, 2), quick: bool = False, workers: int = 2,
          overrides: list[str] = (), progress: bool = True) -> str:
-    from paper_figures.compare import format_comparison, paired_comparison
     from paper_figures.plots import VARIANT_STYLE, metric_over_epochs, rank_scatter_panels
-    from results.records import load_runs, read_record
+    from results.records import read_record
 
     out_dir = Path(out_dir)
     preset = "quick" if quick else "micro"
     configs = [load_config(preset, [*overrides, f"seed={s}", f"use_landmarks={lm}"])
                for s in seeds for lm in (False, True)]
     paths = run_many(configs, out_dir, workers, progress)
-    runs = load_runs(paths)
-    table = paired_comparison(runs)
-    text = format_comparison(table)
+    records = [read_record(p) for p in paths]
+    table, text = comparison_table(records)
     cfg = configs[0]
     header = (f"# lmreg demo: {cfg.name} preset, task {cfg.task}, GT {cfg.benchmark}\n\n"
               f"SPOS super-net ({cfg.train.epochs} epochs, warm-up {cfg.train.warmup_epochs}) with and "
@@ -77,7 +105,6 @@ def demo(out_dir: str | Path = "runs/demo", seeds=(0, 1, 2), quick: bool = False
               f"scored on {cfg.eval.n_images or 'all'} {cfg.eval.split} images (BN: {cfg.eval.bn_mode}).\n\n")
     (out_dir / "summary.md").write_text(header + text + "\n")
     table.to_csv(out_dir / "summary.csv", index=False)
-    records = [read_record(p) for p in paths]
     by_variant = {lm: [r for r in records if r["attrs"]["config"]["use_landmarks"] == lm] for lm in (False, True)}
     first_seed = [(VARIANT_STYLE[lm][0], next(r for r in by_variant[lm] if r["attrs"]["config"]["seed"] == seeds[0]))
                   for lm in (False, True)]
