@@ -66,11 +66,10 @@ def main(argv=None) -> None:
                     bn_track_running_stats=net.bn_track_running_stats)
     supernet = NB201Net(cfg)
     pool = nb201.sample(n_pool, args.seed)
-    state = supernet.state_dict()
     plain_nets = []
     for arch in pool:
         model = NB201Net(cfg, arch)
-        model.load_state_dict(subnet_state(state, model))
+        model.load_state_dict(subnet_state(supernet, model))
         plain_nets.append(_common.prepare_model(model, device).eval())
     supernet = _common.prepare_model(supernet, device)
     x_all, y_all = task.normalize(task.x["test"][:n_img]), task.y["test"][:n_img]

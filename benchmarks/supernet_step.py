@@ -73,7 +73,7 @@ def main(argv=None) -> None:
     standalone = {}
     for arch in archs:
         model = NB201Net(cfg, arch)
-        model.load_state_dict(subnet_state(supernet.state_dict(), model))
+        model.load_state_dict(subnet_state(supernet, model))
         model = _common.prepare_model(model, device)
         standalone[arch] = (model, sgd(model))
     supernet = _common.prepare_model(supernet, device)

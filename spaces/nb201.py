@@ -104,27 +104,33 @@ def as_arch(value) -> Arch:
     return check(value)
 
 
-@functools.lru_cache(maxsize=None)
-def live_edges(arch: Arch) -> tuple[int, ...]:
-    """Positions of edges that can change the output: not 'none', their source is
-    reachable from the input and their target reaches the output. Everything else
-    is dead weight that both networks skip."""
-    reach_in = {0}
-    for pos, (to, frm) in enumerate(EDGES):
-        if arch[pos] != 0 and frm in reach_in:
-            reach_in.add(to)
-    reach_out = {NUM_NODES - 1}
+def _feeds_output(arch: Arch) -> set[int]:
+    """Nodes with a path of non-'none' edges to the output node (the output included)."""
+    feeds = {NUM_NODES - 1}
     for pos in reversed(range(len(EDGES))):
         to, frm = EDGES[pos]
-        if arch[pos] != 0 and to in reach_out:
-            reach_out.add(frm)
-    return tuple(pos for pos, (to, frm) in enumerate(EDGES)
-                 if arch[pos] != 0 and frm in reach_in and to in reach_out)
+        if arch[pos] != 0 and to in feeds:
+            feeds.add(frm)
+    return feeds
+
+
+@functools.lru_cache(maxsize=None)
+def computed_edges(arch: Arch) -> tuple[int, ...]:
+    """Positions of the edges a network computes: every non-'none' op whose target
+    node feeds the output. As in NB201's own networks, an op whose source node has
+    only 'none' inputs is computed on zeros (a ReLU-Conv-BN of zeros gives BN's
+    bias); ops that cannot reach the output are skipped, which changes nothing."""
+    feeds = _feeds_output(arch)
+    return tuple(pos for pos, (to, frm) in enumerate(EDGES) if arch[pos] != 0 and to in feeds)
 
 
 def is_connected(arch: Arch) -> bool:
-    """False when no path carries the input to the output (the cell outputs zeros)."""
-    return any(EDGES[pos][0] == NUM_NODES - 1 for pos in live_edges(tuple(arch)))
+    """False when no path of non-'none' edges carries the input to the output."""
+    reach = {0}
+    for pos, (to, frm) in enumerate(EDGES):
+        if arch[pos] != 0 and frm in reach:
+            reach.add(to)
+    return NUM_NODES - 1 in reach
 
 
 @functools.lru_cache(maxsize=None)

@@ -1,11 +1,20 @@
 """NB201 networks: one class serves as the weight-sharing super-net (every op on
-every edge) and as the stand-alone network of one architecture (only its live
-ops), so both share the macro skeleton and parameter names. A stand-alone
-network's state dict is a subset of the super-net's: copying weights is
-`standalone.load_state_dict(subnet_state(supernet.state_dict(), standalone))`.
+every edge) and as the stand-alone network of one architecture (its ops only),
+so both share the macro skeleton and parameter names. Copying a path's weights
+into a stand-alone network is `standalone.load_state_dict(subnet_state(supernet, standalone))`.
 
 Skeleton (NB201): stem conv-BN, three stages of N cells at C, 2C, 4C channels
 joined by residual reduction blocks, then BN-ReLU, global pooling, linear.
+
+Semantics follow NB201's own networks: every non-'none' op runs, also on a node
+whose inputs are all 'none' (ReLU-Conv-BN of zeros gives BN's bias, not zero).
+Only ops whose result cannot reach the cell output are skipped, which changes
+nothing the network computes.
+
+Super-net cell types (`NetConfig.cell`):
+  per_edge    one set of candidate ops per edge (ours; NB201's own search cell);
+  op_on_node  the official landmark code's default (SearchCellOnNode): the edge
+              3<-2 reuses the modules of edge 3<-1, so a cell holds 5 op sets.
 """
 
 from __future__ import annotations
@@ -20,6 +29,10 @@ from torch import nn
 from . import nb201
 
 CONV_OPS = {"nor_conv_1x1": 1, "nor_conv_3x3": 3}
+# For each cell type, the module slot each edge position uses (EDGES order:
+# 1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2). op_on_node: 3<-2 shares 3<-1's modules.
+EDGE_SLOTS = {"per_edge": (0, 1, 2, 3, 4, 5), "op_on_node": (0, 1, 2, 3, 4, 4)}
+CELL_TYPES = tuple(EDGE_SLOTS)
 
 
 @dataclass(frozen=True)
@@ -30,6 +43,13 @@ class NetConfig:
     num_classes: int = 10
     bn_affine: bool = True
     bn_track_running_stats: bool = False  # off: batch statistics also at evaluation (the paper)
+    cell: str = "per_edge"      # super-net cell type: CELL_TYPES
+
+    def __post_init__(self):
+        if self.cell not in CELL_TYPES:
+            raise ValueError(f"unknown net.cell {self.cell!r}; valid cell types: {', '.join(CELL_TYPES)}")
+        if self.C < 1 or self.N < 1:
+            raise ValueError(f"net.C and net.N must be >= 1, got C={self.C}, N={self.N}")
 
 
 def _bn(c: int, cfg: NetConfig) -> nn.BatchNorm2d:
@@ -82,29 +102,35 @@ def build_op(name: str, c: int, cfg: NetConfig) -> nn.Module:
 
 @functools.lru_cache(maxsize=None)
 def _plan(arch: nb201.Arch) -> tuple[tuple[int, int, int, str], ...]:
-    """The live edges of a cell as (to, from, position, op name), in summation order."""
+    """The edges a cell computes as (to, from, position, op name), in summation
+    order: every non-'none' op whose target node feeds the output."""
     return tuple((nb201.EDGES[p][0], nb201.EDGES[p][1], p, nb201.OPS[arch[p]])
-                 for p in nb201.live_edges(arch))
+                 for p in nb201.computed_edges(arch))
 
 
 class Cell(nn.Module):
-    """Edges hold their candidate ops in a ModuleDict keyed by op name."""
+    """Candidate ops in ModuleDicts keyed by op name, one per module slot. The
+    super-net holds every op in every slot; a stand-alone cell holds its own
+    non-'none' ops, one slot per edge, as NB201's stand-alone cells do."""
 
     def __init__(self, c: int, cfg: NetConfig, arch: nb201.Arch | None):
         super().__init__()
+        self.slots = EDGE_SLOTS[cfg.cell] if arch is None else EDGE_SLOTS["per_edge"]
         self.edges = nn.ModuleList()
-        live = None if arch is None else set(nb201.live_edges(arch))
-        for pos in range(len(nb201.EDGES)):
+        for slot in range(max(self.slots) + 1):
             if arch is None:
                 names = nb201.OPS[1:]
             else:
-                names = (nb201.OPS[arch[pos]],) if pos in live else ()
+                names = () if arch[slot] == 0 else (nb201.OPS[arch[slot]],)
             self.edges.append(nn.ModuleDict({n: build_op(n, c, cfg) for n in names}))
 
     def forward(self, x: torch.Tensor, arch: nb201.Arch) -> torch.Tensor:
         nodes: list[torch.Tensor | None] = [x, None, None, None]
         for to, frm, pos, name in _plan(arch):
-            y = self.edges[pos][name](nodes[frm])
+            src = nodes[frm]
+            if src is None:  # a node whose inputs are all 'none' holds zeros
+                src = nodes[frm] = torch.zeros_like(x)
+            y = self.edges[self.slots[pos]][name](src)
             nodes[to] = y if nodes[to] is None else nodes[to] + y
         out = nodes[-1]
         return torch.zeros_like(x) if out is None else out
@@ -154,10 +180,19 @@ class NB201Net(nn.Module):
         return self.classifier(self.head(x))
 
 
-def subnet_state(supernet_state: dict, standalone: nn.Module) -> dict:
-    """The entries of a super-net state dict that a stand-alone network holds."""
-    keys = standalone.state_dict().keys()
-    return {k: supernet_state[k] for k in keys}
+def subnet_state(supernet: NB201Net, standalone: NB201Net) -> dict:
+    """The super-net weights a stand-alone network of one path holds, under the
+    stand-alone network's parameter names (a shared op-on-node module is copied
+    to every edge that uses it)."""
+    state = supernet.state_dict()
+    out = {}
+    for key in standalone.state_dict():
+        parts = key.split(".")
+        if len(parts) > 3 and parts[0] == "blocks" and parts[2] == "edges":
+            cell = supernet.blocks[int(parts[1])]
+            parts[3] = str(cell.slots[int(parts[3])])
+        out[key] = state[".".join(parts)]
+    return out
 
 
 def count_params(model: nn.Module) -> int:

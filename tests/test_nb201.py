@@ -30,29 +30,55 @@ def test_unique_count_is_6466():
     assert len({nb201.canonical(a) for a in unique}) == 6466
 
 
+SWAP_A = "|skip_connect~0|+|none~0|none~1|+|nor_conv_3x3~0|skip_connect~1|none~2|"
+SWAP_B = "|skip_connect~0|+|none~0|none~1|+|skip_connect~0|nor_conv_3x3~1|none~2|"
+
+
 def test_isomorphic_cells_merge():
-    # Reordering the summands of the output node does not change the function.
+    # Reordered summands: node 1 = skip(x), so the output x + conv(x) can be written
+    # with the conv on edge 3<-0 and the skip through node 1, or the other way round.
+    s1 = nb201.parse(SWAP_A)
+    s2 = nb201.parse(SWAP_B)
+    assert s1 != s2 and nb201.canonical(s1) == nb201.canonical(s2)
     a = nb201.parse("|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|nor_conv_3x3~1|none~2|")
-    b = nb201.parse("|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|nor_conv_3x3~1|none~2|")
-    assert nb201.canonical(a) == nb201.canonical(b)
     # Node 2 feeds nothing: whatever its edges hold, the cell is the same.
     c = nb201.parse("|nor_conv_3x3~0|+|avg_pool_3x3~0|nor_conv_1x1~1|+|skip_connect~0|nor_conv_3x3~1|none~2|")
     assert nb201.canonical(a) == nb201.canonical(c)
     assert nb201.representative(c) == nb201.representative(a)
-    # A different op on a live edge is a different cell.
+    # A different op on a used edge is a different cell.
     d = nb201.parse("|nor_conv_1x1~0|+|none~0|none~1|+|skip_connect~0|nor_conv_3x3~1|none~2|")
     assert nb201.canonical(a) != nb201.canonical(d)
 
 
-def test_live_edges_and_connectivity():
+def test_isomorphic_cells_compute_the_same_function():
+    """The reordered-summands claim checked numerically: with the conv weights moved
+    from edge 3<-0 to edge 3<-1, the two stand-alone networks agree."""
+    import torch
+    from spaces.nb201_net import NB201Net, NetConfig
+    a, b = nb201.parse(SWAP_A), nb201.parse(SWAP_B)
+    cfg = NetConfig(C=3, N=1, in_channels=1)
+    torch.manual_seed(0)
+    net_a, net_b = NB201Net(cfg, a), NB201Net(cfg, b)
+    moved = {k.replace("edges.3.", "edges.4."): v for k, v in net_a.state_dict().items()}
+    net_b.load_state_dict(moved)
+    x = torch.randn(4, 1, 8, 8)
+    torch.testing.assert_close(net_a(x), net_b(x), rtol=0, atol=0)
+
+
+def test_computed_edges_and_connectivity():
     dead = nb201.parse("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|")
-    assert nb201.live_edges(dead) == ()
+    assert nb201.computed_edges(dead) == ()
     assert not nb201.is_connected(dead)
-    # Edge 1->2 and 2->3 exist but node 1 is unreachable from the input.
+    # Edges 1->2 and 2->3 exist but node 1 is all-'none': not connected to the input,
+    # yet the conv on node 1's zeros is computed (NB201 runs it; it gives BN's bias).
     cut = nb201.parse("|none~0|+|none~0|nor_conv_3x3~1|+|none~0|none~1|skip_connect~2|")
     assert not nb201.is_connected(cut)
+    assert nb201.computed_edges(cut) == (2, 5)
+    # Node 2 feeds nothing: its edges are not computed.
+    dead_end = nb201.parse("|nor_conv_3x3~0|+|avg_pool_3x3~0|nor_conv_1x1~1|+|skip_connect~0|nor_conv_3x3~1|none~2|")
+    assert nb201.computed_edges(dead_end) == (0, 3, 4)
     full = nb201.parse(EXAMPLE)
-    assert nb201.live_edges(full) == tuple(range(6))
+    assert nb201.computed_edges(full) == tuple(range(6))
 
 
 @pytest.mark.parametrize("bad, fragment", [

@@ -151,7 +151,7 @@ def test_scoring_batch_mode_matches_standalone_forward():
     acc, loss = score(supernet, archs, task, n=300, batch_size=100, bn_mode="batch")
     for arch, a, l in zip(archs, acc, loss):
         net = NB201Net(cfg, arch)
-        net.load_state_dict(subnet_state(supernet.state_dict(), net))
+        net.load_state_dict(subnet_state(supernet, net))
         net.eval()
         with torch.no_grad():
             logits = torch.cat([net(x) for x, _ in task.batches("test", 100)][:3])
