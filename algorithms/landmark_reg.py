@@ -4,9 +4,10 @@ super-net trainer can add to its step.
 The super-net is pushed to keep the ground-truth order of a few landmark
 architectures: for a pair (worse, better) evaluated on the same batch, the
 better one should not have the higher cross-entropy. The defaults are what the
-official code runs: one pair per step drawn as a = randint(0, M-2),
-b = randint(a+1, M-1); a zero-margin hinge; lambda = 0 during the super-net
-warm-up, then a cosine increase towards 10, updated once per epoch.
+official code runs (docs/fidelity.md cites the lines): one pair per step drawn as
+a = randint(0, M-2), b = randint(a+1, M-1); a zero-margin hinge; several pairs
+are summed; lambda = 0 during the super-net warm-up, then a cosine increase
+towards 10, updated once per epoch.
 
 Landmark lists are sorted by GT ascending, so index i < j means i is worse.
 """
@@ -35,15 +36,25 @@ def _check_m(m: int) -> None:
 
 
 # Pair samplers ---------------------------------------------------------------
+@dataclass(frozen=True)
 class OfficialPairSampler:
-    """One pair per step, drawn as the official code does. Not uniform over pairs:
-    P(a, b) = 1/(M-1) * 1/(M-1-a), so pairs of good architectures come up more often."""
+    """n_pairs independent draws (1 in every official experiment), each as the official
+    code draws it. Not uniform over pairs: P(a, b) = 1/(M-1) * 1/(M-1-a), so pairs of
+    good architectures come up more often; the same pair can come up twice."""
+
+    n_pairs: int = 1
+
+    def __post_init__(self):
+        if self.n_pairs < 1:
+            raise ValueError(f"n_pairs must be >= 1, got {self.n_pairs}")
 
     def pairs(self, m: int, rng: random.Random) -> list[Pair]:
         _check_m(m)
-        a = rng.randint(0, m - 2)
-        b = rng.randint(a + 1, m - 1)
-        return [(a, b)]
+        out = []
+        for _ in range(self.n_pairs):
+            a = rng.randint(0, m - 2)
+            out.append((a, rng.randint(a + 1, m - 1)))
+        return out
 
 
 @dataclass(frozen=True)
@@ -114,6 +125,7 @@ def logistic(loss_worse: torch.Tensor, loss_better: torch.Tensor) -> torch.Tenso
 
 
 LOSS_FORMS = {"hinge": hinge, "softplus": softplus, "logistic": logistic}
+PAIR_REDUCTIONS = ("sum", "mean")
 
 
 def make_loss_form(name: str, **kw) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
@@ -125,40 +137,86 @@ def make_loss_form(name: str, **kw) -> Callable[[torch.Tensor, torch.Tensor], to
 
 
 # Coefficient schedules: lambda as a function of the 0-based epoch -------------
-def cosine_increase(epoch: int, warmup: int, epochs: int, max_coef: float = 10.0) -> float:
-    """The official schedule. The cosine runs over the TOTAL epochs, as the official code
-    does, so with a warm-up lambda ends below max_coef (e.g. 10 * 0.5 * (1 - cos(pi*250/400)))."""
+# The official code (adjust_landmark_coef) computes lambda once per epoch as
+# max_coef * shape: 0 before the super-net warm-up (sw); then, for schedules
+# without "increase", a ramp over the landmark warm-up (lw) epochs; then the
+# schedule's shape over the remaining epochs. Its per-epoch call leaves the
+# batch arguments at their defaults (batch_idx=1, total_batchs=1), which is
+# why the ramp starts at 2/(lw+1) and the cosines are shifted by one epoch.
+OFFICIAL_SCHEDULES = ("constant", "linear_step_decrease", "linear_step_increase",
+                      "cosine_decrease", "cosine_increase")
+
+
+def _step_shape(t: int, total: int, levels: tuple[float, float, float, float]) -> float:
+    quarter = total // 4
+    if t < quarter:
+        return levels[0]
+    if t < total // 2:
+        return levels[1]
+    if t < quarter * 3:
+        return levels[2]
+    return levels[3]
+
+
+def official_schedule(name: str, epoch: int, warmup: int, epochs: int, max_coef: float,
+                      landmark_warmup: int) -> float:
+    """lambda at a 0-based epoch, as the official adjust_landmark_coef computes it."""
+    if name not in OFFICIAL_SCHEDULES:
+        raise KeyError(f"unknown official schedule {name!r}; valid: {', '.join(OFFICIAL_SCHEDULES)}")
     if epoch < warmup:
         return 0.0
-    return max_coef * 0.5 * (1 - math.cos(math.pi * (epoch - warmup + 1) / epochs))
+    t = epoch - warmup
+    lw = 0 if "increase" in name else landmark_warmup
+    if t < lw:
+        return max_coef * (t + 2) / (lw + 1)
+    t -= lw
+    total = epochs - lw - warmup
+    if name == "constant":
+        shape = 1.0
+    elif name == "linear_step_decrease":
+        shape = _step_shape(t, total, (1.0, 1e-1, 1e-2, 1e-3))
+    elif name == "linear_step_increase":
+        shape = _step_shape(t, total, (0.0, 1e-2, 1e-1, 1.0))
+    elif name == "cosine_decrease":
+        shape = 0.5 * (1 + math.cos(math.pi * (t + 1) / total))
+    else:  # cosine_increase: the cosine runs over ALL epochs, so lambda ends below max_coef
+        shape = 0.5 * (1 + math.cos(math.pi * ((t + 1) / epochs + 1)))
+    return max_coef * shape
 
 
-def constant(epoch: int, warmup: int, epochs: int, coef: float) -> float:
-    return 0.0 if epoch < warmup else float(coef)
-
-
-def linear(epoch: int, warmup: int, epochs: int, max_coef: float) -> float:
-    """A line from 0 at the last warm-up epoch to max_coef at the last epoch, so the
-    first regularised epoch already has a positive lambda (as with cosine_increase)."""
+def linear(epoch: int, warmup: int, epochs: int, max_coef: float, landmark_warmup: int = 0) -> float:
+    """Ours, not in the official code: a line from 0 at the last warm-up epoch to
+    max_coef at the last epoch (no landmark warm-up)."""
     if epoch < warmup:
         return 0.0
     return max_coef * (epoch - warmup + 1) / (epochs - warmup)
 
 
-SCHEDULES = {"cosine_increase": cosine_increase, "constant": constant, "linear": linear}
+SCHEDULES = OFFICIAL_SCHEDULES + ("linear",)
 
 
-def make_schedule(name: str, **kw) -> Callable[[int], float]:
-    """epoch -> lambda, with warmup, epochs and the schedule's coefficient bound."""
+def cosine_increase(epoch: int, warmup: int, epochs: int, max_coef: float = 10.0) -> float:
+    """The official default schedule (kept as a name for tests and plots)."""
+    return official_schedule("cosine_increase", epoch, warmup, epochs, max_coef, 0)
+
+
+def make_schedule(name: str, warmup: int, epochs: int, max_coef: float,
+                  landmark_warmup: int = 0) -> Callable[[int], float]:
+    """epoch -> lambda."""
     if name not in SCHEDULES:
         raise KeyError(f"unknown schedule {name!r}; valid schedules: {', '.join(SCHEDULES)}")
-    schedule = SCHEDULES[name]
-    bound = inspect.signature(schedule).bind(0, **kw)
-    warmup, epochs = bound.arguments["warmup"], bound.arguments["epochs"]
     if not 0 <= warmup < epochs:
         raise ValueError(f"need 0 <= warmup < epochs for the regulariser to ever act, "
                          f"got warmup={warmup}, epochs={epochs}")
-    return partial(schedule, **kw)
+    if landmark_warmup < 0:
+        raise ValueError(f"landmark warm-up must be >= 0, got {landmark_warmup}")
+    if name == "linear":
+        return partial(linear, warmup=warmup, epochs=epochs, max_coef=max_coef)
+    if "increase" not in name and epochs - warmup - landmark_warmup < 1:
+        raise ValueError(f"schedule {name!r} needs epochs > warmup + landmark_warmup_epochs, got "
+                         f"{epochs} <= {warmup} + {landmark_warmup}")
+    return partial(official_schedule, name, warmup=warmup, epochs=epochs, max_coef=max_coef,
+                   landmark_warmup=landmark_warmup)
 
 
 # Configuration and the regulariser -------------------------------------------
@@ -166,13 +224,15 @@ def make_schedule(name: str, **kw) -> Callable[[int], float]:
 class LandmarkConfig:
     m: int = 50                        # number of landmarks
     selection: str = "random"          # bench.landmarks.SELECTION_METHODS
-    selection_seed: int = 0
+    selection_seed: int = 0            # used when RunConfig.draws = "fixed"
     pair_sampler: str = "official"     # PAIR_SAMPLERS
-    n_pairs: int = 1                   # pairs per step; "uniform" sampler only
+    n_pairs: int = 1                   # pairs per step; "official" and "uniform" samplers
+    pair_reduction: str = "sum"        # sum (official) | mean (ours) over the pairs of a step
     loss_form: str = "hinge"           # LOSS_FORMS
     beta: float = 1.0                  # "softplus" only
     schedule: str = "cosine_increase"  # SCHEDULES
     max_coef: float = 10.0             # lambda's peak; the constant value for "constant"
+    landmark_warmup_epochs: int = 10   # ramp for schedules without "increase" (official)
 
     def __post_init__(self):
         for value, valid, what in ((self.selection, SELECTION_METHODS, "landmark selection"),
@@ -184,9 +244,13 @@ class LandmarkConfig:
         _check_m(self.m)
         if self.n_pairs < 1:
             raise ValueError(f"n_pairs must be >= 1, got {self.n_pairs}")
-        if self.n_pairs != 1 and self.pair_sampler != "uniform":
-            raise ValueError(f"n_pairs={self.n_pairs} only applies to the 'uniform' pair sampler, "
-                             f"not {self.pair_sampler!r}")
+        if self.n_pairs != 1 and self.pair_sampler not in ("official", "uniform"):
+            raise ValueError(f"n_pairs={self.n_pairs} only applies to the 'official' and 'uniform' "
+                             f"pair samplers, not {self.pair_sampler!r}")
+        if self.pair_reduction not in PAIR_REDUCTIONS:
+            raise ValueError(f"unknown pair_reduction {self.pair_reduction!r}; valid: {', '.join(PAIR_REDUCTIONS)}")
+        if self.landmark_warmup_epochs < 0:
+            raise ValueError(f"landmark_warmup_epochs must be >= 0, got {self.landmark_warmup_epochs}")
         if self.beta <= 0:
             raise ValueError(f"beta must be > 0, got {self.beta}")
         if self.beta != 1.0 and self.loss_form != "softplus":
@@ -212,18 +276,18 @@ class LandmarkRegularizer:
         if len(set(self.landmarks)) != len(self.landmarks):
             raise ValueError("landmark architectures must be distinct")
         self.sampler = make_pair_sampler(
-            cfg.pair_sampler, **({"n_pairs": cfg.n_pairs} if cfg.pair_sampler == "uniform" else {}))
+            cfg.pair_sampler, **({"n_pairs": cfg.n_pairs} if cfg.pair_sampler in ("official", "uniform") else {}))
         self.loss_form = make_loss_form(
             cfg.loss_form, **({"beta": cfg.beta} if cfg.loss_form == "softplus" else {}))
-        bound = {"coef": cfg.max_coef} if cfg.schedule == "constant" else {"max_coef": cfg.max_coef}
-        self.schedule = make_schedule(cfg.schedule, warmup=warmup_epochs, epochs=epochs, **bound)
+        self.schedule = make_schedule(cfg.schedule, warmup=warmup_epochs, epochs=epochs,
+                                      max_coef=cfg.max_coef, landmark_warmup=cfg.landmark_warmup_epochs)
 
     def coefficient(self, epoch: int) -> float:
         return self.schedule(epoch)
 
     def penalty(self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, epoch: int,
                 rng: random.Random) -> tuple[torch.Tensor | None, dict]:
-        """lambda * mean over sampled pairs of the loss form, or None while lambda is 0
+        """lambda * the sum (official) or mean over sampled pairs of the loss form, or None while lambda is 0
         (then no forward pass runs, so a warm-up step costs nothing extra).
 
         info: coefficient, n_pairs, violated_fraction (a 0-d tensor: the share of pairs
@@ -236,6 +300,7 @@ class LandmarkRegularizer:
               for i in sorted({i for pair in pairs for i in pair})}  # one forward per architecture
         worse = torch.stack([ce[w] for w, _ in pairs])
         better = torch.stack([ce[b] for _, b in pairs])
-        loss = coef * self.loss_form(worse, better).mean()
+        terms = self.loss_form(worse, better)
+        loss = coef * (terms.sum() if self.cfg.pair_reduction == "sum" else terms.mean())
         violated = (better > worse).float().mean().detach()  # a tensor: no host sync per step
         return loss, {"coefficient": coef, "n_pairs": len(pairs), "violated_fraction": violated}

@@ -1,7 +1,8 @@
 """Single-path one-shot (SPOS) super-net training, optionally with the landmark
 regulariser: each step trains one uniformly sampled path on a training batch;
 when the regulariser is active, its pair loss on a held-out landmark batch adds
-its gradients to the same step (one clip, one optimiser step, as the paper)."""
+its gradients to the same step (one clip, one optimiser step, as the paper).
+docs/fidelity.md lists each rule with the official code's file and line."""
 
 from __future__ import annotations
 
@@ -18,21 +19,33 @@ from bench.datasets.tasks import Task
 from spaces import nb201
 
 
+UNSAMPLED_GRADS = ("zero", "none")
+
+
 @dataclass(frozen=True)
 class SPOSConfig:
     epochs: int = 16
     warmup_epochs: int = 6       # super-net warm-up: no landmark loss before this epoch
     batch_size: int = 128
     lr: float = 0.05
-    lr_min: float = 0.0
+    lr_min: float = 0.001        # cosine floor (official eta_min)
     momentum: float = 0.9
     weight_decay: float = 5e-4
     grad_clip: float = 5.0
+    # "zero": gradients are zeroed, not freed, between steps (PyTorch 1.6's zero_grad,
+    # which the official code ran on): a weight once used keeps getting weight decay
+    # and momentum on every step. "none": off-path weights stay frozen (set_to_none).
+    unsampled_grads: str = "zero"
+    drop_last: bool = False      # official loaders keep the last, smaller batch
+    landmark_augment: bool = True  # landmark batches get the training transform (official)
 
     def __post_init__(self):
         if not 0 <= self.warmup_epochs < self.epochs:
             raise ValueError(f"train.warmup_epochs must be in 0..epochs-1, got {self.warmup_epochs} "
                              f"with {self.epochs} epochs")
+        if self.unsampled_grads not in UNSAMPLED_GRADS:
+            raise ValueError(f"unknown train.unsampled_grads {self.unsampled_grads!r}; "
+                             f"valid: {', '.join(UNSAMPLED_GRADS)}")
 
 
 def sample_path(rng: random.Random) -> nb201.Arch:
@@ -59,13 +72,13 @@ class SPOSTrainer:
         return c.lr_min + (c.lr - c.lr_min) * 0.5 * (1 + math.cos(math.pi * epoch / c.epochs))
 
     def _landmark_batches(self):
-        """Held-out batches in a fresh order each epoch, cycled as often as needed."""
-        n, bs = self.task.size("valid"), self.cfg.batch_size
+        """Held-out batches, reshuffled on every pass and cycled as often as needed
+        (the official RepeatedDataLoader): the last batch of a pass may be smaller."""
+        if self.task.size("valid") == 0:
+            raise ValueError("the held-out split is empty: landmark batches need held-out images")
         while True:
-            order = torch.randperm(n, generator=self.landmark_gen).to(self.task.device)
-            for start in range(0, n - bs + 1, bs):
-                idx = order[start: start + bs]
-                yield self.task.normalize(self.task.x["valid"][idx]), self.task.y["valid"][idx]
+            yield from self.task.batches("valid", self.cfg.batch_size, self.landmark_gen, shuffle=True,
+                                         train_augment=self.cfg.landmark_augment)
 
     def train_epoch(self, epoch: int) -> dict:
         model, task, cfg = self.model, self.task, self.cfg
@@ -81,7 +94,7 @@ class SPOSTrainer:
         violated = torch.zeros((), device=task.device)
         seen, steps = 0, 0
         for x, y in task.batches("train", cfg.batch_size, self.data_gen, shuffle=True,
-                                 train_augment=True, drop_last=True):
+                                 train_augment=True, drop_last=cfg.drop_last):
             logits = model(x, sample_path(self.path_rng))
             loss = F.cross_entropy(logits, y)
             loss.backward()
@@ -93,7 +106,7 @@ class SPOSTrainer:
                 violated += info["violated_fraction"]
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             self.opt.step()
-            self.opt.zero_grad(set_to_none=True)
+            self.opt.zero_grad(set_to_none=cfg.unsampled_grads == "none")
             loss_sum += loss.detach() * len(y)
             correct += (logits.detach().argmax(1) == y).sum()
             seen += len(y)

@@ -11,7 +11,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-SELECTION_METHODS = ("random", "fixed")
+SELECTION_METHODS = ("random", "fixed", "even")
 
 
 def _check_gt(gt: pd.Series) -> None:
@@ -30,7 +30,9 @@ def select_landmarks(gt: pd.Series, m: int, method: str = "random", seed: int = 
     """The m landmark architectures, sorted by GT ascending (worst first, best last).
 
     "random" draws uniformly without replacement (the paper's setting);
-    "fixed" spreads them evenly over the GT ranking, always keeping the worst and best.
+    "fixed" is the official rule: every (n // m)-th architecture of the GT ranking,
+        counted back from the best, so the best is kept but not necessarily the worst;
+    "even" (ours) spreads them evenly over the ranking, keeping the worst and the best.
     """
     if method not in SELECTION_METHODS:
         raise KeyError(f"unknown landmark selection {method!r}; valid methods: {', '.join(SELECTION_METHODS)}")
@@ -43,6 +45,9 @@ def select_landmarks(gt: pd.Series, m: int, method: str = "random", seed: int = 
         return _gt_ascending(gt, (candidates[i] for i in picks))
     ranking = _gt_ascending(gt, gt.index)
     n = len(ranking)
+    if method == "fixed":
+        step = n // m
+        return ranking[n - (m - 1) * step - 1:: step][:m]
     # rank floor(i * (n-1) / (m-1) + 1/2) in exact integer arithmetic
     return [ranking[(2 * i * (n - 1) + m - 1) // (2 * (m - 1))] for i in range(m)]
 

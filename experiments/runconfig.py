@@ -9,11 +9,14 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from algorithms.landmark_reg import LandmarkConfig
 from algorithms.spos import SPOSConfig
 from experiments.config import ConfigError, override
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
+DRAWS = ("run_seed", "fixed")
 
 
 @dataclass(frozen=True)
@@ -22,16 +25,22 @@ class NetSpec:
     N: int = 1
     bn_affine: bool = True
     bn_track_running_stats: bool = False
+    cell: str = "op_on_node"      # super-net cell: op_on_node (official) | per_edge
+
+    def __post_init__(self):
+        from spaces.nb201_net import CELL_TYPES
+        if self.cell not in CELL_TYPES:
+            raise ConfigError(f"unknown net.cell {self.cell!r}; valid cell types: {', '.join(CELL_TYPES)}")
 
 
 @dataclass(frozen=True)
 class EvalConfig:
     pool_size: int = 100          # non-landmark architectures whose ranking is measured
-    pool_seed: int = 0
+    pool_seed: int = 0            # used when RunConfig.draws = "fixed"
     every: int = 4                # evaluate the pool every k epochs (and at the end)
     split: str = "test"
     n_images: int | None = 2000   # first n images of the split; None: all
-    batch_size: int = 500
+    batch_size: int = 256         # official evaluate_batch_size (batch-statistics BN: it matters)
     bn_mode: str = "batch"        # batch | recalibrate | running
     recal_batches: int = 10
 
@@ -57,10 +66,28 @@ class RunConfig:
     device: str = "cpu"
     threads: int = 1
     use_landmarks: bool = True
+    # "run_seed" (official): landmarks, evaluation pool and the train/held-out split
+    # are drawn from the run seed; "fixed": from landmarks.selection_seed,
+    # eval.pool_seed and the task's shipped split, the same for every seed.
+    # Either way both arms of a seed share all three, so differences stay paired.
+    draws: str = "run_seed"
     net: NetSpec = field(default_factory=NetSpec)
     train: SPOSConfig = field(default_factory=SPOSConfig)
     landmarks: LandmarkConfig = field(default_factory=LandmarkConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def __post_init__(self):
+        if self.draws not in DRAWS:
+            raise ConfigError(f"unknown draws {self.draws!r}; valid: {', '.join(DRAWS)}")
+
+
+def draw_seeds(cfg: RunConfig) -> dict[str, int | None]:
+    """The seeds of the landmark draw, the pool draw and the data split (None: the
+    task's shipped split). Derived from the run seed so that no stream repeats another."""
+    if cfg.draws == "fixed":
+        return {"landmarks": cfg.landmarks.selection_seed, "pool": cfg.eval.pool_seed, "split": None}
+    return {purpose: int(np.random.SeedSequence([cfg.seed, k]).generate_state(1)[0])
+            for k, purpose in enumerate(("landmarks", "pool", "split"), start=1)}
 
 
 def presets() -> list[str]:

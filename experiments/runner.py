@@ -21,7 +21,7 @@ from algorithms.spos import SPOSTrainer
 from bench import registry
 from bench.datasets.tasks import load_task
 from bench.landmarks import select_landmarks, select_pool
-from experiments.runconfig import RunConfig, run_name, to_dict
+from experiments.runconfig import RunConfig, draw_seeds, run_name, to_dict
 from paper_figures.metrics import all_metrics
 from results.records import RECORD_NAME, read_record, write_record
 from spaces import nb201
@@ -54,15 +54,16 @@ def choose_archs(cfg: RunConfig):
     """GT series, landmarks (GT-ascending) and pool: table look-ups, no training.
     Both variants of a seed see the same pool, so their difference is paired."""
     gt = registry.load(cfg.benchmark).per_arch(cfg.gt_metric)
-    landmarks = select_landmarks(gt, cfg.landmarks.m, cfg.landmarks.selection, cfg.landmarks.selection_seed)
-    pool = select_pool(gt, cfg.eval.pool_size, exclude=landmarks, seed=cfg.eval.pool_seed)
+    seeds = draw_seeds(cfg)
+    landmarks = select_landmarks(gt, cfg.landmarks.m, cfg.landmarks.selection, seeds["landmarks"])
+    pool = select_pool(gt, cfg.eval.pool_size, exclude=landmarks, seed=seeds["pool"])
     return gt, landmarks, pool
 
 
 def build_supernet(cfg: RunConfig, task) -> NB201Net:
     net_cfg = NetConfig(C=cfg.net.C, N=cfg.net.N, in_channels=task.spec.in_channels,
                         num_classes=task.spec.num_classes, bn_affine=cfg.net.bn_affine,
-                        bn_track_running_stats=cfg.net.bn_track_running_stats)
+                        bn_track_running_stats=cfg.net.bn_track_running_stats, cell=cfg.net.cell)
     model = NB201Net(net_cfg).to(task.device)
     if task.device.type == "cpu":
         model = model.to(memory_format=torch.channels_last)  # ~15% faster with oneDNN
@@ -87,7 +88,7 @@ def run(cfg: RunConfig, out_dir: str | Path, on_epoch: Callable[[dict], None] | 
     torch.manual_seed(cfg.seed)
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
         raise RunError(f"device {cfg.device!r} requested but CUDA is not available")
-    task = load_task(cfg.task, cfg.device)
+    task = load_task(cfg.task, cfg.device, split_seed=draw_seeds(cfg)["split"])
     gt, landmarks, pool = choose_archs(cfg)
     model = build_supernet(cfg, task)
     landmark_archs = [nb201.parse(a) for a in landmarks]
@@ -129,8 +130,8 @@ def run(cfg: RunConfig, out_dir: str | Path, on_epoch: Callable[[dict], None] | 
     acc, loss = state["pool_scores"]
     record = {
         "attrs": {"config": to_dict(cfg), "versions": _versions(), "git_commit": _git_commit(),
-                  "seeds": {"run": cfg.seed, "landmark_selection": cfg.landmarks.selection_seed,
-                            "pool": cfg.eval.pool_seed},
+                  "seeds": {"run": cfg.seed, "draws": cfg.draws,
+                            **{k: -1 if v is None else v for k, v in draw_seeds(cfg).items()}},
                   "final_metrics": state["evals"][-1],
                   "timings": {"train_s": state["train_s"], "score_s": state["score_s"]}},
         "tables": {
@@ -165,7 +166,7 @@ def evaluate(run_dir: str | Path, changes: list[str] = ()) -> dict:
     if not weights.exists():
         raise RunError(f"{weights}: no super-net weights saved for this run")
     torch.set_num_threads(cfg.threads)
-    task = load_task(cfg.task, cfg.device)
+    task = load_task(cfg.task, cfg.device, split_seed=draw_seeds(cfg)["split"])
     model = build_supernet(cfg, task)
     model.load_state_dict(torch.load(weights, map_location=task.device, weights_only=True))
     gt, _, pool = choose_archs(cfg)

@@ -115,3 +115,23 @@ def test_random_crop_and_flip():
     for i in range(2):
         assert torch.equal(flipped[i], x[i]) or torch.equal(flipped[i], x[i].flip(2))
     assert torch.equal(augment.random_crop(x, 0), x)
+
+
+def test_cifar_crop_padding_is_black_in_every_channel():
+    """torchvision pads the raw image with 0 before normalising, so a padded pixel
+    is (0 - mean_c) / std_c in channel c (CIFAR-10's published mean and std)."""
+    from bench.datasets.tasks import Task, get_spec
+    spec = get_spec("cifar10")
+    white = np.full((64, 3, 32, 32), 255, np.uint8)
+    labels = np.zeros(64, np.int64)
+    task = Task(spec, {f"{s}_{k}": (white if k == "x" else labels) for s in ("train", "valid", "test")
+                       for k in ("x", "y")})
+    x, _ = next(task.batches("train", 64, torch.Generator().manual_seed(0), shuffle=True, train_augment=True))
+    mean, std = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+    black = torch.tensor([(0 - m) / s for m, s in zip(mean, std)]).view(1, 3, 1, 1)
+    white_n = torch.tensor([(1 - m) / s for m, s in zip(mean, std)]).view(1, 3, 1, 1)
+    is_black = torch.isclose(x, black.expand_as(x), atol=1e-5)
+    is_white = torch.isclose(x, white_n.expand_as(x), atol=1e-5)
+    assert bool((is_black | is_white).all())
+    assert bool(is_black.any())  # some crops were shifted into the padding
+    assert bool((is_black.all(1) | is_white.all(1)).all())  # a pixel is black in all channels or none

@@ -12,8 +12,8 @@ import torch.nn.functional as F
 
 from algorithms.landmark_reg import (
     AdjacentPairsSampler, AllPairsSampler, LandmarkConfig, LandmarkRegularizer, OfficialPairSampler,
-    UniformPairSampler, constant, cosine_increase, hinge, linear, logistic, make_loss_form,
-    make_pair_sampler, make_schedule, softplus,
+    UniformPairSampler, cosine_increase, hinge, linear, logistic, make_loss_form,
+    make_pair_sampler, make_schedule, official_schedule, softplus,
 )
 from spaces import nb201
 from spaces.nb201_net import NB201Net, NetConfig
@@ -49,6 +49,10 @@ def test_official_call_order_reproduces_hand_sequence():
     got = [pair for _ in range(12) for pair in OfficialPairSampler().pairs(4, rng)]
     assert got == expected
     assert len(set(expected)) > 1
+    # landmark_loss_random_pairs = 3: three independent draws in the same call order
+    rng = random.Random(2021)
+    got = [pair for _ in range(4) for pair in OfficialPairSampler(n_pairs=3).pairs(4, rng)]
+    assert got == expected
 
 
 def test_uniform_sampler_is_uniform_and_distinct():
@@ -147,34 +151,60 @@ def test_cosine_increase():
     assert values[-1] == pytest.approx(10 * 0.5 * (1 - math.cos(math.pi * 250 / 400)))  # total-epoch denominator
 
 
-def test_constant_and_linear():
-    assert [constant(e, 2, 5, 3.0) for e in range(5)] == [0.0, 0.0, 3.0, 3.0, 3.0]
+# The official adjust_landmark_coef, worked by hand for sw=2, epochs=12, lw=3,
+# coef 10, called once per epoch (batch_idx=1, total_batchs=1):
+#   before sw: 0; non-"increase" schedules ramp (t + 2) / (lw + 1) for t = epoch - sw < lw;
+#   then t -= lw over total = epochs - lw - sw = 7 epochs (quarter 1, half 3, 3 quarters 3).
+#   "increase" schedules: lw forced to 0, total = 10 (quarter 2, half 5, 3 quarters 6).
+OFFICIAL_BY_HAND = {
+    "constant": [0, 0, 5, 7.5, 10, 10, 10, 10, 10, 10, 10, 10],
+    "linear_step_decrease": [0, 0, 5, 7.5, 10, 10, 1, 1, 0.01, 0.01, 0.01, 0.01],
+    "linear_step_increase": [0, 0, 0, 0, 0.1, 0.1, 0.1, 1, 10, 10, 10, 10],
+    "cosine_decrease": [0, 0, 5, 7.5, 10] + [5 * (1 + math.cos(math.pi * k / 7)) for k in range(1, 8)],
+    "cosine_increase": [0, 0] + [5 * (1 - math.cos(math.pi * k / 12)) for k in range(1, 11)],
+}
+
+
+@pytest.mark.parametrize("name", sorted(OFFICIAL_BY_HAND))
+def test_official_schedules_by_hand(name):
+    got = [official_schedule(name, e, warmup=2, epochs=12, max_coef=10.0, landmark_warmup=3) for e in range(12)]
+    assert got == pytest.approx(OFFICIAL_BY_HAND[name], abs=1e-12)
+    schedule = make_schedule(name, warmup=2, epochs=12, max_coef=10.0, landmark_warmup=3)
+    assert [schedule(e) for e in range(12)] == got
+
+
+def test_linear_is_ours():
     assert [linear(e, 2, 6, 8.0) for e in range(6)] == [0.0, 0.0, 2.0, 4.0, 6.0, 8.0]
 
 
 def test_make_schedule():
     schedule = make_schedule("cosine_increase", warmup=3, epochs=10, max_coef=2.0)
     assert [schedule(e) for e in range(10)] == [cosine_increase(e, 3, 10, 2.0) for e in range(10)]
-    with pytest.raises(KeyError, match="cosine_increase, constant, linear"):
-        make_schedule("step", warmup=0, epochs=1)
+    with pytest.raises(KeyError, match="constant, linear_step_decrease, linear_step_increase, "
+                                       "cosine_decrease, cosine_increase, linear"):
+        make_schedule("step", warmup=0, epochs=1, max_coef=1.0)
     with pytest.raises(ValueError, match="warmup < epochs"):
         make_schedule("linear", warmup=5, epochs=5, max_coef=1.0)
-    with pytest.raises(TypeError):
-        make_schedule("constant", warmup=0, epochs=5)  # missing coef
+    with pytest.raises(ValueError, match="landmark_warmup"):  # no epoch left after both warm-ups
+        make_schedule("constant", warmup=2, epochs=5, max_coef=1.0, landmark_warmup=3)
+    make_schedule("cosine_increase", warmup=2, epochs=5, max_coef=1.0, landmark_warmup=3)  # lw ignored
 
 
 # Config ------------------------------------------------------------------------
 def test_config_defaults_are_the_papers():
     cfg = LandmarkConfig()
-    assert (cfg.m, cfg.selection, cfg.pair_sampler, cfg.loss_form, cfg.schedule, cfg.max_coef) == (
-        50, "random", "official", "hinge", "cosine_increase", 10.0)
+    assert (cfg.m, cfg.selection, cfg.pair_sampler, cfg.n_pairs, cfg.pair_reduction, cfg.loss_form,
+            cfg.schedule, cfg.max_coef, cfg.landmark_warmup_epochs) == (
+        50, "random", "official", 1, "sum", "hinge", "cosine_increase", 10.0, 10)
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.m = 3
 
 
 @pytest.mark.parametrize("kw, error", [
     ({"pair_sampler": "best"}, KeyError), ({"loss_form": "l2"}, KeyError), ({"selection": "top"}, KeyError),
-    ({"schedule": "step"}, KeyError), ({"m": 1}, ValueError), ({"n_pairs": 3}, ValueError),
+    ({"schedule": "step"}, KeyError), ({"m": 1}, ValueError),
+    ({"pair_sampler": "all", "n_pairs": 3}, ValueError), ({"pair_reduction": "max"}, ValueError),
+    ({"landmark_warmup_epochs": -1}, ValueError),
     ({"beta": 3.0}, ValueError), ({"loss_form": "softplus", "beta": 0.0}, ValueError),
     ({"max_coef": -1.0}, ValueError),
 ])
@@ -228,7 +258,11 @@ def test_penalty_value_and_one_forward_per_architecture(batch):
     ce = [F.cross_entropy(model.net(batch[0], a), batch[1]).item() for a in (WORSE, BETTER, THIRD)]
     pair_terms = [max(0.0, ce[b] - ce[w]) for w, b in itertools.combinations(range(3), 2)]
     coef = cosine_increase(2, 2, 5)
-    assert loss.dim() == 0 and loss.item() == pytest.approx(coef * sum(pair_terms) / 3, rel=1e-5)
+    # official: the pair losses are summed (a backward per pair), not averaged
+    assert loss.dim() == 0 and loss.item() == pytest.approx(coef * sum(pair_terms), rel=1e-5)
+    mean_reg = _reg([WORSE, BETTER, THIRD], pair_sampler="all", pair_reduction="mean")
+    mean_loss, _ = mean_reg.penalty(CountingNet(), *batch, 2, random.Random(0))
+    assert mean_loss.item() == pytest.approx(coef * sum(pair_terms) / 3, rel=1e-5)
     assert info["coefficient"] == coef and info["n_pairs"] == 3
     assert float(info["violated_fraction"]) == pytest.approx(sum(t > 0 for t in pair_terms) / 3)
 

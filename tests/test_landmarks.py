@@ -18,7 +18,7 @@ def _ascending(gt, archs):
     return all(gt[a] <= gt[b] for a, b in zip(archs, archs[1:]))
 
 
-@pytest.mark.parametrize("method", ["random", "fixed"])
+@pytest.mark.parametrize("method", ["random", "fixed", "even"])
 def test_landmarks_sorted_ascending_and_distinct(gt, method):
     lm = select_landmarks(gt, 10, method=method, seed=1)
     assert len(lm) == len(set(lm)) == 10
@@ -37,16 +37,25 @@ def test_random_reproducible_by_seed_and_independent_of_row_order(gt):
     assert a != select_landmarks(gt, 8, seed=6)
 
 
-def test_fixed_spreads_over_ranking_including_worst_and_best(gt):
-    lm = select_landmarks(gt, 4, method="fixed")
+def test_even_spreads_over_ranking_including_worst_and_best(gt):
+    lm = select_landmarks(gt, 4, method="even")
     assert lm[0] == "a39" and lm[-1] == "a00"  # worst and best
     ranking = sorted(gt.index, key=lambda a: (gt[a], a))
     # ranks round(i * 39 / 3) = 0, 13, 26, 39
     assert [ranking.index(a) for a in lm] == [0, 13, 26, 39]
 
 
-def test_fixed_with_all_architectures_is_the_ranking(gt):
-    assert select_landmarks(gt, len(gt), method="fixed") == sorted(gt.index, key=lambda a: (gt[a], a))
+@pytest.mark.parametrize("n, m, ranks", [
+    # The official rule (search_space.py landmark_topologies): step = n // m,
+    # start = n - (m - 1) * step - 1, ids = range(start, n, step); worked by hand.
+    (40, 4, [9, 19, 29, 39]),                 # step 10, start 9
+    (40, 3, [13, 26, 39]),                    # step 13, start 13
+    (40, 7, [9, 14, 19, 24, 29, 34, 39]),     # step 5, start 9: the worst is not kept
+    (40, 40, list(range(40))),                # step 1, start 0
+])
+def test_fixed_is_the_official_rule(n, m, ranks):
+    gt = pd.Series({f"a{i:02d}": float(i) for i in range(n)}).sample(frac=1.0, random_state=0)
+    assert [int(a[1:]) for a in select_landmarks(gt, m, method="fixed")] == ranks
 
 
 @pytest.mark.parametrize("m", [0, 1, 41])
@@ -56,7 +65,7 @@ def test_bad_m_raises(gt, m):
 
 
 def test_unknown_method_lists_valid_ones(gt):
-    with pytest.raises(KeyError, match="random, fixed"):
+    with pytest.raises(KeyError, match="random, fixed, even"):
         select_landmarks(gt, 5, method="best")
 
 

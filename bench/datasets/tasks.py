@@ -172,10 +172,10 @@ class Task:
         return (x.float() - self._mean) / self._std
 
     def augment(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        """Normalised batch -> augmented batch (padding shows as black, as in the raw image)."""
+        """Raw (unnormalised) batch -> augmented batch. Padding is black in every channel,
+        as torchvision's RandomCrop pads the image before normalisation."""
         if self.spec.crop_padding:
-            fill = float((-self._mean / self._std).flatten()[0])
-            x = augment.random_crop(x, self.spec.crop_padding, generator, fill=fill)
+            x = augment.random_crop(x, self.spec.crop_padding, generator, fill=0.0)
         if self.spec.hflip:
             x = augment.random_hflip(x, generator)
         return x
@@ -189,12 +189,30 @@ class Task:
         stop = n - n % batch_size if drop_last else n
         for start in range(0, stop, batch_size):
             idx = order[start: start + batch_size]
-            x = self.normalize(self.x[split][idx])
+            x = self.x[split][idx]
             if train_augment:
-                x = self.augment(x, generator)
-            yield x, self.y[split][idx]
+                x = self.augment(x.float(), generator)
+            yield self.normalize(x), self.y[split][idx]
 
 
-def load_task(name: str, device: str | torch.device = "cpu") -> Task:
+def resplit(arrays: dict[str, np.ndarray], seed: int) -> dict[str, np.ndarray]:
+    """The task's train and held-out images pooled and split again by ``seed``, with
+    the same sizes: the official code draws its train/held-out split from the run
+    seed. The test split is untouched."""
+    pooled_x = np.concatenate([arrays["train_x"], arrays["valid_x"]])
+    pooled_y = np.concatenate([arrays["train_y"], arrays["valid_y"]])
+    perm = np.random.default_rng(seed).permutation(len(pooled_y))
+    n_train = len(arrays["train_y"])
+    out = dict(arrays)
+    out["train_x"], out["train_y"] = pooled_x[perm[:n_train]], pooled_y[perm[:n_train]]
+    out["valid_x"], out["valid_y"] = pooled_x[perm[n_train:]], pooled_y[perm[n_train:]]
+    return out
+
+
+def load_task(name: str, device: str | torch.device = "cpu", split_seed: int | None = None) -> Task:
+    """A task's arrays on a device; ``split_seed`` re-draws the train/held-out split."""
     spec = get_spec(name)
-    return Task(spec, load_arrays(spec), device)
+    arrays = load_arrays(spec)
+    if split_seed is not None:
+        arrays = resplit(arrays, split_seed)
+    return Task(spec, arrays, device)
