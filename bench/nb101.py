@@ -44,6 +44,7 @@ import pandas as pd
 
 from bench.gt_table import GTFileError
 from bench.tfrecord import TFRecordError, iter_records
+from spaces.nb201 import ArchError
 
 FORMAT = "lmreg-nb101/1"
 INPUT, OUTPUT = "input", "output"
@@ -61,6 +62,24 @@ DEFAULT_H5 = Path("~/.cache/lmreg/nb101.h5")
 class NB101FormatError(GTFileError):
     """An NB101 record or file that is not in the expected format (one line, with the file
     and the record's byte offset where there is one)."""
+
+
+class NB101HashError(ArchError):
+    """Text that is not an NB101 module hash."""
+
+
+_HEX_DIGITS = frozenset("0123456789abcdef")
+
+
+def parse_module_hash(text: str) -> str:
+    """An NB101 cell as a user names it: its module hash, 32 hex digits (the md5 that
+    graph_util.hash_module gives the cell; case and surrounding blanks ignored)."""
+    h = text.strip().lower() if isinstance(text, str) else ""
+    if len(h) != 32 or not _HEX_DIGITS.issuperset(h):
+        shown = text if isinstance(text, str) and len(text) <= 80 else f"{str(text)[:80]}..."
+        raise NB101HashError(f"{shown!r} is not an NB101 module hash: expected 32 hex digits "
+                             f"(got {len(h)} characters{'' if _HEX_DIGITS.issuperset(h) else ', not all hex'})")
+    return h
 
 
 def h5_path() -> Path:
@@ -735,10 +754,30 @@ class NB101Table:
         data["params"] = self.array("trainable_parameters")[cell]
         return pd.DataFrame(data)
 
+    def find(self, module_hash: str) -> int | None:
+        """Row of a cell hash, None if the file has no such cell."""
+        key = module_hash.encode()
+        i = int(np.searchsorted(self.hashes, key))
+        return i if i < len(self.hashes) and self.hashes[i] == key else None
+
+    def rows(self, module_hash: str, epoch=-1) -> pd.DataFrame:
+        """One row per repeat with data of one cell (none if the hash is not in the file):
+        seed, accuracies in %, training time, parameters."""
+        i = self.find(module_hash)
+        cols = ["seed", *METRICS, "params"]
+        if i is None:
+            return pd.DataFrame(columns=cols)
+        have = np.flatnonzero(~np.isnan(self.repeats("test_acc", epoch)[i]))
+        data = {"seed": have}
+        for m in METRICS:
+            data[m] = self._pct(m, self.repeats(m, epoch)[i, have])
+        data["params"] = np.full(len(have), int(self.array("trainable_parameters")[i]))
+        return pd.DataFrame(data, columns=cols)
+
     def cell(self, module_hash: str) -> dict:
         """Matrix, ops and all metrics of one cell."""
-        i = int(np.searchsorted(self.hashes, module_hash.encode()))
-        if i >= len(self.hashes) or self.hashes[i] != module_hash.encode():
+        i = self.find(module_hash)
+        if i is None:
             raise KeyError(f"{module_hash!r} is not an NB101 cell hash in {self.path}")
         n = int(self.array("n_vertices")[i])
         out = {"hash": module_hash, "matrix": self.array("adjacency")[i, :n, :n].copy(),
