@@ -7,10 +7,10 @@ A record's data is the JSON list
 
 adjacency: the n*n upper-triangular matrix as a string of '0'/'1', row-major;
 operations: comma-separated, 'input' first, 'output' last, the others from OPS.
-ModelMetrics (proto2): 1 repeated EvaluationData evaluation_data, 2 double
-trainable_parameters, 3 double total_time. EvaluationData: 1 double current_epoch,
-2 double training_time, 3 double train_accuracy, 4 double validation_accuracy,
-5 double test_accuracy, 6 string checkpoint_path, 7 repeated double predictions.
+ModelMetrics (nasbench/lib/model_metrics.proto, proto2): 1 repeated EvaluationData
+evaluation_data, 2 int32 trainable_parameters (a varint), 3 double total_time.
+EvaluationData: 1 double current_epoch, 2 double training_time, 3 double train_accuracy,
+4 double validation_accuracy, 5 double test_accuracy, 6 string checkpoint_path.
 Every (cell, epochs) has 3 records, one per repeat.
 
 Which evaluations: "final" is the evaluation with the largest current_epoch, "halfway"
@@ -44,6 +44,7 @@ import pandas as pd
 
 from bench.gt_table import GTFileError
 from bench.tfrecord import TFRecordError, iter_records
+from spaces.nb201 import ArchError
 
 FORMAT = "lmreg-nb101/1"
 INPUT, OUTPUT = "input", "output"
@@ -63,6 +64,24 @@ class NB101FormatError(GTFileError):
     and the record's byte offset where there is one)."""
 
 
+class NB101HashError(ArchError):
+    """Text that is not an NB101 module hash."""
+
+
+_HEX_DIGITS = frozenset("0123456789abcdef")
+
+
+def parse_module_hash(text: str) -> str:
+    """An NB101 cell as a user names it: its module hash, 32 hex digits (the md5 that
+    graph_util.hash_module gives the cell; case and surrounding blanks ignored)."""
+    h = text.strip().lower() if isinstance(text, str) else ""
+    if len(h) != 32 or not _HEX_DIGITS.issuperset(h):
+        shown = text if isinstance(text, str) and len(text) <= 80 else f"{str(text)[:80]}..."
+        raise NB101HashError(f"{shown!r} is not an NB101 module hash: expected 32 hex digits "
+                             f"(got {len(h)} characters{'' if _HEX_DIGITS.issuperset(h) else ', not all hex'})")
+    return h
+
+
 def h5_path() -> Path:
     """Where the converted file lives: $LMREG_NB101_H5, else ~/.cache/lmreg/nb101.h5."""
     return Path(os.environ.get(ENV_H5) or DEFAULT_H5).expanduser()
@@ -76,6 +95,16 @@ def missing_message(path: Path | None = None) -> str:
 
 
 # --- protobuf wire format ----------------------------------------------------------------
+# The official schema, nasbench/lib/model_metrics.proto (proto2):
+#   message ModelMetrics { repeated EvaluationData evaluation_data = 1;
+#                          optional int32 trainable_parameters = 2; optional double total_time = 3; }
+#   message EvaluationData { optional double current_epoch = 1; optional double training_time = 2;
+#                            optional double train_accuracy = 3; optional double validation_accuracy = 4;
+#                            optional double test_accuracy = 5; optional string checkpoint_path = 6; }
+# Decoding follows protobuf: unknown fields are skipped by their wire type (groups included),
+# a repeated occurrence of a scalar field overwrites the earlier one, int32 is a varint taken
+# modulo 2**32 as a signed value. It is stricter where a protobuf parser would silently drop
+# data: a known field with the wrong wire type is an error, not an unknown field.
 @dataclass
 class EvaluationData:
     current_epoch: float = 0.0
@@ -84,114 +113,160 @@ class EvaluationData:
     validation_accuracy: float = 0.0
     test_accuracy: float = 0.0
     checkpoint_path: str = ""
-    predictions: list[float] = field(default_factory=list)
 
 
 @dataclass
 class ModelMetrics:
     evaluation_data: list[EvaluationData] = field(default_factory=list)
-    trainable_parameters: float = 0.0
+    trainable_parameters: int = 0
     total_time: float = 0.0
 
 
-_EVAL_DOUBLES = {1: "current_epoch", 2: "training_time", 3: "train_accuracy",
-                 4: "validation_accuracy", 5: "test_accuracy"}
+VARINT, I64, LEN, SGROUP, EGROUP, I32 = 0, 1, 2, 3, 4, 5
+_WIRE_NAMES = {VARINT: "varint", I64: "64-bit", LEN: "length-delimited", SGROUP: "start-group",
+               EGROUP: "end-group", I32: "32-bit"}
+# field number -> (name, wire type, declared type)
+EVAL_FIELDS = {1: ("current_epoch", I64, "double"), 2: ("training_time", I64, "double"),
+               3: ("train_accuracy", I64, "double"), 4: ("validation_accuracy", I64, "double"),
+               5: ("test_accuracy", I64, "double"), 6: ("checkpoint_path", LEN, "string")}
+METRICS_FIELDS = {1: ("evaluation_data", LEN, "EvaluationData"),
+                  2: ("trainable_parameters", VARINT, "int32"), 3: ("total_time", I64, "double")}
+_EVAL_DOUBLES = {num: name for num, (name, _, kind) in EVAL_FIELDS.items() if kind == "double"}
 _double = struct.Struct("<d")
+_MAX_DEPTH = 64       # nested unknown groups, as protobuf's recursion limit
 
 
 class _ProtoError(ValueError):
-    pass
+    def __init__(self, at: int, msg: str):
+        super().__init__(f"{msg} (at byte {at} of the message)")
 
 
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
-    if pos < len(buf) and buf[pos] < 0x80:   # one byte: every key and length in these messages
+def _varint(buf: bytes, pos: int, end: int) -> tuple[int, int]:
+    if pos < end and buf[pos] < 0x80:   # one byte: every key and most lengths
         return buf[pos], pos + 1
+    start = pos
     result = shift = 0
     while True:
-        if pos >= len(buf):
-            raise _ProtoError("varint runs past the end of the message")
+        if pos >= end:
+            raise _ProtoError(start, "varint runs past the end of the message")
         b = buf[pos]
         pos += 1
         result |= (b & 0x7F) << shift
         if not b & 0x80:
-            return result, pos
+            return result & 0xFFFFFFFFFFFFFFFF, pos
         shift += 7
-        if shift > 63:
-            raise _ProtoError("varint longer than 10 bytes")
+        if shift >= 70:
+            raise _ProtoError(start, "varint longer than 10 bytes")
 
 
-def _fields(buf: bytes) -> Iterator[tuple[int, int, object]]:
-    """(field number, wire type, value): int for varint, bytes for fixed64 / fixed32 /
-    length-delimited."""
-    pos, end = 0, len(buf)
+def _int32(v: int) -> int:
+    """A varint read as int32 (protobuf truncates to the low 32 bits; negatives are
+    written sign-extended to 64 bits)."""
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v & 0x80000000 else v
+
+
+def _read_field(buf: bytes, pos: int, end: int, depth: int = 0) -> tuple[int, int, int, int, int]:
+    """One field at ``pos``: (field number, wire type, value, offset of its key, next pos).
+    value: the integer of a varint, else the offset where the field's bytes start."""
+    at = pos
+    key, pos = _varint(buf, pos, end)
+    num, wt = key >> 3, key & 7
+    if not 0 < num < 1 << 29:
+        raise _ProtoError(at, f"invalid field number {num}")
+    if wt == VARINT:
+        value, pos = _varint(buf, pos, end)
+    elif wt == I64:
+        value, pos = pos, pos + 8
+    elif wt == LEN:
+        n, value = _varint(buf, pos, end)
+        pos = value + n
+    elif wt == I32:
+        value, pos = pos, pos + 4
+    elif wt == SGROUP:
+        value, pos = pos, _skip_group(buf, pos, end, num, at, depth + 1)
+    elif wt == EGROUP:
+        value = pos
+    else:
+        raise _ProtoError(at, f"invalid wire type {wt} (field {num})")
+    if pos > end:
+        raise _ProtoError(at, f"field {num} runs past the end of the message")
+    return num, wt, value, at, pos
+
+
+def _skip_group(buf: bytes, pos: int, end: int, num: int, at: int, depth: int) -> int:
+    if depth > _MAX_DEPTH:
+        raise _ProtoError(at, f"groups nested more than {_MAX_DEPTH} deep")
     while pos < end:
-        key, pos = _varint(buf, pos)
-        num, wt = key >> 3, key & 7
-        if num == 0:
-            raise _ProtoError("field number 0")
-        if wt == 0:
-            value, pos = _varint(buf, pos)
-        elif wt == 1:
-            value, pos = buf[pos:pos + 8], pos + 8
-        elif wt == 2:
-            n, pos = _varint(buf, pos)
-            value, pos = buf[pos:pos + n], pos + n
-        elif wt == 5:
-            value, pos = buf[pos:pos + 4], pos + 4
-        else:
-            raise _ProtoError(f"unsupported wire type {wt} (field {num})")
-        if pos > end:
-            raise _ProtoError(f"field {num} runs past the end of the message")
-        yield num, wt, value
+        n, wt, _, inner_at, pos = _read_field(buf, pos, end, depth)
+        if wt == EGROUP:
+            if n != num:
+                raise _ProtoError(inner_at, f"end-group for field {n} inside the group of field {num}")
+            return pos
+    raise _ProtoError(at, f"group (field {num}) has no end-group")
+
+
+def _wrong_type(at: int, message: str, num: int, name: str, wt: int, want: int, kind: str) -> _ProtoError:
+    return _ProtoError(at, f"{message}.{name} (field {num}, {kind}) has wire type {wt} "
+                           f"({_WIRE_NAMES.get(wt, '?')}), expected {want} ({_WIRE_NAMES[want]})")
+
+
+def _check_known(at: int, message: str, num: int, wt: int, fields: dict):
+    """The field's name for a known field of the right wire type, None for an unknown field."""
+    if wt == EGROUP:
+        raise _ProtoError(at, f"end-group (field {num}) without a start-group")
+    spec = fields.get(num)
+    if spec is None:
+        return None
+    name, want, kind = spec
+    if wt != want:
+        raise _wrong_type(at, message, num, name, wt, want, kind)
+    return name
 
 
 _EVAL_TAGS = bytes([1 << 3 | 1, 2 << 3 | 1, 3 << 3 | 1, 4 << 3 | 1, 5 << 3 | 1])
 _EVAL_FIVE = struct.Struct("<xdxdxdxdxd")
 
 
-def _decode_eval(buf: bytes) -> EvaluationData:
-    if buf[:45:9] == _EVAL_TAGS and len(buf) >= 45:
+def _decode_eval(buf: bytes, pos: int, end: int) -> EvaluationData:
+    if end - pos >= 45 and buf[pos:pos + 45:9] == _EVAL_TAGS:
         # fast path for the usual encoding: fields 1..5 in order, each a tag byte + 8 bytes
-        ev = EvaluationData(*_EVAL_FIVE.unpack_from(buf))
-        buf = buf[45:]
+        ev = EvaluationData(*_EVAL_FIVE.unpack_from(buf, pos))
+        pos += 45
     else:
         ev = EvaluationData()
-    for num, wt, value in _fields(buf):
-        name = _EVAL_DOUBLES.get(num)
-        if name is not None:
-            if wt != 1:
-                raise _ProtoError(f"EvaluationData.{name} (field {num}) has wire type {wt}, expected 1")
-            setattr(ev, name, _double.unpack(value)[0])
-        elif num == 6:
-            if wt != 2:
-                raise _ProtoError(f"EvaluationData.checkpoint_path has wire type {wt}, expected 2")
+    while pos < end:
+        num, wt, value, at, pos = _read_field(buf, pos, end)
+        name = _check_known(at, "EvaluationData", num, wt, EVAL_FIELDS)
+        if name is None:
+            continue
+        if num == 6:
             try:
-                ev.checkpoint_path = value.decode("utf-8")
+                ev.checkpoint_path = bytes(buf[value:pos]).decode("utf-8")
             except UnicodeDecodeError:
-                raise _ProtoError("EvaluationData.checkpoint_path is not UTF-8") from None
-        elif num == 7:
-            if wt == 1:
-                ev.predictions.append(_double.unpack(value)[0])
-            elif wt == 2 and len(value) % 8 == 0:  # packed
-                ev.predictions.extend(struct.unpack(f"<{len(value) // 8}d", value))
-            else:
-                raise _ProtoError(f"EvaluationData.predictions has wire type {wt} / bad length")
-        # unknown fields are skipped, as protobuf does
+                raise _ProtoError(at, "EvaluationData.checkpoint_path (field 6, string) is not UTF-8") from None
+        else:
+            setattr(ev, name, _double.unpack_from(buf, value)[0])
     return ev
 
 
 def decode_model_metrics(buf: bytes) -> ModelMetrics:
-    """Decode a serialized NASBench ModelMetrics message. Raises ValueError on bad input."""
+    """Decode a serialized NASBench ModelMetrics message (nasbench/lib/model_metrics.proto).
+    Raises ValueError with a one-line reason naming the byte offset in the message."""
+    buf = bytes(buf)
     m = ModelMetrics()
-    for num, wt, value in _fields(bytes(buf)):
+    pos, end = 0, len(buf)
+    while pos < end:
+        num, wt, value, at, pos = _read_field(buf, pos, end)
+        name = _check_known(at, "ModelMetrics", num, wt, METRICS_FIELDS)
+        if name is None:
+            continue
         if num == 1:
-            if wt != 2:
-                raise _ProtoError(f"ModelMetrics.evaluation_data has wire type {wt}, expected 2")
-            m.evaluation_data.append(_decode_eval(value))
-        elif num in (2, 3):
-            if wt != 1:
-                raise _ProtoError(f"ModelMetrics field {num} has wire type {wt}, expected 1")
-            setattr(m, "trainable_parameters" if num == 2 else "total_time", _double.unpack(value)[0])
+            m.evaluation_data.append(_decode_eval(buf, value, pos))
+        elif num == 2:
+            m.trainable_parameters = _int32(value)
+        else:
+            m.total_time = _double.unpack_from(buf, value)[0]
     return m
 
 
@@ -200,31 +275,46 @@ _u8 = struct.Struct("<d").unpack_from
 _first = operator.itemgetter(0)
 
 
-def metric_values(raw: bytes) -> tuple[list[tuple], float, float]:
+def _values_of(m: ModelMetrics) -> tuple[list[tuple], int, float]:
+    return ([tuple(getattr(e, a) for a in _EVAL_ORDER) for e in m.evaluation_data],
+            m.trainable_parameters, m.total_time)
+
+
+def metric_values(raw: bytes) -> tuple[list[tuple], int, float]:
     """What conversion needs from a ModelMetrics message, fast: ([(current_epoch,
     training_time, train_accuracy, validation_accuracy, test_accuracy) per evaluation],
     trainable_parameters, total_time). Same result as decode_model_metrics; messages laid
-    out other than the usual way go through it."""
+    out other than the usual way (fields in number order, evaluations of five doubles and
+    optionally a checkpoint path) go through it."""
     evals = []
-    params = total = 0.0
+    params, total = 0, 0.0
     pos, end = 0, len(raw)
-    while pos < end:
-        key = raw[pos]
-        if key == 0x0A and pos + 1 < end and raw[pos + 1] == 45 and pos + 47 <= end \
-                and raw[pos + 2:pos + 47:9] == _EVAL_TAGS:
-            evals.append(_EVAL_FIVE.unpack_from(raw, pos + 2))
-            pos += 47
-        elif key == 0x11 and pos + 9 <= end:
-            params = _u8(raw, pos + 1)[0]
-            pos += 9
-        elif key == 0x19 and pos + 9 <= end:
-            total = _u8(raw, pos + 1)[0]
-            pos += 9
+    try:
+        while pos < end:
+            key = raw[pos]
+            if key == 0x0A:                                  # evaluation_data
+                n, start = _varint(raw, pos + 1, end)
+                pos = start + n
+                if pos > end:
+                    break
+                if n == 45 and raw[start:pos:9] == _EVAL_TAGS:
+                    evals.append(_EVAL_FIVE.unpack_from(raw, start))
+                else:
+                    e = _decode_eval(raw, start, pos)
+                    evals.append(tuple(getattr(e, a) for a in _EVAL_ORDER))
+            elif key == 0x10:                                # trainable_parameters, varint int32
+                v, pos = _varint(raw, pos + 1, end)
+                params = _int32(v)
+            elif key == 0x19 and pos + 9 <= end:             # total_time, double
+                total = _u8(raw, pos + 1)[0]
+                pos += 9
+            else:
+                break
         else:
-            m = decode_model_metrics(raw)
-            return ([tuple(getattr(e, a) for a in _EVAL_ORDER) for e in m.evaluation_data],
-                    m.trainable_parameters, m.total_time)
-    return evals, params, total
+            return evals, params, total
+    except _ProtoError:
+        pass
+    return _values_of(decode_model_metrics(raw))   # the general decoder, and its error message
 
 
 def _key(num: int, wt: int) -> bytes:
@@ -232,6 +322,7 @@ def _key(num: int, wt: int) -> bytes:
 
 
 def _encode_varint(v: int) -> bytes:
+    v &= 0xFFFFFFFFFFFFFFFF          # negatives as 64-bit two's complement, as protobuf writes int32
     out = bytearray()
     while True:
         b = v & 0x7F
@@ -244,20 +335,23 @@ def _encode_varint(v: int) -> bytes:
 
 
 def encode_model_metrics(m: ModelMetrics) -> bytes:
-    """Serialize (for fixtures): every double field written, as a proto2 encoder does for set fields."""
+    """Serialize (for fixtures) as a protobuf encoder does, fields in number order: the five
+    doubles of every evaluation, checkpoint_path when not empty, trainable_parameters as a
+    varint int32, total_time as a double."""
+    params = int(m.trainable_parameters)
+    if params != m.trainable_parameters or not -(1 << 31) <= params < 1 << 31:
+        raise ValueError(f"trainable_parameters {m.trainable_parameters!r} is not an int32")
     out = bytearray()
     for ev in m.evaluation_data:
         body = bytearray()
         for num, name in _EVAL_DOUBLES.items():
-            body += _key(num, 1) + _double.pack(getattr(ev, name))
+            body += _key(num, I64) + _double.pack(getattr(ev, name))
         if ev.checkpoint_path:
             path = ev.checkpoint_path.encode("utf-8")
-            body += _key(6, 2) + _encode_varint(len(path)) + path
-        for p in ev.predictions:
-            body += _key(7, 1) + _double.pack(p)
-        out += _key(1, 2) + _encode_varint(len(body)) + body
-    out += _key(2, 1) + _double.pack(m.trainable_parameters)
-    out += _key(3, 1) + _double.pack(m.total_time)
+            body += _key(6, LEN) + _encode_varint(len(path)) + path
+        out += _key(1, LEN) + _encode_varint(len(body)) + body
+    out += _key(2, VARINT) + _encode_varint(params)
+    out += _key(3, I64) + _double.pack(m.total_time)
     return bytes(out)
 
 
@@ -487,7 +581,7 @@ def convert_nb101(tfrecord_path: str | Path, out: str | Path | None = None, *, e
             if got != h:
                 raise NB101FormatError(f"{src}: module_hash {h} does not match its cell (graph_util gives {got})")
 
-    p = table[first, _VALUES.index("trainable_parameters")]
+    p = table[first, _VALUES.index("trainable_parameters")].astype(np.int64)   # int32 in the source
     attrs = {"format": FORMAT, "space": "nb101", "task": "cifar10", "epochs": epochs,
              "repeats": n_rep, "source": src.name, "source_bytes": src.stat().st_size,
              "records_read": n_read, "records_used": len(rec_hash), "records_skipped_other_epochs": skipped,
@@ -660,15 +754,35 @@ class NB101Table:
         data["params"] = self.array("trainable_parameters")[cell]
         return pd.DataFrame(data)
 
+    def find(self, module_hash: str) -> int | None:
+        """Row of a cell hash, None if the file has no such cell."""
+        key = module_hash.encode()
+        i = int(np.searchsorted(self.hashes, key))
+        return i if i < len(self.hashes) and self.hashes[i] == key else None
+
+    def rows(self, module_hash: str, epoch=-1) -> pd.DataFrame:
+        """One row per repeat with data of one cell (none if the hash is not in the file):
+        seed, accuracies in %, training time, parameters."""
+        i = self.find(module_hash)
+        cols = ["seed", *METRICS, "params"]
+        if i is None:
+            return pd.DataFrame(columns=cols)
+        have = np.flatnonzero(~np.isnan(self.repeats("test_acc", epoch)[i]))
+        data = {"seed": have}
+        for m in METRICS:
+            data[m] = self._pct(m, self.repeats(m, epoch)[i, have])
+        data["params"] = np.full(len(have), int(self.array("trainable_parameters")[i]))
+        return pd.DataFrame(data, columns=cols)
+
     def cell(self, module_hash: str) -> dict:
         """Matrix, ops and all metrics of one cell."""
-        i = int(np.searchsorted(self.hashes, module_hash.encode()))
-        if i >= len(self.hashes) or self.hashes[i] != module_hash.encode():
+        i = self.find(module_hash)
+        if i is None:
             raise KeyError(f"{module_hash!r} is not an NB101 cell hash in {self.path}")
         n = int(self.array("n_vertices")[i])
         out = {"hash": module_hash, "matrix": self.array("adjacency")[i, :n, :n].copy(),
                "ops": [_OP_NAMES[int(c)] for c in self.array("ops")[i, :n]],
-               "trainable_parameters": float(self.array("trainable_parameters")[i])}
+               "trainable_parameters": int(self.array("trainable_parameters")[i])}
         for c in _COLUMNS:
             out[c] = self.array(c)[i].tolist()
         return out

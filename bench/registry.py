@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Callable
 
 import h5py
+import pandas as pd
 
 from bench import analog, nb101, nb201_official
 from bench.gt_table import FORMAT as GT_FORMAT
 from bench.gt_table import GTFileError, GTTable
+from spaces import nb201
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -87,3 +89,33 @@ def load(name_or_path: str):
     if fmt not in (None, GT_FORMAT):
         raise GTFileError(f"{path}: not a ground-truth table this harness reads (format {fmt!r})")
     return GTTable.read(path)
+
+
+@dataclass(frozen=True)
+class Query:
+    """The ground truth of one architecture: ``rows`` one per seed (empty when the
+    benchmark does not have it), ``label`` how to name it, ``note`` e.g. an isomorphism."""
+    label: str
+    rows: pd.DataFrame
+    note: str = ""
+
+
+_NB201_COLUMNS = ("seed", "train_acc", "valid_acc", "test_acc", "test_loss", "params", "flops", "wall_time")
+
+
+def query(table, arch: str, epoch: int = -1) -> Query:
+    """One architecture of a loaded benchmark table: an NB101 module hash (32 hex digits)
+    for NB101, an official NB201 string or a cell index (0..15624) for NB201 tables, where
+    the cell's isomorphism class representative is found too. Malformed input raises
+    ArchError (NB101HashError for NB101) with a one-line message."""
+    if isinstance(table, nb101.NB101Table):
+        h = nb101.parse_module_hash(arch)
+        return Query(h, table.rows(h, epoch))
+    text = arch.strip()
+    cell = nb201.as_arch(int(text) if text.isdigit() else arch)
+    rep = nb201.representative(cell)
+    name, rep_name = nb201.to_str(cell), nb201.to_str(rep)
+    frame = table.frame(epoch)
+    hits = frame[frame.arch.isin({name, rep_name})]
+    note = f"isomorphic to {hits.arch.iloc[0]}" if not hits.empty and hits.arch.iloc[0] != name else ""
+    return Query(f"{name} (class of {rep_name})", hits[[c for c in _NB201_COLUMNS if c in hits]], note)

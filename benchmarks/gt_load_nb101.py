@@ -47,13 +47,14 @@ CHUNK = 20_000  # cells generated and written at a time
 
 def _metrics_block(rng: np.random.Generator, k: int) -> list[bytes]:
     """k serialized ModelMetrics (3 evaluations of 5 doubles, parameters, total time), built as
-    one numpy structured array with the exact wire layout; 159 bytes each."""
+    one numpy structured array with the exact wire layout of model_metrics.proto; 155 bytes each
+    (trainable_parameters is a varint int32: 4 bytes for the 2,097,152 .. 49,999,999 drawn)."""
     ev_fields = []
     for e in range(3):
         ev_fields += [(f"k{e}", "u1"), (f"n{e}", "u1")]
         for f in range(1, 6):
             ev_fields += [(f"t{e}{f}", "u1"), (f"v{e}{f}", "<f8")]
-    dt = np.dtype(ev_fields + [("tp", "u1"), ("p", "<f8"), ("tt", "u1"), ("t", "<f8")])
+    dt = np.dtype(ev_fields + [("tp", "u1"), ("p", "u1", (4,)), ("tt", "u1"), ("t", "<f8")])
     a = np.zeros(k, dtype=dt)
     final = rng.uniform(0.80, 0.95, k)
     for e, epoch in enumerate((0.0, 54.0, 108.0)):
@@ -65,14 +66,14 @@ def _metrics_block(rng: np.random.Generator, k: int) -> list[bytes]:
         for f, v in enumerate(vals, start=1):
             a[f"t{e}{f}"] = f << 3 | 1
             a[f"v{e}{f}"] = np.asarray(v, dtype=np.float32).astype(np.float64)  # float32 values, as TF logs
-    a["tp"], a["p"] = 2 << 3 | 1, rng.integers(200_000, 50_000_000, k).astype(np.float64)
+    params = rng.integers(1 << 21, 50_000_000, k)
+    a["tp"] = 2 << 3 | 0
+    a["p"] = np.stack([(params >> (7 * i)) & 0x7F | (0x80 if i < 3 else 0) for i in range(4)], axis=1)
     a["tt"], a["t"] = 3 << 3 | 1, rng.uniform(1000, 5000, k)
-    raw = a.tobytes()
+    raw = memoryview(a.tobytes())
     size = dt.itemsize
-    assert size % 3 == 0
-    b64 = __import__("base64").b64encode(raw)
-    w = size // 3 * 4
-    return [b64[i * w:(i + 1) * w] for i in range(k)]
+    b64 = __import__("base64").b64encode
+    return [b64(raw[i * size:(i + 1) * size]) for i in range(k)]
 
 
 def _cells(rng: np.random.Generator, k: int) -> tuple[list[bytes], list[bytes], list[bytes]]:

@@ -86,27 +86,22 @@ def cmd_bench_info(args) -> int:
 
 def cmd_bench_query(args) -> int:
     from bench import registry
-    from spaces import nb201
     table = registry.load(args.benchmark)
-    frame = table.frame(args.epoch)
     if args.top:
         best = table.per_arch(args.metric, args.epoch).sort_values(ascending=args.metric.endswith("loss"))
         for arch, value in best.head(args.top).items():
             print(f"{value:8.3f}  {arch}")
         return 0
     if not args.arch:
-        raise ConfigError("give an architecture string or --top K")
-    arch = nb201.as_arch(args.arch)
-    rep = nb201.representative(arch)
-    hits = frame[frame.arch.isin({nb201.to_str(arch), nb201.to_str(rep)})]
-    if hits.empty:
-        print(f"{nb201.to_str(arch)} (class of {nb201.to_str(rep)}) is not in {args.benchmark}", file=sys.stderr)
+        raise ConfigError("give an architecture (NB201 string or index, NB101 module hash) or --top K")
+    found = registry.query(table, args.arch, args.epoch)
+    if found.rows.empty:
+        print(f"{found.label} is not in {args.benchmark}", file=sys.stderr)
         return 1
-    if hits.arch.iloc[0] != nb201.to_str(arch):
-        print(f"# isomorphic to {hits.arch.iloc[0]}")
-    cols = ["seed", "train_acc", "valid_acc", "test_acc", "test_loss", "params", "flops", "wall_time"]
-    print(hits[cols].to_string(index=False))
-    print(f"mean test_acc over seeds: {hits.test_acc.mean():.3f}")
+    if found.note:
+        print(f"# {found.note}")
+    print(found.rows.to_string(index=False))
+    print(f"mean test_acc over seeds: {found.rows.test_acc.mean():.3f}")
     return 0
 
 
@@ -183,7 +178,7 @@ def make_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_bench_info)
     q = bench.add_parser("query", help="ground truth of one architecture, or the top K")
     q.add_argument("benchmark")
-    q.add_argument("arch", nargs="?", help="NB201 string, op tuple index, or omit with --top")
+    q.add_argument("arch", nargs="?", help="NB201 string or cell index, NB101 module hash, or omit with --top")
     q.add_argument("--metric", default="test_acc")
     q.add_argument("--epoch", type=int, default=-1, help="epoch index (default: last)")
     q.add_argument("--top", type=int, default=0, help="list the K best architectures instead")

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from experiments.cli import main
+from spaces import nb201
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
@@ -62,7 +63,75 @@ def test_bench_verbs(capsys):
     assert len(top) == 3
     best = top[0].split()[1]
     assert main(["bench", "query", "micro-fmnist-nb201", best]) == 0
-    assert "mean test_acc over seeds" in capsys.readouterr().out
+    by_string = capsys.readouterr().out
+    assert "mean test_acc over seeds" in by_string
+    # the same cell by its index in the 15,625 NB201 cells
+    assert main(["bench", "query", "micro-fmnist-nb201", str(nb201.to_index(nb201.parse(best)))]) == 0
+    assert capsys.readouterr().out == by_string
+
+
+# --- NB101: queried by module hash, on a small converted store ----------------------------------
+NB101_CELLS = [  # (matrix, ops)
+    ([[0, 1, 0], [0, 0, 1], [0, 0, 0]], ["input", "conv3x3-bn-relu", "output"]),
+    ([[0, 1, 1, 0], [0, 0, 0, 1], [0, 0, 0, 1], [0, 0, 0, 0]],
+     ["input", "conv1x1-bn-relu", "maxpool3x3", "output"]),
+]
+
+
+def _nb101_acc(c: int, rep: int, epoch: int) -> float:
+    return 0.5 + c / 8 + rep / 64 + epoch / 1024          # exact binary fractions
+
+
+@pytest.fixture
+def nb101_store(tmp_path, monkeypatch) -> list[str]:
+    """The NB101_CELLS, 3 repeats each at 108 epochs, converted into $LMREG_NB101_H5."""
+    from bench import nb101, tfrecord
+    records, hashes = [], []
+    for c, (m, ops) in enumerate(NB101_CELLS):
+        hashes.append(nb101.cell_hash(m, ops))
+        for rep in range(3):
+            evals = [nb101.EvaluationData(float(e), 10.0 * e, _nb101_acc(c, rep, e) + 1 / 32,
+                                          _nb101_acc(c, rep, e), _nb101_acc(c, rep, e) - 1 / 32)
+                     for e in (0, 54, 108)]
+            metrics = nb101.ModelMetrics(evals, trainable_parameters=300_000 + c, total_time=1234.5)
+            records.append(nb101.encode_record(hashes[-1], 108, m, ops, metrics))
+    tfrecord.write_records(tmp_path / "nb101.tfrecord", records)
+    h5 = nb101.convert_nb101(tmp_path / "nb101.tfrecord", tmp_path / "nb101.h5", verify_hashes=True)
+    monkeypatch.setenv(nb101.ENV_H5, str(h5))
+    return hashes
+
+
+def test_bench_query_nb101_by_module_hash(nb101_store, capsys):
+    for c, h in enumerate(nb101_store):
+        for arg in (h, h.upper()):
+            assert main(["bench", "query", "nb101", arg]) == 0
+            lines = capsys.readouterr().out.strip().splitlines()
+            assert lines[0].split() == ["seed", "train_acc", "valid_acc", "test_acc", "train_time", "params"]
+            assert [int(line.split()[0]) for line in lines[1:4]] == [0, 1, 2]
+            assert all(line.split()[-1] == str(300_000 + c) for line in lines[1:4])
+            mean = sum(_nb101_acc(c, r, 108) - 1 / 32 for r in range(3)) / 3 * 100
+            assert lines[-1] == f"mean test_acc over seeds: {mean:.3f}"
+    assert main(["bench", "query", "nb101", nb101_store[1], "--epoch", "54"]) == 0
+    mean = sum(_nb101_acc(1, r, 54) - 1 / 32 for r in range(3)) / 3 * 100
+    assert capsys.readouterr().out.strip().splitlines()[-1] == f"mean test_acc over seeds: {mean:.3f}"
+    assert main(["bench", "query", "nb101", "--top", "1"]) == 0
+    assert capsys.readouterr().out.split()[1] == nb101_store[1]
+    assert main(["bench", "query", "nb101", "0123456789abcdef" * 2]) == 1
+    assert capsys.readouterr().err.strip() == "0123456789abcdef" * 2 + " is not in nb101"
+
+
+@pytest.mark.parametrize("arch, fragment", [
+    ("xyz", "'xyz' is not an NB101 module hash: expected 32 hex digits (got 3 characters, not all hex)"),
+    ("0" * 31, "(got 31 characters)"),
+    ("g" * 32, "not all hex"),
+    (GOOD, "is not an NB101 module hash"),
+])
+def test_bench_query_nb101_bad_hash(nb101_store, capsys, arch, fragment):
+    assert main(["bench", "query", "nb101", arch]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("lmreg: error: ") and fragment in err[0]
+    assert captured.out == ""
 
 
 @pytest.mark.slow
