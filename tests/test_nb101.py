@@ -561,7 +561,7 @@ def test_gt_series_and_landmarks(h5):
         t.per_arch("loss")
     lm = select_landmarks(gt, 3, "random", seed=0)
     assert len(lm) == 3 and [gt[a] for a in lm] == sorted(gt[a] for a in lm)
-    assert select_landmarks(gt, 2, "fixed") == [gt.idxmin(), gt.idxmax()]
+    assert select_landmarks(gt, 2, "even") == [gt.idxmin(), gt.idxmax()]
     assert set(select_pool(gt, None, exclude=lm)) == set(gt.index) - set(lm)
     assert t.seed_matrix().shape == (len(CELLS), 3)
     assert len(t) == 11 and len(t.frame()) == 11 and sorted(set(t.seeds.tolist())) == [0, 1, 2]

@@ -214,13 +214,13 @@ def test_landmarks_and_pool_on_converted_benchmark(v11, monkeypatch):
     monkeypatch.setenv("LMREG_NB201_H5", str(store))
     for name in ("nb201-cifar100", "nb201-cifar10-valid", "nb201-cifar10-hp12"):
         gt = registry.load(name).per_arch("test_acc")
-        for method in ("random", "fixed"):
+        for method in ("random", "fixed", "even"):
             lm = select_landmarks(gt, 3, method=method, seed=1)
             assert len(set(lm)) == 3 and all(gt[a] <= gt[b] for a, b in zip(lm, lm[1:]))
             pool = select_pool(gt, 2, exclude=lm, seed=0)
             assert len(pool) == 2 and not set(pool) & set(lm)
             assert select_pool(gt, None, exclude=lm) == sorted(set(gt.index) - set(lm))
-        fixed = select_landmarks(gt, 3, method="fixed")
+        fixed = select_landmarks(gt, 3, method="even")
         assert fixed[0] == gt.idxmin() and fixed[-1] == gt.idxmax()
 
 

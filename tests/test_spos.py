@@ -1,0 +1,128 @@
+"""SPOS training rules against hand-computed references (the official code's
+semantics): gradients of unsampled weights, landmark batches, partial batches."""
+
+import dataclasses
+import itertools
+import random
+
+import numpy as np
+import pytest
+import torch
+
+import algorithms.spos as spos
+from algorithms.landmark_reg import LandmarkConfig, LandmarkRegularizer
+from algorithms.spos import SPOSConfig, SPOSTrainer
+from bench.datasets.tasks import Task, get_spec
+from spaces.nb201_net import NB201Net, NetConfig
+
+PATH_A = (0, 0, 0, 3, 0, 0)   # conv3x3 on 3<-0 only
+PATH_B = (0, 0, 0, 2, 0, 0)   # conv1x1 on 3<-0 only
+
+
+def _task(n_train=16, n_valid=16, crop=0):
+    spec = dataclasses.replace(get_spec("smoke-fmnist"), crop_padding=crop)
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for split, n in (("train", n_train), ("valid", n_valid), ("test", 8)):
+        arrays[f"{split}_x"] = rng.integers(0, 256, (n, 1, 8, 8), dtype=np.uint8)
+        arrays[f"{split}_y"] = rng.integers(0, 10, n).astype(np.int64)
+    return Task(spec, arrays)
+
+
+def _model():
+    torch.manual_seed(0)
+    return NB201Net(NetConfig(C=2, N=1, in_channels=1))
+
+
+@pytest.mark.parametrize("mode", ["zero", "none"])
+def test_unsampled_weights_follow_pytorch_1_6_zero_grad(monkeypatch, mode):
+    """Step 1 trains path A, step 2 path B. With 'zero' (PyTorch 1.6's zero_grad, the
+    official code) A's conv still moves in step 2: SGD with a zero gradient applies
+    d = 0 + wd * p, buf = momentum * buf + d, p -= lr * buf. With 'none' it stays."""
+    paths = iter([PATH_A, PATH_B])
+    monkeypatch.setattr(spos, "sample_path", lambda rng: next(paths))
+    cfg = SPOSConfig(epochs=2, warmup_epochs=0, batch_size=8, lr=0.1, lr_min=0.1, weight_decay=0.01,
+                     unsampled_grads=mode)
+    model = _model()
+    trainer = SPOSTrainer(model, _task(), cfg, seed=0)
+    weight = model.blocks[0].edges[3]["nor_conv_3x3"][1].weight
+    snapshots = []
+    original_step = trainer.opt.step
+
+    def step_and_record():
+        original_step()
+        snapshots.append((weight.detach().clone(), trainer.opt.state[weight]["momentum_buffer"].clone()))
+    monkeypatch.setattr(trainer.opt, "step", step_and_record)
+    trainer.train_epoch(0)
+    (p1, buf1), (p2, _) = snapshots
+    if mode == "zero":
+        d = 0.0 + 0.01 * p1
+        buf2 = 0.9 * buf1 + d
+        torch.testing.assert_close(p2, p1 - 0.1 * buf2, rtol=0, atol=1e-7)
+        assert not torch.equal(p2, p1)
+    else:
+        assert torch.equal(p2, p1)
+
+
+def test_held_out_split_smaller_than_a_batch_still_trains():
+    """Used to loop for ever: landmark batches now cycle like the official
+    RepeatedDataLoader, the last (here the only) batch smaller than batch_size."""
+    task = _task(n_train=16, n_valid=5)
+    cfg = SPOSConfig(epochs=2, warmup_epochs=0, batch_size=8)
+    landmarks = [(0, 0, 0, 3, 0, 0), (0, 0, 0, 2, 0, 0)]
+    reg = LandmarkRegularizer(LandmarkConfig(m=2), landmarks, warmup_epochs=0, epochs=2)
+    trainer = SPOSTrainer(_model(), task, cfg, seed=0, regularizer=reg)
+    sizes = [len(y) for _, y in itertools.islice(trainer._landmark_batches(), 3)]
+    assert sizes == [5, 5, 5]
+    curve = trainer.train_epoch(0)
+    assert np.isfinite(curve["train_loss"]) and curve["coef"] > 0
+
+
+def test_landmark_batches_get_the_training_transform():
+    task = _task(crop=2)
+    calls = []
+    original = task.augment
+    task.augment = lambda x, g: calls.append(len(x)) or original(x, g)
+    for augment, expected in ((True, [8]), (False, [])):
+        calls.clear()
+        trainer = SPOSTrainer(_model(), task, SPOSConfig(batch_size=8, landmark_augment=augment), seed=0)
+        next(trainer._landmark_batches())
+        assert calls == expected
+
+
+def test_last_partial_training_batch_is_kept_by_default():
+    task = _task(n_train=20)
+    seen = []
+    trainer = SPOSTrainer(_model(), task, SPOSConfig(epochs=2, warmup_epochs=0, batch_size=8), seed=0)
+    original = task.batches
+
+    def spy(*a, **kw):
+        for x, y in original(*a, **kw):
+            seen.append(len(y))
+            yield x, y
+    task.batches = spy
+    trainer.train_epoch(0)
+    assert seen == [8, 8, 4]
+    seen.clear()
+    trainer.cfg = dataclasses.replace(trainer.cfg, drop_last=True)
+    trainer.train_epoch(1)
+    assert seen == [8, 8]
+
+
+def test_lr_floor_is_the_official_eta_min():
+    """torch's CosineAnnealingLR(T_max=epochs, eta_min=0.001), stepped once per epoch."""
+    cfg = SPOSConfig(epochs=10, warmup_epochs=0, lr=0.025)
+    assert cfg.lr_min == 0.001
+    trainer = SPOSTrainer(_model(), _task(), cfg, seed=0)
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([param], lr=0.025)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=10, eta_min=0.001)
+    for epoch in range(10):
+        assert trainer.lr_at(epoch) == pytest.approx(opt.param_groups[0]["lr"], abs=1e-12)
+        opt.step()
+        sched.step()
+
+
+def test_unknown_unsampled_grads_mode():
+    with pytest.raises(ValueError, match="zero, none"):
+        SPOSConfig(unsampled_grads="keep")
