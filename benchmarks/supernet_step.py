@@ -6,19 +6,25 @@ batch statistics), the stand-alone one starts from the super-net's weights
 (spaces.nb201_net.subnet_state), both see the same pre-normalised batches of
 128 training images and take the SPOS step of algorithms/spos.py: forward,
 cross-entropy, backward, clip_grad_norm_(5.0) over the model's parameters, SGD
-(lr 0.05, momentum 0.9, weight decay 5e-4) step, zero_grad(set_to_none=True).
-The super-net keeps one optimiser over all its parameters, as SPOSTrainer does.
+(lr 0.05, momentum 0.9, weight decay 5e-4) step, then zero_grad as
+train.unsampled_grads says: "zero" (the default, the official PyTorch 1.6
+semantics: every weight used once is decayed and moved by momentum on every
+later step, so the super-net's optimiser touches all its used weights) or
+"none" (off-path weights frozen). The super-net keeps one optimiser over all its
+parameters, as SPOSTrainer does; its cell type is the run's default (net.cell).
 
 Each repeat times a block of steps of each model per architecture, alternating
 which model goes first; the table shows medians and the ratio of medians
 super-net / stand-alone. Target: median ratio <= 1.15.
 
     python benchmarks/supernet_step.py [--archs 5] [--steps 20] [--repeats 5] [--quick]
+        [--unsampled-grads zero|none]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -49,6 +55,8 @@ def main(argv=None) -> None:
     ap.add_argument("--steps", type=int, default=None,
                     help="steps per model per architecture per repeat (default 20; 3 with --quick)")
     ap.add_argument("--warmup", type=int, default=3, help="untimed steps per model and architecture")
+    ap.add_argument("--unsampled-grads", choices=("zero", "none"), default=SPOSConfig().unsampled_grads,
+                    help="train.unsampled_grads (default: %(default)s)")
     _common.add_common_args(ap, repeats=5)
     args = ap.parse_args(argv)
     device = _common.setup(args)
@@ -63,12 +71,14 @@ def main(argv=None) -> None:
     cfg = NetConfig(C=net.C, N=net.N, in_channels=task.spec.in_channels,
                     num_classes=task.spec.num_classes, bn_affine=net.bn_affine,
                     bn_track_running_stats=net.bn_track_running_stats)
+    super_cfg = dataclasses.replace(cfg, cell=net.cell)
+    set_to_none = args.unsampled_grads == "none"
 
     def sgd(model):
         return torch.optim.SGD(model.parameters(), lr=spos.lr, momentum=spos.momentum,
                                weight_decay=spos.weight_decay)
 
-    supernet = NB201Net(cfg)
+    supernet = NB201Net(super_cfg)
     archs = nb201.sample(n_archs, args.seed)
     standalone = {}
     for arch in archs:
@@ -89,15 +99,21 @@ def main(argv=None) -> None:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), spos.grad_clip)
             opt.step()
-            opt.zero_grad(set_to_none=True)
+            opt.zero_grad(set_to_none=set_to_none)
 
     _common.header("super-net step vs stand-alone step", args, device,
-                   f"task {args.task}, C={cfg.C} N={cfg.N}, batch {spos.batch_size}, {steps} steps per "
+                   f"task {args.task}, C={cfg.C} N={cfg.N}, cell {super_cfg.cell}, unsampled grads "
+                   f"{args.unsampled_grads}, batch {spos.batch_size}, {steps} steps per "
                    f"block, {n_archs} archs (seed {args.seed}), warm-up {args.warmup} steps")
     for arch in archs:
         model, opt = standalone[arch]
         block(model, opt, None, args.warmup)
         block(supernet, super_opt, arch, args.warmup)
+
+    if not set_to_none:  # steady state of a long run: every super-net weight has been used
+        for p in supernet.parameters():
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
 
     t_sa = {a: [] for a in archs}
     t_sn = {a: [] for a in archs}
@@ -128,7 +144,8 @@ def main(argv=None) -> None:
     print(f"median ratio super-net/stand-alone over {n_archs} archs: {med:.3f} (target <= {TARGET}: {verdict}); "
           f"summed medians ratio {total:.3f}")
     print(f"SUMMARY supernet_step: median ratio super-net/stand-alone {med:.3f} "
-          f"(target <= {TARGET}: {verdict}), {n_archs} archs x {steps} steps x {args.repeats} repeats, "
+          f"(target <= {TARGET}: {verdict}), unsampled grads {args.unsampled_grads}, "
+          f"{n_archs} archs x {steps} steps x {args.repeats} repeats, "
           f"{device}, {args.threads} thread(s)")
 
 

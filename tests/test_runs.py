@@ -122,6 +122,57 @@ def test_config_errors():
     assert cfg.eval.n_images is None and cfg.use_landmarks is False
     paper = load_config("nb201-cifar10")
     assert (paper.train.epochs, paper.train.warmup_epochs, paper.train.lr, paper.net.C, paper.net.N) == (400, 150, 0.025, 16, 5)
+    with pytest.raises(ConfigError, match="unknown draws"):
+        load_config("micro", ["draws=shared"])
+    with pytest.raises(ConfigError, match="valid cell types"):
+        load_config("micro", ["net.cell=op_on_edge"])
+
+
+def test_paper_preset_is_the_official_setting():
+    """The official NB201 SPOS block (validate-landmarkloss.sh, cnn_search_configs.py)."""
+    p = load_config("nb201-cifar10")
+    assert (p.train.lr_min, p.train.momentum, p.train.weight_decay, p.train.batch_size, p.train.grad_clip,
+            p.train.unsampled_grads, p.train.drop_last, p.train.landmark_augment) == (
+        0.001, 0.9, 5e-4, 256, 5.0, "zero", False, True)
+    assert (p.net.cell, p.net.bn_affine, p.net.bn_track_running_stats) == ("op_on_node", True, False)
+    lm = p.landmarks
+    assert (lm.m, lm.selection, lm.pair_sampler, lm.n_pairs, lm.pair_reduction, lm.loss_form, lm.schedule,
+            lm.max_coef, lm.landmark_warmup_epochs) == (50, "random", "official", 1, "sum", "hinge",
+                                                        "cosine_increase", 10.0, 10)
+    assert (p.eval.pool_size, p.eval.batch_size, p.eval.every, p.eval.bn_mode, p.draws) == (
+        200, 256, 30, "batch", "run_seed")
+
+
+def test_draws_follow_the_run_seed():
+    """Official: landmarks, pool and data split come from the run seed; both arms of a
+    seed share them (paired differences). 'fixed' keeps them for every seed."""
+    from bench.datasets.tasks import resplit
+    from experiments.runconfig import draw_seeds
+    from experiments.runner import choose_archs
+
+    def draws(*sets):
+        cfg = load_config("micro", list(sets))
+        _, landmarks, pool = choose_archs(cfg)
+        return landmarks, pool, draw_seeds(cfg)["split"]
+
+    s0, s1 = draws("seed=0"), draws("seed=1")
+    assert s0 == draws("seed=0", "use_landmarks=false")  # both arms of a seed
+    assert s0[0] != s1[0] and s0[1] != s1[1] and s0[2] != s1[2]
+    assert not set(s0[0]) & set(s0[1])  # landmarks never in the pool
+    f0, f1 = draws("seed=0", "draws=fixed"), draws("seed=1", "draws=fixed")
+    assert f0 == f1 and f0[2] is None
+
+    rng = np.random.default_rng(0)
+    arrays = {f"{s}_{k}": (rng.integers(0, 255, (n, 1, 2, 2), dtype=np.uint8) if k == "x"
+                           else np.arange(n) + off)
+              for s, n, off in (("train", 6, 0), ("valid", 4, 100), ("test", 3, 200)) for k in ("x", "y")}
+    a, b = resplit(arrays, s0[2]), resplit(arrays, s1[2])
+    for split in (a, b):
+        assert len(split["train_y"]) == 6 and len(split["valid_y"]) == 4
+        assert sorted(np.concatenate([split["train_y"], split["valid_y"]])) == sorted(
+            np.concatenate([arrays["train_y"], arrays["valid_y"]]))
+        assert np.array_equal(split["test_y"], arrays["test_y"])
+    assert not np.array_equal(a["train_y"], b["train_y"])
 
 
 def test_sample_path_is_uniform_over_ops():
