@@ -5,6 +5,7 @@ Every metric takes ``pred`` (super-net score, higher = better) and ``gt``
 one entry per architecture of the evaluated pool.
 """
 
+import math
 import operator
 from typing import Callable
 
@@ -65,17 +66,52 @@ def kendall_tau(pred, gt) -> float:
     return _kendall_tau_b(*_validated_pair(pred, gt))
 
 
-def sparse_kendall_tau(pred, gt, decimals: int = 1) -> float:
-    """Kendall tau-b after rounding both inputs to ``decimals`` decimals.
+# The official code's sparse Kendall tau (kcyu2014/nas-landmarkreg, nasws/cnn/utils.py):
+# compute_sparse_rank_metric (lines 153-182) with sparse_rank_by_simple_bin (lines 90-122),
+# called with threshold=1e-3 (nasws/cnn/policy/cnn_general_search_policies.py:706, :784) on
+# accuracies rescaled from % to [0, 1] (utils.py:166-170). It bins the GT only, floor(acc / 1e-3)
+# (0.1 percentage point), and then compares, position by position, the binned GT values sorted
+# by GT with the binned GT values listed in the order of the predictions.
+SPARSE_RESOLUTION = 0.1  # percentage points: the official threshold 1e-3 on accuracies in [0, 1]
 
-    The paper rounds GT accuracies to 0.1% so that architectures whose accuracies differ
-    only by evaluation noise share a rank instead of counting as (dis)agreements. ``pred``
-    is rounded the same way, so it is assumed to be on the same scale (super-net accuracy
-    in %). The resolution is 10**-decimals percentage points: values that round to the same
-    10**-decimals grid point tie. NaN if rounding leaves either input constant.
+
+def gt_bins(gt, resolution: float = SPARSE_RESOLUTION) -> np.ndarray:
+    """floor(gt / resolution): the official code's GT bins (``resolution`` in GT units, 0.1 for GT in %).
+
+    The quotient is rounded to 9 decimals before the floor so that a value written as 86.3 lands
+    in bin 863 although 86.3 / 0.1 is 862.999... in binary floating point. The official code
+    (acc * 1e-2 * 1000 // 1) keeps such artefacts and puts a few values that lie exactly on a
+    bin edge one bin low (e.g. 80.1 -> 800, 0.5 % of the two-decimal values in 80-90 %); here
+    every value goes to the bin its decimal value belongs to.
+    """
+    gt = finite_1d(gt, "gt")
+    if not (math.isfinite(resolution) and resolution > 0):
+        raise ValueError(f"resolution must be a positive number, got {resolution}")
+    return np.floor(np.round(gt / resolution, 9))
+
+
+def sparse_kendall_tau(pred, gt, resolution: float = SPARSE_RESOLUTION) -> float:
+    """The official sparse Kendall tau: GT floor-binned to ``resolution`` (0.1 % points), predictions untouched.
+
+    With b = floor(gt / resolution) (see ``gt_bins``), the official code computes
+    scipy's Kendall tau-b between
+
+        x = b sorted ascending                      (the binned GT in GT order)
+        y = b listed in ascending order of ``pred`` (the binned GT in predicted order)
+
+    i.e. it pairs positions in the two orders, not architectures. A prediction that orders
+    the bins correctly scores 1 whatever its order inside a bin; when no two architectures
+    share a bin it equals the plain Kendall tau. ``pred`` is used only through its order,
+    so its scale does not matter; tied predictions keep their pool order (a stable sort;
+    the official code's unstable sort leaves that order unspecified). NaN if all GT values
+    share one bin.
     """
     pred, gt = _validated_pair(pred, gt)
-    return _kendall_tau_b(np.round(pred, decimals), np.round(gt, decimals))
+    bins = gt_bins(gt, resolution)
+    if _is_constant(bins):
+        return float("nan")
+    in_pred_order = bins[np.argsort(pred, kind="stable")]
+    return float(stats.kendalltau(np.sort(bins), in_pred_order).statistic)
 
 
 def spearman_rho(pred, gt) -> float:

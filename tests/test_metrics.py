@@ -48,11 +48,73 @@ def test_spearman_rho_matches_scipy(seed, with_ties):
     assert spearman_rho(pred, gt) == pytest.approx(scipy_stats.spearmanr(pred, gt).statistic, abs=1e-12)
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_sparse_kendall_tau_is_tau_of_rounded_scores(seed):
-    pred, gt = random_scores(seed)
-    expected = scipy_stats.kendalltau(np.round(pred, 1), np.round(gt, 1)).statistic
+def official_sparse_kendall_tau(model_perfs, gt_perfs, threshold=1e-3):
+    """The official procedure step by step (nasws/cnn/utils.py:153-182 and 90-122 of
+    kcyu2014/nas-landmarkreg), written out independently: rescale % to [0, 1], sort ids
+    by prediction and by GT, give GT bins a running rank in GT order, compare position by
+    position. Predictions here have no ties, so the official unstable sort is unambiguous.
+    Its float arithmetic puts some values that lie exactly on a bin edge one bin low
+    (80.1 * 1e-2 * 1000 // 1 == 800); ours does not, so the GT here avoids edges."""
+    model_perfs = [p * (1e-2 if 1 < np.mean(model_perfs) < 100 else 1.0) for p in model_perfs]
+    gt_perfs = [p * (1e-2 if 1 < np.mean(gt_perfs) < 100 else 1.0) for p in gt_perfs]
+    ids = list(range(len(gt_perfs)))
+    by_pred = sorted(ids, key=lambda i: model_perfs[i])
+    by_gt = sorted(ids, key=lambda i: gt_perfs[i])
+    rank_of, gt_ranks, rank, previous = {}, [], -1, 0.0
+    for i in by_gt:
+        if gt_perfs[i] * (1 / threshold) // 1 > previous * (1 / threshold) // 1:
+            rank += 1
+        rank_of[i] = rank
+        gt_ranks.append(rank)
+        previous = gt_perfs[i]
+    return scipy_stats.kendalltau(gt_ranks, [rank_of[i] for i in by_pred]).statistic
+
+
+def test_sparse_kendall_tau_hand_computed():
+    # GT bins at 0.1 point: floor(gt * 10) = [863, 863, 864, 865]; pred order: 1, 0, 3, 2.
+    gt, pred = [86.31, 86.38, 86.45, 86.52], [0.2, 0.1, 0.4, 0.3]
+    # x = bins sorted = [863, 863, 864, 865], y = bins in pred order = [863, 863, 865, 864].
+    # Position pairs: (0,1) tied in both, (2,3) discordant, the other 4 concordant;
+    # one tie in x and one in y -> tau-b = (4 - 1) / sqrt((6 - 1) * (6 - 1)) = 3 / 5.
+    assert scipy_stats.kendalltau([863, 863, 864, 865], [863, 863, 865, 864]).statistic == pytest.approx(0.6)
+    assert sparse_kendall_tau(pred, gt) == pytest.approx(0.6, abs=1e-12)
+    # Not the same as tau-b between binned GT and pred per architecture (3 / sqrt(30)),
+    # nor the old definition that rounded both arrays.
+    assert scipy_stats.kendalltau([863, 863, 864, 865], pred).statistic == pytest.approx(3 / math.sqrt(30))
+    assert sparse_kendall_tau(pred, gt) != pytest.approx(
+        scipy_stats.kendalltau(np.round(pred, 1), np.round(gt, 1)).statistic)
+
+
+def test_sparse_kendall_tau_ignores_order_inside_a_bin_and_keeps_pred_untouched():
+    gt = [86.31, 86.38, 86.45, 86.52]  # bins 863, 863, 864, 865
+    # Any order of the two same-bin architectures is perfect.
+    assert sparse_kendall_tau([1, 2, 3, 4], gt) == pytest.approx(1.0)
+    assert sparse_kendall_tau([2, 1, 3, 4], gt) == pytest.approx(1.0)
+    # Predictions closer than 0.1 point still order the architectures: nothing rounds them.
+    pred = [86.301, 86.302, 86.304, 86.303]  # order 0, 1, 3, 2 -> y = [863, 863, 865, 864]
+    assert sparse_kendall_tau(pred, gt) == pytest.approx(0.6)
+    # Only the order of pred matters.
+    assert sparse_kendall_tau(np.asarray(pred) / 100, gt) == pytest.approx(0.6)
+    # A value written as 86.3 is in bin 863 (86.3 / 0.1 is 862.999... in floating point;
+    # the official code's float arithmetic also misplaces e.g. 80.1, which we put in bin 801).
+    assert sparse_kendall_tau([1, 2, 3], [86.3, 86.39, 86.4]) == pytest.approx(1.0)
+    assert sparse_kendall_tau([2, 1, 3], [86.3, 86.39, 86.4]) == pytest.approx(1.0)
+    assert sparse_kendall_tau([2, 1, 3], [80.1, 80.19, 80.2]) == pytest.approx(1.0)
+    assert math.isnan(sparse_kendall_tau([1, 2, 3], [86.31, 86.35, 86.39]))  # one bin
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sparse_kendall_tau_matches_the_official_procedure(seed):
+    rng = np.random.default_rng(seed)
+    gt = rng.uniform(84, 87, 120)             # GT in %, 30 bins of 0.1 point: many shared
+    pred = gt + rng.normal(0, 0.8, gt.size)   # no ties
+    expected = official_sparse_kendall_tau(list(pred), list(gt))
     assert sparse_kendall_tau(pred, gt) == pytest.approx(expected, abs=1e-12)
+    # Coarser bins (threshold 1e-2 on [0, 1], i.e. 1 point) as the official visualisation uses.
+    assert sparse_kendall_tau(pred, gt, resolution=1.0) == pytest.approx(
+        official_sparse_kendall_tau(list(pred), list(gt), threshold=1e-2), abs=1e-12)
+    # With ties in GT bins the official value differs from plain Kendall tau.
+    assert sparse_kendall_tau(pred, gt) != pytest.approx(kendall_tau(pred, gt), abs=1e-6)
 
 
 # --- hand-computed cases ----------------------------------------------------
@@ -67,19 +129,6 @@ def test_perfect_and_reversed_order(metric):
 def test_constant_input_gives_nan():
     assert math.isnan(kendall_tau([1, 1, 1], [1, 2, 3]))
     assert math.isnan(spearman_rho([1, 2, 3], [5, 5, 5]))
-
-
-def test_sparse_kendall_tau_rounding_ties_change_value():
-    # Raw: pair (0, 1) is discordant, (0, 2) and (1, 2) concordant -> tau = (2 - 1) / 3.
-    # Rounded GT [70.0, 70.0, 80.0]: pair (0, 1) becomes a GT tie ->
-    # tau-b = (2 - 0) / sqrt((3 - 0) * (3 - 1)) = 2 / sqrt(6).
-    pred, gt = [1.0, 2.0, 3.0], [70.04, 70.01, 80.0]
-    assert kendall_tau(pred, gt) == pytest.approx(1 / 3)
-    assert sparse_kendall_tau(pred, gt) == pytest.approx(2 / math.sqrt(6))
-    # pred is rounded the same way, so swapping the roles gives the same value.
-    assert sparse_kendall_tau(gt, pred) == pytest.approx(2 / math.sqrt(6))
-    # At 0.01 points the two GT values stay apart, so the raw discordance counts again.
-    assert sparse_kendall_tau(pred, gt, decimals=2) == pytest.approx(1 / 3)
 
 
 def test_precision_at_k_hand_computed():
