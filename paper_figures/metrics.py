@@ -206,3 +206,71 @@ def get_metric(name: str) -> Callable[[object, object], float]:
 def all_metrics(pred, gt) -> dict[str, float]:
     """Every registered metric for one pool; p_at_10 and top5_percentile need at least 10 and 5 architectures."""
     return {name: float(metric(pred, gt)) for name, metric in METRICS.items()}
+
+
+# Many resampled pools at once (the hierarchical bootstrap) ------------------------------
+def _signs(rows: np.ndarray) -> np.ndarray:
+    """sign(rows[:, i] - rows[:, j]) for every pair, as int8 (B, n, n)."""
+    return ((rows[:, :, None] > rows[:, None, :]).astype(np.int8)
+            - (rows[:, :, None] < rows[:, None, :]).astype(np.int8))
+
+
+def _tau_b_rows(x: np.ndarray, y: np.ndarray, chunk_elements: int = 4_000_000) -> np.ndarray:
+    """Kendall tau-b of every row pair of two (B, n) arrays, as scipy computes it:
+    (concordant - discordant) / sqrt((pairs - pairs tied in x) * (pairs - pairs tied in y));
+    NaN where either row is constant."""
+    n_rows, n = x.shape
+    pairs = n * (n - 1) / 2
+    out = np.empty(n_rows)
+    step = max(1, chunk_elements // max(1, n * n))
+    for start in range(0, n_rows, step):
+        sx, sy = _signs(x[start:start + step]), _signs(y[start:start + step])
+        score = np.einsum("bij,bij->b", sx.astype(np.int32), sy.astype(np.int32)) / 2
+        ties_x = ((sx == 0).sum(axis=(1, 2)) - n) / 2
+        ties_y = ((sy == 0).sum(axis=(1, 2)) - n) / 2
+        denominator = np.sqrt((pairs - ties_x) * (pairs - ties_y))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[start:start + step] = np.where(denominator > 0, score / np.where(denominator > 0, denominator, 1),
+                                               np.nan)
+    return out
+
+
+def _batched_kendall_tau(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    return _tau_b_rows(pred, gt)
+
+
+def _batched_sparse_kendall_tau(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    bins = np.floor(np.round(gt / SPARSE_RESOLUTION, 9))
+    in_pred_order = np.take_along_axis(bins, np.argsort(pred, axis=1, kind="stable"), axis=1)
+    return _tau_b_rows(np.sort(bins, axis=1), in_pred_order)
+
+
+def _batched_spearman_rho(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    rp = stats.rankdata(pred, axis=1)
+    rg = stats.rankdata(gt, axis=1)
+    rp -= rp.mean(axis=1, keepdims=True)
+    rg -= rg.mean(axis=1, keepdims=True)
+    norm = np.sqrt((rp * rp).sum(axis=1) * (rg * rg).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(norm > 0, (rp * rg).sum(axis=1) / np.where(norm > 0, norm, 1), np.nan)
+
+
+_BATCHED = {"kendall_tau": _batched_kendall_tau, "sparse_kendall_tau": _batched_sparse_kendall_tau,
+            "spearman_rho": _batched_spearman_rho}
+
+
+def batched_metric(name: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """A registered metric applied to every row of (B, n) arrays ``pred`` and ``gt``, returning (B,).
+
+    Row b gives the same value as ``get_metric(name)(pred[b], gt[b])`` (vectorised for the
+    Kendall and Spearman metrics, a loop otherwise). Rows may repeat architectures, as
+    bootstrap resamples do; inputs are not validated (callers pass finite arrays).
+    """
+    if name in _BATCHED:
+        return _BATCHED[name]
+    metric = get_metric(name)
+
+    def looped(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+        return np.array([metric(p, g) for p, g in zip(pred, gt)], dtype=float)
+
+    return looped

@@ -7,6 +7,7 @@ from scipy import stats as scipy_stats
 from paper_figures.metrics import (
     METRICS,
     all_metrics,
+    batched_metric,
     get_metric,
     gt_percentiles,
     kendall_tau,
@@ -18,9 +19,15 @@ from paper_figures.metrics import (
 )
 from paper_figures.stats import (
     bootstrap_ci,
+    hierarchical_bootstrap,
+    hierarchical_bootstrap_diff,
     mean_std,
     one_sided_lower_bound,
     paired_bootstrap_diff,
+    paired_t_diff,
+    pooled_t_upper_diff,
+    t_interval,
+    t_upper_bound,
 )
 
 
@@ -309,3 +316,127 @@ def test_aggregation_bad_parameters_raise():
         bootstrap_ci([1.0, 2.0], level=1.0)
     with pytest.raises(ValueError):
         one_sided_lower_bound([1.0, 2.0], n_boot=0)
+
+
+# --- intervals that hold at small n -----------------------------------------
+
+def test_t_interval_by_hand_and_against_scipy():
+    values = [0.2, 0.4, 0.9]
+    # mean 0.5, s = sqrt(0.13); with 2 degrees of freedom the t quantile has a closed form,
+    # t_p = (2p - 1) * sqrt(2 / (4p(1 - p))): t_{0.975, 2} = 4.3027 (as in printed tables).
+    t975 = 0.95 * math.sqrt(2 / (4 * 0.975 * 0.025))
+    assert t975 == pytest.approx(4.3027, abs=1e-4)
+    half = t975 * math.sqrt(0.13) / math.sqrt(3)
+    mean, lo, hi = t_interval(values)
+    assert (mean, lo, hi) == pytest.approx((0.5, 0.5 - half, 0.5 + half), abs=1e-12)
+    assert (lo, hi) == pytest.approx(scipy_stats.t.interval(0.95, 2, loc=0.5, scale=scipy_stats.sem(values)))
+    # Much wider than the percentile bootstrap of the same three values, which cannot leave their range.
+    b_lo, b_hi = bootstrap_ci(values, n_boot=2000)
+    assert 0.2 <= b_lo and b_hi <= 0.9 and lo < -0.3 and hi > 1.3
+    # Paired: the interval of the per-seed differences.
+    a = np.array([0.30, 0.35, 0.20])
+    assert paired_t_diff(a, a + np.array(values)) == pytest.approx((mean, lo, hi))
+    # One-sided bound: t_{0.95, 2} = 0.9 * sqrt(2 / 0.19) = 2.9200
+    t95 = 0.9 * math.sqrt(2 / (4 * 0.95 * 0.05))
+    assert t_upper_bound(values) == pytest.approx(0.5 + t95 * math.sqrt(0.13) / math.sqrt(3), abs=1e-12)
+    with pytest.raises(ValueError, match="at least 2"):
+        t_interval([0.5])
+
+
+def test_pooled_t_upper_diff_by_hand_and_against_scipy():
+    # new [0.5], base [0.6, 0.7, 0.8]: D = -0.2, s_p^2 = 0.02 / 2, t_{0.95, 2} = 0.9 * sqrt(2 / 0.19)
+    diff, upper, dof = pooled_t_upper_diff([0.5], [0.6, 0.7, 0.8])
+    assert (diff, dof) == (pytest.approx(-0.2), 2)
+    assert upper == pytest.approx(-0.2 + 0.9 * math.sqrt(2 / 0.19) * 0.1 * math.sqrt(1 + 1 / 3), abs=1e-12)
+    new, base = [0.41, 0.47, 0.38], [0.45, 0.52, 0.50]
+    expected = scipy_stats.ttest_ind(new, base, alternative="less").confidence_interval(0.95).high
+    assert pooled_t_upper_diff(new, base)[1] == pytest.approx(expected)
+    assert pooled_t_upper_diff([0.4, 0.4], [0.5, 0.5])[:2] == pytest.approx((-0.1, -0.1))  # no spread
+    with pytest.raises(ValueError):
+        pooled_t_upper_diff([0.4], [0.5])
+
+
+def _pools(n_seeds, n_pool, rng, shared=False, rho=0.6, noise=0.5):
+    """Seeds x pools of a population where the Kendall tau between GT and a seed's scores is known:
+    GT ~ N(0, 1), arch quality q = rho GT + sqrt(1 - rho^2) e (fixed per architecture), scores
+    q + noise * d (per seed): correlation rho / sqrt(1 + noise^2), tau = 2 / pi * asin(that)
+    (the sample tau is unbiased for it). ``shared``: all seeds score one pool."""
+    truth = 2 / math.pi * math.asin(rho / math.sqrt(1 + noise ** 2))
+    runs = []
+    for s in range(n_seeds):
+        if s == 0 or not shared:
+            gt = rng.normal(size=n_pool)
+            q = rho * gt + math.sqrt(1 - rho ** 2) * rng.normal(size=n_pool)
+        runs.append((q + noise * rng.normal(size=n_pool), gt))
+    return runs, truth
+
+
+def test_hierarchical_bootstrap_estimate_and_width_follows_pool_size():
+    rng = np.random.default_rng(0)
+    small, _ = _pools(3, 20, rng)
+    large, _ = _pools(3, 200, rng)
+    widths = {}
+    for name, runs in (("small", small), ("large", large)):
+        r = hierarchical_bootstrap(runs, "kendall_tau", n_boot=500)
+        assert r["estimate"] == pytest.approx(np.mean([scipy_stats.kendalltau(p, g).statistic for p, g in runs]))
+        assert r["lo"] < r["estimate"] < r["hi"] and (r["n_seeds"], r["pool_size"]) == (3, len(runs[0][0]))
+        widths[name] = r["hi"] - r["lo"]
+    # Pool error shrinks like 1/sqrt(pool size): 10x the architectures, about a third of the width.
+    assert widths["small"] > 2 * widths["large"]
+    # Reproducible for a seed.
+    assert hierarchical_bootstrap(small, n_boot=200, seed=3) == hierarchical_bootstrap(small, n_boot=200, seed=3)
+
+
+def test_hierarchical_bootstrap_covers_the_truth_at_about_the_stated_rate():
+    rng = np.random.default_rng(1)
+    n_sets, level = 120, 0.9
+    independent = [_pools(3, 25, rng) for _ in range(n_sets)]
+    shared = [_pools(3, 25, rng, shared=True) for _ in range(n_sets)]
+
+    def coverage(datasets, shared_pool):
+        hits = 0
+        for i, (runs, truth) in enumerate(datasets):
+            r = hierarchical_bootstrap(runs, level=level, n_boot=250, seed=i, shared_pool=shared_pool)
+            hits += r["lo"] <= truth <= r["hi"]
+        return hits / len(datasets)
+
+    # One pool per seed: resampling seeds and pools covers (a two-level bootstrap is a bit conservative).
+    assert 0.82 <= coverage(independent, False) <= 1.0
+    # One pool for all seeds: one pool draw per replicate covers; drawing per seed would
+    # average the common pool's error away and fall short.
+    crossed, per_seed = coverage(shared, True), coverage(shared, False)
+    assert crossed >= 0.82 and per_seed < crossed - 0.08
+    # The t interval over seeds knows nothing of the pool: with a shared pool it falls far short.
+    t_hits = 0
+    for runs, truth in shared:
+        _, lo, hi = t_interval([scipy_stats.kendalltau(p, g).statistic for p, g in runs], level)
+        t_hits += lo <= truth <= hi
+    assert t_hits / n_sets < crossed - 0.1
+
+
+def test_hierarchical_bootstrap_diff_pairs_seeds_and_pool_draws():
+    rng = np.random.default_rng(2)
+    base, _ = _pools(3, 40, rng)
+    # Identical arms: every replicate's difference is exactly 0, which needs the same pool draw for both.
+    same = hierarchical_bootstrap_diff(base, base, "kendall_tau", n_boot=300)
+    assert (same["estimate"], same["lo"], same["hi"]) == (0.0, 0.0, 0.0)
+    better = [(0.5 * p + 0.5 * g, g) for p, g in base]
+    r = hierarchical_bootstrap_diff(base, better, "spearman_rho", n_boot=300)
+    per_seed = [scipy_stats.spearmanr(q, g).statistic - scipy_stats.spearmanr(p, g).statistic
+                for (p, g), (q, _) in zip(base, better)]
+    assert r["estimate"] == pytest.approx(np.mean(per_seed)) and 0 < r["lo"] < r["estimate"] < r["hi"]
+    with pytest.raises(ValueError, match="same pool"):
+        hierarchical_bootstrap_diff(base, [(p, g + 1) for p, g in base])
+
+
+@pytest.mark.parametrize("name", ["kendall_tau", "sparse_kendall_tau", "spearman_rho", "p_at_10"])
+def test_batched_metric_equals_the_metric_row_by_row(name):
+    rng = np.random.default_rng(5)
+    gt = np.round(rng.uniform(84, 87, 60), 2)
+    pred = np.round(gt + rng.normal(0, 1, 60), 1)  # ties in pred too
+    idx = rng.integers(0, 60, (30, 60))            # bootstrap rows, repeated architectures
+    got = batched_metric(name)(pred[idx], gt[idx])
+    want = [get_metric(name)(pred[i], gt[i]) for i in idx]
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    if name != "p_at_10":  # a constant GT row has no order
+        assert math.isnan(batched_metric(name)(pred[None, :12], np.full((1, 12), 85.0))[0])
