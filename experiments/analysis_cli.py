@@ -8,10 +8,10 @@ import sys
 from experiments.config import ConfigError, positive_int
 
 GATE_RULE = ("For each config variant and metric (kendall_tau, sparse_kendall_tau, spearman_rho, p_at_10; "
-             "higher is better): U = one-sided percentile-bootstrap upper bound, at confidence LEVEL, of the "
-             "mean of the new runs' per-seed final values (10,000 resamples, seed 0). The metric FAILS when "
-             "U < (mean of the baseline's per-seed values) - TOLERANCE, or when a new value is NaN. Exit 1 "
-             "with one FAIL line per failing metric on stderr; exit 0 when all pass.")
+             "higher is better): D = mean of the new runs' per-seed final values - mean of the baseline's; "
+             "U = one-sided upper bound of D at confidence LEVEL from the pooled two-sample Student-t "
+             "(n_new + n_base - 2 degrees of freedom). The metric FAILS when U < -TOLERANCE, or when a new "
+             "value is NaN. Exit 1 with one FAIL line per failing metric on stderr; exit 0 when all pass.")
 
 
 def _level(text: str) -> float:
@@ -111,15 +111,15 @@ def add_parsers(sub) -> None:
     q.add_argument("--seconds-per-epoch", type=_positive, default=None,
                    help="seconds of one plain super-net epoch on your device, for the dry-run estimate "
                         "(without it, GPU configs have no estimate)")
-    q.add_argument("--level", type=_level, default=0.95, help="bootstrap interval level (default 0.95)")
+    q.add_argument("--level", type=_level, default=0.95, help="interval level (default 0.95)")
     q.add_argument("--no-progress", action="store_true")
     q.set_defaults(func=cmd_reproduce)
 
     q = sub.add_parser("report", help="any runs as a table grouped by config, with seed statistics and figures",
                        description="Group runs by config (name, landmarks or baseline, and any config key that "
-                                   "differs), aggregate over seeds (mean, std, percentile-bootstrap interval), "
-                                   "print a Markdown table; with --out also write CSV/LaTeX tables and the F1 "
-                                   "(rank scatter) and F2 (tau over epochs) figures.")
+                                   "differs), aggregate over seeds (mean, std, Student-t and hierarchical "
+                                   "bootstrap intervals), print a Markdown table; with --out also write CSV/LaTeX "
+                                   "tables and the F1 (rank scatter) and F2 (tau over epochs) figures.")
     q.add_argument("runs", nargs="+", help="run folders, folders of run folders, or record.h5 files")
     q.add_argument("--out", default=None, help="folder for report.md/.csv/.tex and the figures")
     q.add_argument("--metrics", type=_metrics, default=None, help="comma-separated (default: the four ranking metrics)")

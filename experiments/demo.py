@@ -56,33 +56,9 @@ def run_many(configs: list[RunConfig], out_dir: Path, workers: int, progress: bo
 
 
 def comparison_table(records: list[dict], level: float = 0.95):
-    """Per metric: mean ± std of each variant and the paired landmarks-minus-baseline
-    difference with its bootstrap interval (as a frame and as Markdown)."""
-    import pandas as pd
-
-    from paper_figures.aggregate import RANKING_METRICS, group_records, landmark_pairs, paired_differences, summarize
-
-    pairs = landmark_pairs(group_records(records))
-    if len(pairs) != 1:
-        raise ValueError(f"expected one baseline/landmarks pair of configs, found {len(pairs)}")
-    base, lm = pairs[0]
-    diffs = paired_differences(base, lm, RANKING_METRICS, level).set_index("metric")
-    rows = []
-    for m in RANKING_METRICS:
-        b, l = summarize(base.values(m), level), summarize(lm.values(m), level)
-        rows.append({"metric": m, "baseline_mean": b["mean"], "baseline_std": b["std"],
-                     "landmarks_mean": l["mean"], "landmarks_std": l["std"],
-                     **diffs.loc[m, ["diff", "diff_lo", "diff_hi"]].to_dict(), "seeds": int(diffs.loc[m, "n"])})
-    table = pd.DataFrame(rows)
-    pct = int(round(level * 100))
-    lines = [f"| metric | baseline (mean ± std) | landmarks (mean ± std) | difference [{pct}% paired bootstrap] |",
-             "|---|---|---|---|"]
-    for r in table.itertuples():
-        lines.append(f"| {r.metric} | {r.baseline_mean:.3f} ± {r.baseline_std:.3f} | "
-                     f"{r.landmarks_mean:.3f} ± {r.landmarks_std:.3f} | "
-                     f"{r.diff:+.3f} [{r.diff_lo:+.3f}, {r.diff_hi:+.3f}] |")
-    lines.append(f"\n{table.seeds.iloc[0]} seed(s) per variant; with so few seeds the bootstrap interval is rough.")
-    return table, "\n".join(lines)
+    """The demo's table (frame and Markdown): see paper_figures.aggregate.comparison_table."""
+    from paper_figures.aggregate import comparison_table as table
+    return table(records, level)
 
 
 def demo(out_dir: str | Path = "runs/demo", seeds=(0, 1, 2), quick: bool = False, workers: int = 2,

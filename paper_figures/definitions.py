@@ -16,14 +16,14 @@ from typing import Callable
 
 import pandas as pd
 
-from paper_figures.aggregate import (RANKING_METRICS, Group, cell, diff_cell, flatten, paired_differences,
-                                     summarize, write_tables)
+from paper_figures.aggregate import (RANKING_METRICS, Group, difference_cell, flatten, interval_legend,
+                                     paired_differences, summarize_group, summary_cell, write_tables)
 
 SCALES = ("micro", "paper")
 MICRO_SEEDS = (0, 1, 2)
 PAPER_SEEDS = (1268, 1269, 1270)  # the official scripts' seeds
-NB101_MISSING = ("NB101 is not supported yet: there is no NB101 ground-truth adapter in bench/, no NB101 "
-                 "super-net in spaces/ and no nb101-cifar10 preset")
+NB101_MISSING = ("NB101 is not supported yet: its ground truth converts (bench/nb101.py reads the official "
+                 "tfrecord), but there is no NB101 super-net in spaces/ and no nb101-cifar10 preset")
 
 
 @dataclass(frozen=True)
@@ -183,20 +183,19 @@ def _seed_cells(group: Group | None, metrics, level) -> tuple[dict, list[dict]]:
     for m in metrics:
         if group is None:
             data.append({"metric": m, "n": 0, "mean": math.nan, "std": math.nan, "ci_lo": math.nan,
-                         "ci_hi": math.nan})
+                         "ci_hi": math.nan, "hb_lo": math.nan, "hb_hi": math.nan, "pool_size": 0})
             continue
-        s = summarize(group.values(m), level)
-        cells[m] = cell(s["mean"], s["std"], s["ci_lo"], s["ci_hi"], s["n"])
+        s = summarize_group(group, m, level)
+        cells[m] = summary_cell(s)
         data.append({"metric": m, **s})
     return cells, data
 
 
 def _preamble(defn: Definition, scale: str, level: float, results: list[EntryResult]) -> str:
-    pct = int(round(level * 100))
     lines = [f"# {defn.name}: {defn.title} ({scale} scale)", "",
-             f"Cells: mean ± std over seeds [{pct}% percentile-bootstrap interval of the mean] of the final "
-             "ranking metrics of the evaluation pool (landmarks excluded). 'paper' shows a value only where "
-             "it was copied from the paper; 'n/a' otherwise (none recorded yet)."]
+             interval_legend(level) + " Values: the final ranking metrics of the evaluation pool (landmarks "
+             "excluded). 'paper' shows a value only where it was copied from the paper; 'n/a' otherwise (none "
+             "recorded yet)."]
     if scale == "micro":
         lines.append("Micro scale: the micro preset (16x16 Fashion-MNIST, ground truth micro-fmnist-nb201); "
                      "compare the direction and size of effects with the paper, not the values.")
@@ -237,18 +236,20 @@ def render_t1(defn: Definition, scale: str, results: list[EntryResult], out_dir:
             diff = paired_differences(b, lm, defn.metrics, level)
             row = {"algorithm": alg, "space": space, "variant": "landmarks − baseline (paired)",
                    "seeds": int(diff.n.max())}
-            for d in diff.itertuples():
-                row[d.metric] = diff_cell(d.diff, d.diff_lo, d.diff_hi, d.n)
+            for _, d in diff.iterrows():
+                row[d["metric"]] = difference_cell(d)
                 data.append({"definition": defn.name, "scale": scale, "row": f"{alg} / {space} / difference",
-                             "algorithm": alg, "space": space, "variant": "landmarks-baseline", "metric": d.metric,
-                             "n": d.n, "mean": d.diff, "ci_lo": d.diff_lo, "ci_hi": d.diff_hi})
+                             "algorithm": alg, "space": space, "variant": "landmarks-baseline",
+                             "metric": d["metric"], "n": d["n"], "mean": d["diff"], "ci_lo": d["diff_lo"],
+                             "ci_hi": d["diff_hi"], "ci_method": d["ci_method"], "hb_lo": d["hb_lo"],
+                             "hb_hi": d["hb_hi"], "pool_size": d["pool_size"], "shared_pool": d["shared_pool"]})
             row[f"paper ({PaperValue().metric})"] = "n/a"
             display.append(row)
     frame = pd.DataFrame(display).fillna("—")
     pre = _preamble(defn, scale, level, results)
     paths = write_tables(out_dir / defn.name, frame, pd.DataFrame(data),
                          caption=f"{defn.title} ({scale} scale): mean ± std over seeds "
-                                 f"[{int(round(level * 100))}% bootstrap CI]", preamble=pre)
+                                 f"[{level * 100:g}% t; hb] (seeds; pool size)", preamble=pre)
     from paper_figures.aggregate import to_markdown
     return pre + "\n\n" + to_markdown(frame), paths
 
@@ -275,7 +276,7 @@ def render_t2(defn: Definition, scale: str, results: list[EntryResult], out_dir:
         row[dcol] = "—"
         if group is not None and default_group is not None and not e.default and e.axis != "reference":
             d = paired_differences(default_group, group, (metric0,), level).iloc[0]
-            row[dcol] = diff_cell(d["diff"], d.diff_lo, d.diff_hi, d.n)
+            row[dcol] = difference_cell(d)
         row[f"paper ({pv.metric})"] = ptext
         display.append(row)
         for s in stats:
@@ -295,7 +296,7 @@ def render_t2(defn: Definition, scale: str, results: list[EntryResult], out_dir:
     pre = _preamble(defn, scale, level, results)
     paths = write_tables(out_dir / defn.name, frame, pd.DataFrame(data),
                          caption=f"{defn.title} ({scale} scale): mean ± std over seeds "
-                                 f"[{int(round(level * 100))}% bootstrap CI]", preamble=pre)
+                                 f"[{level * 100:g}% t; hb] (seeds; pool size)", preamble=pre)
     if plot_rows:
         paths += ablation_panels(pd.DataFrame(plot_rows), out_dir / f"{defn.name}_ablations", metric=metric0,
                                  reference=reference)

@@ -5,6 +5,7 @@ Every metric takes ``pred`` (super-net score, higher = better) and ``gt``
 one entry per architecture of the evaluated pool.
 """
 
+import math
 import operator
 from typing import Callable
 
@@ -65,17 +66,52 @@ def kendall_tau(pred, gt) -> float:
     return _kendall_tau_b(*_validated_pair(pred, gt))
 
 
-def sparse_kendall_tau(pred, gt, decimals: int = 1) -> float:
-    """Kendall tau-b after rounding both inputs to ``decimals`` decimals.
+# The official code's sparse Kendall tau (kcyu2014/nas-landmarkreg, nasws/cnn/utils.py):
+# compute_sparse_rank_metric (lines 153-182) with sparse_rank_by_simple_bin (lines 90-122),
+# called with threshold=1e-3 (nasws/cnn/policy/cnn_general_search_policies.py:706, :784) on
+# accuracies rescaled from % to [0, 1] (utils.py:166-170). It bins the GT only, floor(acc / 1e-3)
+# (0.1 percentage point), and then compares, position by position, the binned GT values sorted
+# by GT with the binned GT values listed in the order of the predictions.
+SPARSE_RESOLUTION = 0.1  # percentage points: the official threshold 1e-3 on accuracies in [0, 1]
 
-    The paper rounds GT accuracies to 0.1% so that architectures whose accuracies differ
-    only by evaluation noise share a rank instead of counting as (dis)agreements. ``pred``
-    is rounded the same way, so it is assumed to be on the same scale (super-net accuracy
-    in %). The resolution is 10**-decimals percentage points: values that round to the same
-    10**-decimals grid point tie. NaN if rounding leaves either input constant.
+
+def gt_bins(gt, resolution: float = SPARSE_RESOLUTION) -> np.ndarray:
+    """floor(gt / resolution): the official code's GT bins (``resolution`` in GT units, 0.1 for GT in %).
+
+    The quotient is rounded to 9 decimals before the floor so that a value written as 86.3 lands
+    in bin 863 although 86.3 / 0.1 is 862.999... in binary floating point. The official code
+    (acc * 1e-2 * 1000 // 1) keeps such artefacts and puts a few values that lie exactly on a
+    bin edge one bin low (e.g. 80.1 -> 800, 0.5 % of the two-decimal values in 80-90 %); here
+    every value goes to the bin its decimal value belongs to.
+    """
+    gt = finite_1d(gt, "gt")
+    if not (math.isfinite(resolution) and resolution > 0):
+        raise ValueError(f"resolution must be a positive number, got {resolution}")
+    return np.floor(np.round(gt / resolution, 9))
+
+
+def sparse_kendall_tau(pred, gt, resolution: float = SPARSE_RESOLUTION) -> float:
+    """The official sparse Kendall tau: GT floor-binned to ``resolution`` (0.1 % points), predictions untouched.
+
+    With b = floor(gt / resolution) (see ``gt_bins``), the official code computes
+    scipy's Kendall tau-b between
+
+        x = b sorted ascending                      (the binned GT in GT order)
+        y = b listed in ascending order of ``pred`` (the binned GT in predicted order)
+
+    i.e. it pairs positions in the two orders, not architectures. A prediction that orders
+    the bins correctly scores 1 whatever its order inside a bin; when no two architectures
+    share a bin it equals the plain Kendall tau. ``pred`` is used only through its order,
+    so its scale does not matter; tied predictions keep their pool order (a stable sort;
+    the official code's unstable sort leaves that order unspecified). NaN if all GT values
+    share one bin.
     """
     pred, gt = _validated_pair(pred, gt)
-    return _kendall_tau_b(np.round(pred, decimals), np.round(gt, decimals))
+    bins = gt_bins(gt, resolution)
+    if _is_constant(bins):
+        return float("nan")
+    in_pred_order = bins[np.argsort(pred, kind="stable")]
+    return float(stats.kendalltau(np.sort(bins), in_pred_order).statistic)
 
 
 def spearman_rho(pred, gt) -> float:
@@ -170,3 +206,71 @@ def get_metric(name: str) -> Callable[[object, object], float]:
 def all_metrics(pred, gt) -> dict[str, float]:
     """Every registered metric for one pool; p_at_10 and top5_percentile need at least 10 and 5 architectures."""
     return {name: float(metric(pred, gt)) for name, metric in METRICS.items()}
+
+
+# Many resampled pools at once (the hierarchical bootstrap) ------------------------------
+def _signs(rows: np.ndarray) -> np.ndarray:
+    """sign(rows[:, i] - rows[:, j]) for every pair, as int8 (B, n, n)."""
+    return ((rows[:, :, None] > rows[:, None, :]).astype(np.int8)
+            - (rows[:, :, None] < rows[:, None, :]).astype(np.int8))
+
+
+def _tau_b_rows(x: np.ndarray, y: np.ndarray, chunk_elements: int = 4_000_000) -> np.ndarray:
+    """Kendall tau-b of every row pair of two (B, n) arrays, as scipy computes it:
+    (concordant - discordant) / sqrt((pairs - pairs tied in x) * (pairs - pairs tied in y));
+    NaN where either row is constant."""
+    n_rows, n = x.shape
+    pairs = n * (n - 1) / 2
+    out = np.empty(n_rows)
+    step = max(1, chunk_elements // max(1, n * n))
+    for start in range(0, n_rows, step):
+        sx, sy = _signs(x[start:start + step]), _signs(y[start:start + step])
+        score = np.einsum("bij,bij->b", sx.astype(np.int32), sy.astype(np.int32)) / 2
+        ties_x = ((sx == 0).sum(axis=(1, 2)) - n) / 2
+        ties_y = ((sy == 0).sum(axis=(1, 2)) - n) / 2
+        denominator = np.sqrt((pairs - ties_x) * (pairs - ties_y))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[start:start + step] = np.where(denominator > 0, score / np.where(denominator > 0, denominator, 1),
+                                               np.nan)
+    return out
+
+
+def _batched_kendall_tau(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    return _tau_b_rows(pred, gt)
+
+
+def _batched_sparse_kendall_tau(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    bins = np.floor(np.round(gt / SPARSE_RESOLUTION, 9))
+    in_pred_order = np.take_along_axis(bins, np.argsort(pred, axis=1, kind="stable"), axis=1)
+    return _tau_b_rows(np.sort(bins, axis=1), in_pred_order)
+
+
+def _batched_spearman_rho(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    rp = stats.rankdata(pred, axis=1)
+    rg = stats.rankdata(gt, axis=1)
+    rp -= rp.mean(axis=1, keepdims=True)
+    rg -= rg.mean(axis=1, keepdims=True)
+    norm = np.sqrt((rp * rp).sum(axis=1) * (rg * rg).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(norm > 0, (rp * rg).sum(axis=1) / np.where(norm > 0, norm, 1), np.nan)
+
+
+_BATCHED = {"kendall_tau": _batched_kendall_tau, "sparse_kendall_tau": _batched_sparse_kendall_tau,
+            "spearman_rho": _batched_spearman_rho}
+
+
+def batched_metric(name: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """A registered metric applied to every row of (B, n) arrays ``pred`` and ``gt``, returning (B,).
+
+    Row b gives the same value as ``get_metric(name)(pred[b], gt[b])`` (vectorised for the
+    Kendall and Spearman metrics, a loop otherwise). Rows may repeat architectures, as
+    bootstrap resamples do; inputs are not validated (callers pass finite arrays).
+    """
+    if name in _BATCHED:
+        return _BATCHED[name]
+    metric = get_metric(name)
+
+    def looped(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+        return np.array([metric(p, g) for p, g in zip(pred, gt)], dtype=float)
+
+    return looped

@@ -125,8 +125,8 @@ def metric_over_epochs(groups: list[tuple[str, list[dict]]], path: Path, metric:
 
 def ablation_panels(table: pd.DataFrame, path: Path, metric: str = "kendall_tau",
                     reference: float | None = None, panel_width: float = 2.2) -> list[Path]:
-    """One panel per ablation axis: mean over seeds with its bootstrap interval (error
-    bars) for each setting; the default setting filled, others hollow; a dotted line
+    """One panel per ablation axis: mean over seeds with its Student-t interval over seeds
+    (error bars) for each setting; the default setting filled, others hollow; a dotted line
     at ``reference`` (the mean of the un-regularised baseline) when given.
     table columns: axis, value, mean, ci_lo, ci_hi, default (bool)."""
     axes_names = list(dict.fromkeys(table["axis"]))
@@ -155,7 +155,7 @@ def ablation_panels(table: pd.DataFrame, path: Path, metric: str = "kendall_tau"
         ax.tick_params(axis="y", labelsize=7)
         ax.grid(alpha=0.3, axis="y")
     for row_axes in axes:
-        row_axes[0].set_ylabel(f"{metric.replace('_', ' ')}\n(mean, bootstrap CI)", fontsize=8)
+        row_axes[0].set_ylabel(f"{metric.replace('_', ' ')}\n(mean, t interval)", fontsize=8)
     for ax in list(axes.flat)[len(axes_names):]:
         ax.set_visible(False)
     axes.flat[0].legend(fontsize=6.5, loc="best")

@@ -1,17 +1,25 @@
 """Regression gate on ranking quality: new runs against a stored baseline.
 
 The rule, per variant (config) and metric (all four metrics: higher is better):
-let x_1..x_n be the new runs' final values over seeds and B the mean of the
-baseline's per-seed values. U is the one-sided percentile-bootstrap upper bound of
-the mean of x at confidence `level` (the `level` quantile of the means of 10,000
-resamples with replacement of the x, numpy default_rng seed 0). The metric FAILS when
+let x_1..x_n be the new runs' final values over seeds and b_1..b_m the baseline's
+per-seed values. D = mean(x) - mean(b), and U is the one-sided upper confidence bound
+of the true difference at confidence `level` from the pooled two-sample Student-t:
 
-    U < B - tolerance
+    U = D + t_{level, n + m - 2} * s_p * sqrt(1/n + 1/m)
 
-i.e. when even an optimistic reading of the new runs (the new mean is below U with
-confidence `level`) lies more than `tolerance` (absolute, in the metric's units)
-below the baseline mean. A NaN among the new values fails too. With one seed, U is
-that seed's value. Runs whose config matches no baseline variant are not compared.
+with s_p the pooled standard deviation of the two samples (the same config run again,
+so one variance is assumed). The metric FAILS when
+
+    U < -tolerance
+
+i.e. when the new runs are worse than the baseline by more than `tolerance` (absolute,
+in the metric's units) even at the optimistic end of the interval. The t quantile makes
+the bound honest at 2-3 seeds: it widens as seeds get fewer instead of shrinking to the
+spread of the few values, as a percentile bootstrap does; and the baseline's own seed
+noise counts too. It works with one new seed when the baseline has two (n + m - 2 >= 1);
+with one seed on each side there is no spread estimate and U = D (a note says so).
+Bit-identical reruns (zero spread) give U = D. A NaN among the new values fails.
+Runs whose config matches no baseline variant are not compared.
 
 Baseline file (JSON, format lmreg-baseline/1): the metrics, the rule's parameters at
 creation, the git commit, and per variant the config identity (preset name, overrides
@@ -31,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from paper_figures.aggregate import RANKING_METRICS, flatten, group_records
-from paper_figures.stats import one_sided_lower_bound
+from paper_figures.stats import pooled_t_upper_diff
 from results.records import RecordError
 
 FORMAT = "lmreg-baseline/1"
@@ -39,6 +47,8 @@ GATED_METRICS = RANKING_METRICS            # higher is better for each
 IDENTITY_IGNORES = ("seed", "device", "threads")  # do not change what a run computes (CPU: bit-for-bit)
 DEFAULT_TOLERANCE = 0.05
 DEFAULT_LEVEL = 0.95
+RULE_TEXT = ("fail when the one-sided pooled two-sample Student-t upper bound (level) of new mean - baseline mean "
+             "< -tolerance")
 
 
 class BaselineError(RecordError):
@@ -86,9 +96,7 @@ def make_baseline(records: list[dict], metrics=GATED_METRICS, tolerance: float =
         }
     return {"format": FORMAT, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "git_commit": _git_commit(), "metrics": list(metrics),
-            "rule": {"tolerance": tolerance, "level": level,
-                     "text": "fail when the one-sided bootstrap upper bound (level) of the new mean "
-                             "< baseline mean - tolerance"},
+            "rule": {"tolerance": tolerance, "level": level, "text": RULE_TEXT},
             "variants": variants}
 
 
@@ -133,10 +141,15 @@ def _check_metrics(metrics) -> None:
                             f"{', '.join(GATED_METRICS)}")
 
 
-def upper_bound(values, level: float = DEFAULT_LEVEL, n_boot: int = 10000) -> float:
-    """One-sided percentile-bootstrap upper bound of the mean (the mean is below it with
-    confidence `level`)."""
-    return -one_sided_lower_bound(-np.asarray(values, dtype=float), level=level, n_boot=n_boot)
+def upper_bound(new, base, level: float = DEFAULT_LEVEL) -> tuple[float, float, int]:
+    """(D, U, dof): the new-minus-baseline mean difference and its one-sided pooled Student-t
+    upper bound at confidence `level`; with one value on each side (no spread estimate)
+    U = D and dof = 0."""
+    new, base = np.asarray(new, dtype=float), np.asarray(base, dtype=float)
+    if len(new) + len(base) < 3:
+        diff = float(new.mean() - base.mean())
+        return diff, diff, 0
+    return pooled_t_upper_diff(new, base, level)
 
 
 @dataclass
@@ -145,21 +158,25 @@ class GateResult:
     metric: str
     n: int
     new_mean: float
-    upper: float
+    upper: float          # upper bound of new mean - baseline mean
     base_mean: float
     tolerance: float
     passed: bool
     note: str = ""
+    n_base: int = 0
+    dof: int = 0
 
     def line(self, level: float) -> str:
         pct = f"{level * 100:g}%"
         head = f"{'ok  ' if self.passed else 'FAIL'} {self.variant} {self.metric}:"
-        if self.note:
+        if self.note and not math.isfinite(self.upper):
             return f"{head} {self.note}"
         cmp = ">=" if self.passed else "<"
-        return (f"{head} new mean {self.new_mean:.4f} over {self.n} seed(s), {pct} upper bound {self.upper:.4f} "
-                f"{cmp} baseline mean {self.base_mean:.4f} - tolerance {self.tolerance:g} "
-                f"= {self.base_mean - self.tolerance:.4f}")
+        bound = (f"{pct} upper bound {self.upper:+.4f} (pooled t, {self.dof} dof)" if self.dof
+                 else f"no spread estimate (one seed each), bound = difference {self.upper:+.4f}")
+        return (f"{head} new mean {self.new_mean:.4f} ({self.n} seed(s)) - baseline mean {self.base_mean:.4f} "
+                f"({self.n_base} seed(s)) = {self.new_mean - self.base_mean:+.4f}; {bound} {cmp} "
+                f"-tolerance -{self.tolerance:g}")
 
 
 def _config_diff(a: dict, b: dict) -> list[str]:
@@ -168,7 +185,7 @@ def _config_diff(a: dict, b: dict) -> list[str]:
 
 
 def gate(baseline: dict, records: list[dict], tolerance: float | dict = DEFAULT_TOLERANCE,
-         level: float = DEFAULT_LEVEL, metrics=None, n_boot: int = 10000) -> tuple[list[GateResult], list[str]]:
+         level: float = DEFAULT_LEVEL, metrics=None) -> tuple[list[GateResult], list[str]]:
     """(results, notes). tolerance: one number or {metric: number} (missing metrics: default)."""
     if not 0 < level < 1:
         raise BaselineError(f"level must be strictly between 0 and 1, got {level}")
@@ -203,9 +220,9 @@ def gate(baseline: dict, records: list[dict], tolerance: float | dict = DEFAULT_
                 results.append(GateResult(g.label, m, len(new), math.nan, math.nan, bmean, t, False,
                                           f"NaN among the new per-seed values {list(new)}"))
                 continue
-            ub = upper_bound(new, level, n_boot)
+            _, ub, dof = upper_bound(new, base, level)
             results.append(GateResult(g.label, m, len(new), float(new.mean()), ub, bmean, t,
-                                      passed=not ub < bmean - t))
+                                      passed=not ub < -t, n_base=len(base), dof=dof))
     for g in groups:
         if id(g) not in matched:
             near = min(baseline["variants"].items(),

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from paper_figures.aggregate import (RANKING_METRICS, diff_cell, differing_keys, group_records, group_table,
-                                     landmark_pairs, paired_differences, to_markdown, write_tables)
+from paper_figures.aggregate import (RANKING_METRICS, difference_cell, differing_keys, group_records, group_table,
+                                     interval_legend, landmark_pairs, n_text, paired_differences, to_markdown,
+                                     write_tables)
 from results.records import RecordError, find_records, read_record
 
 
@@ -24,26 +25,24 @@ def report(paths, out_dir: str | Path | None = None, metrics=RANKING_METRICS, le
     records = load_records(paths)
     groups = group_records(records)
     display, data = group_table(groups, metrics, level)
-    pct = int(round(level * 100))
     varying = [k for k in differing_keys(records) if k not in ("name", "use_landmarks")]
     lines = [f"# lmreg report: {len(records)} run(s) in {len(groups)} config group(s)", "",
-             f"Cells: mean ± std over seeds [{pct}% percentile-bootstrap interval of the mean] of the final "
-             "pool metrics. Groups: same config except the seed"
+             interval_legend(level) + " Values: the final pool metrics. Groups: same config except the seed"
              + (f"; config keys that differ between groups: {', '.join(varying)}" if varying else "") + ".",
              "", to_markdown(display)]
     pairs = landmark_pairs(groups)
     diff_rows, diff_data = [], []
     for base, lm in pairs:
         d = paired_differences(base, lm, metrics, level)
-        row = {"landmarks": lm.label, "minus baseline": base.label, "paired seeds": int(d.n.max())}
-        for r in d.itertuples():
-            row[r.metric] = diff_cell(r.diff, r.diff_lo, r.diff_hi, r.n)
-            diff_data.append({"landmarks": lm.label, "baseline": base.label, "metric": r.metric, "n": r.n,
-                              "diff": r.diff, "diff_lo": r.diff_lo, "diff_hi": r.diff_hi})
+        row = {"landmarks": lm.label, "minus baseline": base.label,
+               "n": n_text(int(d.n.max()), int(d.pool_size.min()))}
+        for _, r in d.iterrows():
+            row[r["metric"]] = difference_cell(r)
+            diff_data.append({"landmarks": lm.label, "baseline": base.label, **r.to_dict()})
         diff_rows.append(row)
     if diff_rows:
-        lines += ["", f"Landmarks minus baseline on the same seeds (mean [{pct}% paired bootstrap]):", "",
-                  to_markdown(pd.DataFrame(diff_rows))]
+        lines += ["", f"Landmarks minus baseline on the same seeds (mean difference [{level * 100:g}% paired "
+                      "t; hb]):", "", to_markdown(pd.DataFrame(diff_rows))]
     text = "\n".join(lines)
     paths: list[Path] = []
     if out_dir is not None:

@@ -1,7 +1,8 @@
 """Analysis stage: definitions registry, reproduce dry-runs, rendering from synthetic
 records, the regression gate, and report. Most tests use tiny fake records written
-in the runner's format, so no training is needed; the quick-run tests use
-runs/demo-quick when present (else they make it: about a minute on 2 cores)."""
+in the runner's format, so no training is needed; the quick-run tests (marked slow)
+train 6 quick super-nets into a temporary folder once per session (about a minute
+on 2 cores) and never read runs from the repository."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ import pytest
 
 from experiments.cli import main
 from experiments.reproduce import plan, render
-from experiments.runconfig import load_config, run_name, to_dict
+from experiments.runconfig import load_config, to_dict
 from paper_figures.aggregate import group_records, to_latex
 from paper_figures.definitions import DEFINITIONS, PAPER_VALUES, get_definition
 from paper_figures.metrics import all_metrics
 from paper_figures.regress import BaselineError, gate, make_baseline, parse_tolerance, upper_bound
+from paper_figures.stats import hierarchical_bootstrap, hierarchical_bootstrap_diff
 from results.records import RECORD_NAME, read_record, write_record
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,14 +117,31 @@ def test_render_t1_f1_f2_from_synthetic_records(tmp_path, capsys):
     assert "paper (kendall_tau)" in md and md.count("n/a") >= 3
     import pandas as pd
     csv = pd.read_csv(tmp_path / "T1.csv")
-    assert {"paper_value", "paper_source", "mean", "std", "ci_lo", "ci_hi", "n"} <= set(csv.columns)
+    assert {"paper_value", "paper_source", "mean", "std", "ci_lo", "ci_hi", "n", "hb_lo", "hb_hi",
+            "pool_size"} <= set(csv.columns)
     row = csv[(csv.variant == "landmarks") & (csv.metric == "kendall_tau")].iloc[0]
-    taus = [read_record(tmp_path / f"micro-landmarks-seed{s}" / RECORD_NAME)["attrs"]["final_metrics"]["kendall_tau"]
-            for s in (0, 1, 2)]
-    assert row["mean"] == pytest.approx(np.mean(taus)) and row["ci_lo"] <= row["mean"] <= row["ci_hi"]
+    recs = [read_record(tmp_path / f"micro-landmarks-seed{s}" / RECORD_NAME) for s in (0, 1, 2)]
+    taus = [r["attrs"]["final_metrics"]["kendall_tau"] for r in recs]
+    # the t interval over the three seeds, by hand: t_{0.975, 2} = 0.95 * sqrt(2 / 0.0975)
+    half = 0.95 * (2 / 0.0975) ** 0.5 * np.std(taus, ddof=1) / 3 ** 0.5
+    assert (row["mean"], row["ci_lo"], row["ci_hi"]) == pytest.approx((np.mean(taus), np.mean(taus) - half,
+                                                                       np.mean(taus) + half))
+    # the hierarchical bootstrap on the records' pools (the fake runs share one pool of 20)
+    pools = [(r["tables"]["pool"]["score_acc"].to_numpy(), r["tables"]["pool"]["gt"].to_numpy()) for r in recs]
+    hb = hierarchical_bootstrap(pools, "kendall_tau", shared_pool=True)
+    assert (row["hb_lo"], row["hb_hi"], row["n"], row["pool_size"]) == pytest.approx((hb["lo"], hb["hi"], 3, 20))
+    assert row["hb_lo"] < row["mean"] < row["hb_hi"]
+    diff = csv[(csv.variant == "landmarks-baseline") & (csv.metric == "kendall_tau")].iloc[0]
+    base = [read_record(tmp_path / f"micro-baseline-seed{s}" / RECORD_NAME) for s in (0, 1, 2)]
+    base_pools = [(r["tables"]["pool"]["score_acc"].to_numpy(), r["tables"]["pool"]["gt"].to_numpy()) for r in base]
+    hbd = hierarchical_bootstrap_diff(base_pools, pools, "kendall_tau", shared_pool=True)
+    assert (diff["hb_lo"], diff["hb_hi"]) == pytest.approx((hbd["lo"], hbd["hi"]))
+    # every interval in the Markdown and LaTeX tables has its n beside it
+    assert md.count("(3 seeds; pool 20)") == 3 * 4 and "[t " in md and "; hb " in md
     assert csv.paper_value.isna().all()
     tex = (tmp_path / "T1.tex").read_text()
     assert r"\begin{tabular}" in tex and r"kendall\_tau" in tex and r"$\pm$" in tex
+    assert tex.count("(3 seeds; pool 20)") == 3 * 4
     # Figures through the command (all runs present: nothing is trained)
     for name in ("F1", "F2"):
         assert main(["reproduce", name, "--out", str(tmp_path), "--no-progress"]) == 0
@@ -175,9 +194,24 @@ def test_regress_pass_and_fail_on_synthetic_values(tmp_path, capsys):
     results, _ = gate(baseline, _records(0.0))  # landmark runs lose their ranking
     failed = {(r.variant, r.metric) for r in results if not r.passed}
     assert ("quick-landmarks", "kendall_tau") in failed and not any(v == "quick-baseline" for v, _ in failed)
-    # the rule, by hand: upper bound of the new mean vs baseline mean minus tolerance
-    assert upper_bound([0.1, 0.2, 0.3]) == pytest.approx(0.3, abs=0.05)
-    assert upper_bound([0.5]) == 0.5
+    # the rule, by hand: pooled t upper bound of new mean - baseline mean against -tolerance.
+    # new [0.1, 0.2, 0.3], base [0.3, 0.4, 0.5]: D = -0.2, s_p = 0.1, 4 dof, t_{0.95, 4} = 2.1318
+    d, u, dof = upper_bound([0.1, 0.2, 0.3], [0.3, 0.4, 0.5])
+    assert (d, dof) == (pytest.approx(-0.2), 4) and u == pytest.approx(-0.2 + 2.131847 * 0.1 * (2 / 3) ** 0.5)
+    assert upper_bound([0.5], [0.6]) == (pytest.approx(-0.1), pytest.approx(-0.1), 0)  # no spread estimate
+    one = make_baseline(_records(0.8))
+    variant = one["variants"]["quick-landmarks"]
+    b = np.array(variant["values"]["kendall_tau"])
+    # three seeds that lie 0.2 below the baseline with its spread: D = -0.2, U = D + 2.1318 * s * sqrt(2/3)
+    new = _records(0.8)
+    for rec in new:
+        if rec["attrs"]["config"]["use_landmarks"]:
+            rec["attrs"]["final_metrics"]["kendall_tau"] -= 0.2
+    res = {(r.variant, r.metric): r for r in gate(one, new, tolerance=0.05)[0]}
+    r = res[("quick-landmarks", "kendall_tau")]
+    u = -0.2 + 2.131847 * np.std(b, ddof=1) * (2 / 3) ** 0.5
+    assert r.upper == pytest.approx(u, abs=1e-5) and r.passed == (u >= -0.05) and r.dof == 4
+    assert "pooled t, 4 dof" in r.line(0.95)
     assert parse_tolerance(["0.1", "p_at_10=0.2"])["p_at_10"] == 0.2
     with pytest.raises(BaselineError, match="gated metrics"):
         parse_tolerance(["top5_percentile=1"])
@@ -210,20 +244,19 @@ def test_regress_pass_and_fail_on_synthetic_values(tmp_path, capsys):
 
 
 # The quick runs and the committed quick baseline ------------------------------------
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def quick_runs(tmp_path_factory) -> Path:
-    """runs/demo-quick (6 runs: quick preset, seeds 0-2, with and without landmarks);
-    trained into a temporary folder when absent (about a minute)."""
-    folder = ROOT / "runs" / "demo-quick"
-    cfgs = [load_config("quick", [f"seed={s}", f"use_landmarks={lm}"]) for s in (0, 1, 2) for lm in (False, True)]
-    if all((folder / run_name(c) / RECORD_NAME).exists() for c in cfgs):
-        return folder
+    """6 quick runs (quick preset, seeds 0-2, with and without landmarks), trained once per
+    session into a temporary folder (about a minute on 2 cores); nothing in the repository
+    is read or written."""
     from experiments.demo import run_many
+    cfgs = [load_config("quick", [f"seed={s}", f"use_landmarks={lm}"]) for s in (0, 1, 2) for lm in (False, True)]
     folder = tmp_path_factory.mktemp("demo-quick")
     run_many(cfgs, folder, workers=2, progress=False)
     return folder
 
 
+@pytest.mark.slow
 def test_quick_baseline_gate(quick_runs, tmp_path, capsys):
     assert QUICK_BASELINE.is_file(), "results/baselines/quick.json is missing"
     assert main(["regress", "--baseline", str(QUICK_BASELINE), str(quick_runs)]) == 0
@@ -242,6 +275,7 @@ def test_quick_baseline_gate(quick_runs, tmp_path, capsys):
     assert len(err) == 4 and all(line.startswith("FAIL quick-landmarks") for line in err)
 
 
+@pytest.mark.slow
 def test_report_on_quick_runs(quick_runs, tmp_path, capsys):
     assert main(["report", str(quick_runs), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
@@ -251,4 +285,19 @@ def test_report_on_quick_runs(quick_runs, tmp_path, capsys):
     for name in ("report.md", "report.csv", "report.tex", "report_differences.md", "F1_rank_scatter.png",
                  "F1_rank_scatter.pdf", "F2_tau_over_epochs.png", "F2_tau_over_epochs.pdf"):
         assert (tmp_path / name).stat().st_size > 0, name
+    import pandas as pd
+    recs = [read_record(p) for p in sorted(quick_runs.glob(f"*/{RECORD_NAME}"))]
+    by = {(r["attrs"]["config"]["use_landmarks"], r["attrs"]["config"]["seed"]): r for r in recs}
+    data = pd.read_csv(tmp_path / "report.csv")
+    assert len(data) == 2 * 4 and (data.n == 3).all() and (data.pool_size == 30).all()
+    assert np.isfinite(data[["mean", "std", "ci_lo", "ci_hi", "hb_lo", "hb_hi"]].to_numpy(float)).all()
+    diffs = pd.read_csv(tmp_path / "report_differences.csv").set_index("metric")
+    for m in ("kendall_tau", "sparse_kendall_tau", "spearman_rho", "p_at_10"):
+        row = data[(data.group == "quick-landmarks") & (data.metric == m)].iloc[0]
+        vals = [by[True, s]["attrs"]["final_metrics"][m] for s in (0, 1, 2)]
+        assert row["mean"] == pytest.approx(np.mean(vals), abs=1e-12)
+        d = [by[True, s]["attrs"]["final_metrics"][m] - by[False, s]["attrs"]["final_metrics"][m] for s in (0, 1, 2)]
+        assert diffs.loc[m, "diff"] == pytest.approx(np.mean(d), abs=1e-12) and diffs.loc[m, "n"] == 3
+        assert diffs.loc[m, "hb_lo"] <= diffs.loc[m, "hb_estimate"] <= diffs.loc[m, "hb_hi"]
+    assert out.count("(3 seeds; pool 30)") == 3 * 4
     assert main(["report", str(tmp_path / "nothing-here")]) == 2

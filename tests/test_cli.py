@@ -136,10 +136,70 @@ def test_bench_query_nb101_bad_hash(nb101_store, capsys, arch, fragment):
 
 @pytest.mark.slow
 def test_quick_demo_end_to_end(tmp_path):
+    import numpy as np
+    import pandas as pd
+    from scipy import stats
+
+    from paper_figures.aggregate import RANKING_METRICS
+    from paper_figures.stats import hierarchical_bootstrap_diff
+    from results.records import read_record
+
     proc = _lmreg("demo", "--quick", "--seeds", "0,1", "--out", str(tmp_path), "--no-progress")
     assert proc.returncode == 0, proc.stderr
-    assert "| kendall_tau |" in proc.stdout and "paired bootstrap" in proc.stdout
     for name in ("summary.md", "summary.csv", "rank_scatter.png", "rank_scatter.pdf",
                  "tau_over_epochs.png", "tau_over_epochs.pdf"):
         assert (tmp_path / name).stat().st_size > 0, name
-    assert len(list(tmp_path.glob("*/record.h5"))) == 4
+
+    # The records: both arms, both seeds, one shared pool of 30 (the quick preset's), and
+    # final metrics that are the metrics of the stored pool scores.
+    records = {(r["attrs"]["config"]["use_landmarks"], r["attrs"]["config"]["seed"]): r
+               for r in map(read_record, sorted(tmp_path.glob("*/record.h5")))}
+    assert sorted(records) == [(False, 0), (False, 1), (True, 0), (True, 1)]
+    pools = {k: r["tables"]["pool"] for k, r in records.items()}
+    assert all(len(p) == 30 and list(p.arch) == list(pools[False, 0].arch) for p in pools.values())
+    for rec, pool in zip(records.values(), pools.values()):
+        fm = rec["attrs"]["final_metrics"]
+        assert fm["kendall_tau"] == pytest.approx(stats.kendalltau(pool["score_acc"], pool["gt"]).statistic, abs=1e-12)
+        assert fm["spearman_rho"] == pytest.approx(stats.spearmanr(pool["score_acc"], pool["gt"]).statistic, abs=1e-12)
+
+    # summary.csv: one row per ranking metric, every number finite, n beside the intervals,
+    # and the numbers are those of the records.
+    csv = pd.read_csv(tmp_path / "summary.csv")
+    assert list(csv.metric) == list(RANKING_METRICS)
+    numbers = csv.drop(columns="metric")
+    assert np.isfinite(numbers.to_numpy(float)).all(), csv
+    assert (csv.seeds == 2).all() and (csv.pool_size == 30).all()
+    t975 = stats.t.ppf(0.975, 1)  # 2 seeds: 1 degree of freedom (12.706)
+    assert t975 == pytest.approx(12.706, abs=1e-3)
+    for row in csv.itertuples():
+        m = row.metric
+        base = np.array([records[False, s]["attrs"]["final_metrics"][m] for s in (0, 1)])
+        lm = np.array([records[True, s]["attrs"]["final_metrics"][m] for s in (0, 1)])
+        assert (row.baseline_mean, row.landmarks_mean) == pytest.approx((base.mean(), lm.mean()), abs=1e-12)
+        assert (row.baseline_std, row.landmarks_std) == pytest.approx((base.std(ddof=1), lm.std(ddof=1)), abs=1e-12)
+        d = lm - base
+        half = t975 * d.std(ddof=1) / np.sqrt(2)
+        assert (row.diff, row.diff_lo, row.diff_hi) == pytest.approx((d.mean(), d.mean() - half, d.mean() + half),
+                                                                     abs=1e-9)
+        hb = hierarchical_bootstrap_diff(
+            [(pools[False, s].score_acc.to_numpy(), pools[False, s]["gt"].to_numpy()) for s in (0, 1)],
+            [(pools[True, s].score_acc.to_numpy(), pools[True, s]["gt"].to_numpy()) for s in (0, 1)],
+            m, shared_pool=True)
+        assert (row.diff_hb_lo, row.diff_hb_hi) == pytest.approx((hb["lo"], hb["hi"]), abs=1e-12)
+        assert row.diff_hb_lo <= hb["estimate"] <= row.diff_hb_hi
+        for arm, v in (("baseline", base), ("landmarks", lm)):
+            half = t975 * v.std(ddof=1) / np.sqrt(2)
+            assert (getattr(row, f"{arm}_ci_lo"), getattr(row, f"{arm}_ci_hi")) == pytest.approx(
+                (v.mean() - half, v.mean() + half), abs=1e-9)
+
+    # The printed table (also in summary.md): both arms, every metric, its numbers, n per row.
+    md = (tmp_path / "summary.md").read_text()
+    header = next(line for line in proc.stdout.splitlines() if line.startswith("| metric |"))
+    assert "baseline" in header and "landmarks" in header and "paired t" in header
+    assert "hierarchical bootstrap" in header and header in md
+    for row in csv.itertuples():
+        line = next(line for line in proc.stdout.splitlines() if line.startswith(f"| {row.metric} |"))
+        assert line in md and line.endswith("| 2 seeds; pool 30 |")
+        assert f"{row.baseline_mean:.3f} ± {row.baseline_std:.3f}" in line
+        assert f"{row.diff:+.3f} [t {row.diff_lo:+.3f}, {row.diff_hi:+.3f}]" in line
+        assert f"[hb {row.diff_hb_lo:+.3f}, {row.diff_hb_hi:+.3f}]" in line

@@ -7,6 +7,7 @@ from scipy import stats as scipy_stats
 from paper_figures.metrics import (
     METRICS,
     all_metrics,
+    batched_metric,
     get_metric,
     gt_percentiles,
     kendall_tau,
@@ -18,9 +19,15 @@ from paper_figures.metrics import (
 )
 from paper_figures.stats import (
     bootstrap_ci,
+    hierarchical_bootstrap,
+    hierarchical_bootstrap_diff,
     mean_std,
     one_sided_lower_bound,
     paired_bootstrap_diff,
+    paired_t_diff,
+    pooled_t_upper_diff,
+    t_interval,
+    t_upper_bound,
 )
 
 
@@ -48,11 +55,73 @@ def test_spearman_rho_matches_scipy(seed, with_ties):
     assert spearman_rho(pred, gt) == pytest.approx(scipy_stats.spearmanr(pred, gt).statistic, abs=1e-12)
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_sparse_kendall_tau_is_tau_of_rounded_scores(seed):
-    pred, gt = random_scores(seed)
-    expected = scipy_stats.kendalltau(np.round(pred, 1), np.round(gt, 1)).statistic
+def official_sparse_kendall_tau(model_perfs, gt_perfs, threshold=1e-3):
+    """The official procedure step by step (nasws/cnn/utils.py:153-182 and 90-122 of
+    kcyu2014/nas-landmarkreg), written out independently: rescale % to [0, 1], sort ids
+    by prediction and by GT, give GT bins a running rank in GT order, compare position by
+    position. Predictions here have no ties, so the official unstable sort is unambiguous.
+    Its float arithmetic puts some values that lie exactly on a bin edge one bin low
+    (80.1 * 1e-2 * 1000 // 1 == 800); ours does not, so the GT here avoids edges."""
+    model_perfs = [p * (1e-2 if 1 < np.mean(model_perfs) < 100 else 1.0) for p in model_perfs]
+    gt_perfs = [p * (1e-2 if 1 < np.mean(gt_perfs) < 100 else 1.0) for p in gt_perfs]
+    ids = list(range(len(gt_perfs)))
+    by_pred = sorted(ids, key=lambda i: model_perfs[i])
+    by_gt = sorted(ids, key=lambda i: gt_perfs[i])
+    rank_of, gt_ranks, rank, previous = {}, [], -1, 0.0
+    for i in by_gt:
+        if gt_perfs[i] * (1 / threshold) // 1 > previous * (1 / threshold) // 1:
+            rank += 1
+        rank_of[i] = rank
+        gt_ranks.append(rank)
+        previous = gt_perfs[i]
+    return scipy_stats.kendalltau(gt_ranks, [rank_of[i] for i in by_pred]).statistic
+
+
+def test_sparse_kendall_tau_hand_computed():
+    # GT bins at 0.1 point: floor(gt * 10) = [863, 863, 864, 865]; pred order: 1, 0, 3, 2.
+    gt, pred = [86.31, 86.38, 86.45, 86.52], [0.2, 0.1, 0.4, 0.3]
+    # x = bins sorted = [863, 863, 864, 865], y = bins in pred order = [863, 863, 865, 864].
+    # Position pairs: (0,1) tied in both, (2,3) discordant, the other 4 concordant;
+    # one tie in x and one in y -> tau-b = (4 - 1) / sqrt((6 - 1) * (6 - 1)) = 3 / 5.
+    assert scipy_stats.kendalltau([863, 863, 864, 865], [863, 863, 865, 864]).statistic == pytest.approx(0.6)
+    assert sparse_kendall_tau(pred, gt) == pytest.approx(0.6, abs=1e-12)
+    # Not the same as tau-b between binned GT and pred per architecture (3 / sqrt(30)),
+    # nor the old definition that rounded both arrays.
+    assert scipy_stats.kendalltau([863, 863, 864, 865], pred).statistic == pytest.approx(3 / math.sqrt(30))
+    assert sparse_kendall_tau(pred, gt) != pytest.approx(
+        scipy_stats.kendalltau(np.round(pred, 1), np.round(gt, 1)).statistic)
+
+
+def test_sparse_kendall_tau_ignores_order_inside_a_bin_and_keeps_pred_untouched():
+    gt = [86.31, 86.38, 86.45, 86.52]  # bins 863, 863, 864, 865
+    # Any order of the two same-bin architectures is perfect.
+    assert sparse_kendall_tau([1, 2, 3, 4], gt) == pytest.approx(1.0)
+    assert sparse_kendall_tau([2, 1, 3, 4], gt) == pytest.approx(1.0)
+    # Predictions closer than 0.1 point still order the architectures: nothing rounds them.
+    pred = [86.301, 86.302, 86.304, 86.303]  # order 0, 1, 3, 2 -> y = [863, 863, 865, 864]
+    assert sparse_kendall_tau(pred, gt) == pytest.approx(0.6)
+    # Only the order of pred matters.
+    assert sparse_kendall_tau(np.asarray(pred) / 100, gt) == pytest.approx(0.6)
+    # A value written as 86.3 is in bin 863 (86.3 / 0.1 is 862.999... in floating point;
+    # the official code's float arithmetic also misplaces e.g. 80.1, which we put in bin 801).
+    assert sparse_kendall_tau([1, 2, 3], [86.3, 86.39, 86.4]) == pytest.approx(1.0)
+    assert sparse_kendall_tau([2, 1, 3], [86.3, 86.39, 86.4]) == pytest.approx(1.0)
+    assert sparse_kendall_tau([2, 1, 3], [80.1, 80.19, 80.2]) == pytest.approx(1.0)
+    assert math.isnan(sparse_kendall_tau([1, 2, 3], [86.31, 86.35, 86.39]))  # one bin
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sparse_kendall_tau_matches_the_official_procedure(seed):
+    rng = np.random.default_rng(seed)
+    gt = rng.uniform(84, 87, 120)             # GT in %, 30 bins of 0.1 point: many shared
+    pred = gt + rng.normal(0, 0.8, gt.size)   # no ties
+    expected = official_sparse_kendall_tau(list(pred), list(gt))
     assert sparse_kendall_tau(pred, gt) == pytest.approx(expected, abs=1e-12)
+    # Coarser bins (threshold 1e-2 on [0, 1], i.e. 1 point) as the official visualisation uses.
+    assert sparse_kendall_tau(pred, gt, resolution=1.0) == pytest.approx(
+        official_sparse_kendall_tau(list(pred), list(gt), threshold=1e-2), abs=1e-12)
+    # With ties in GT bins the official value differs from plain Kendall tau.
+    assert sparse_kendall_tau(pred, gt) != pytest.approx(kendall_tau(pred, gt), abs=1e-6)
 
 
 # --- hand-computed cases ----------------------------------------------------
@@ -67,19 +136,6 @@ def test_perfect_and_reversed_order(metric):
 def test_constant_input_gives_nan():
     assert math.isnan(kendall_tau([1, 1, 1], [1, 2, 3]))
     assert math.isnan(spearman_rho([1, 2, 3], [5, 5, 5]))
-
-
-def test_sparse_kendall_tau_rounding_ties_change_value():
-    # Raw: pair (0, 1) is discordant, (0, 2) and (1, 2) concordant -> tau = (2 - 1) / 3.
-    # Rounded GT [70.0, 70.0, 80.0]: pair (0, 1) becomes a GT tie ->
-    # tau-b = (2 - 0) / sqrt((3 - 0) * (3 - 1)) = 2 / sqrt(6).
-    pred, gt = [1.0, 2.0, 3.0], [70.04, 70.01, 80.0]
-    assert kendall_tau(pred, gt) == pytest.approx(1 / 3)
-    assert sparse_kendall_tau(pred, gt) == pytest.approx(2 / math.sqrt(6))
-    # pred is rounded the same way, so swapping the roles gives the same value.
-    assert sparse_kendall_tau(gt, pred) == pytest.approx(2 / math.sqrt(6))
-    # At 0.01 points the two GT values stay apart, so the raw discordance counts again.
-    assert sparse_kendall_tau(pred, gt, decimals=2) == pytest.approx(1 / 3)
 
 
 def test_precision_at_k_hand_computed():
@@ -260,3 +316,127 @@ def test_aggregation_bad_parameters_raise():
         bootstrap_ci([1.0, 2.0], level=1.0)
     with pytest.raises(ValueError):
         one_sided_lower_bound([1.0, 2.0], n_boot=0)
+
+
+# --- intervals that hold at small n -----------------------------------------
+
+def test_t_interval_by_hand_and_against_scipy():
+    values = [0.2, 0.4, 0.9]
+    # mean 0.5, s = sqrt(0.13); with 2 degrees of freedom the t quantile has a closed form,
+    # t_p = (2p - 1) * sqrt(2 / (4p(1 - p))): t_{0.975, 2} = 4.3027 (as in printed tables).
+    t975 = 0.95 * math.sqrt(2 / (4 * 0.975 * 0.025))
+    assert t975 == pytest.approx(4.3027, abs=1e-4)
+    half = t975 * math.sqrt(0.13) / math.sqrt(3)
+    mean, lo, hi = t_interval(values)
+    assert (mean, lo, hi) == pytest.approx((0.5, 0.5 - half, 0.5 + half), abs=1e-12)
+    assert (lo, hi) == pytest.approx(scipy_stats.t.interval(0.95, 2, loc=0.5, scale=scipy_stats.sem(values)))
+    # Much wider than the percentile bootstrap of the same three values, which cannot leave their range.
+    b_lo, b_hi = bootstrap_ci(values, n_boot=2000)
+    assert 0.2 <= b_lo and b_hi <= 0.9 and lo < -0.3 and hi > 1.3
+    # Paired: the interval of the per-seed differences.
+    a = np.array([0.30, 0.35, 0.20])
+    assert paired_t_diff(a, a + np.array(values)) == pytest.approx((mean, lo, hi))
+    # One-sided bound: t_{0.95, 2} = 0.9 * sqrt(2 / 0.19) = 2.9200
+    t95 = 0.9 * math.sqrt(2 / (4 * 0.95 * 0.05))
+    assert t_upper_bound(values) == pytest.approx(0.5 + t95 * math.sqrt(0.13) / math.sqrt(3), abs=1e-12)
+    with pytest.raises(ValueError, match="at least 2"):
+        t_interval([0.5])
+
+
+def test_pooled_t_upper_diff_by_hand_and_against_scipy():
+    # new [0.5], base [0.6, 0.7, 0.8]: D = -0.2, s_p^2 = 0.02 / 2, t_{0.95, 2} = 0.9 * sqrt(2 / 0.19)
+    diff, upper, dof = pooled_t_upper_diff([0.5], [0.6, 0.7, 0.8])
+    assert (diff, dof) == (pytest.approx(-0.2), 2)
+    assert upper == pytest.approx(-0.2 + 0.9 * math.sqrt(2 / 0.19) * 0.1 * math.sqrt(1 + 1 / 3), abs=1e-12)
+    new, base = [0.41, 0.47, 0.38], [0.45, 0.52, 0.50]
+    expected = scipy_stats.ttest_ind(new, base, alternative="less").confidence_interval(0.95).high
+    assert pooled_t_upper_diff(new, base)[1] == pytest.approx(expected)
+    assert pooled_t_upper_diff([0.4, 0.4], [0.5, 0.5])[:2] == pytest.approx((-0.1, -0.1))  # no spread
+    with pytest.raises(ValueError):
+        pooled_t_upper_diff([0.4], [0.5])
+
+
+def _pools(n_seeds, n_pool, rng, shared=False, rho=0.6, noise=0.5):
+    """Seeds x pools of a population where the Kendall tau between GT and a seed's scores is known:
+    GT ~ N(0, 1), arch quality q = rho GT + sqrt(1 - rho^2) e (fixed per architecture), scores
+    q + noise * d (per seed): correlation rho / sqrt(1 + noise^2), tau = 2 / pi * asin(that)
+    (the sample tau is unbiased for it). ``shared``: all seeds score one pool."""
+    truth = 2 / math.pi * math.asin(rho / math.sqrt(1 + noise ** 2))
+    runs = []
+    for s in range(n_seeds):
+        if s == 0 or not shared:
+            gt = rng.normal(size=n_pool)
+            q = rho * gt + math.sqrt(1 - rho ** 2) * rng.normal(size=n_pool)
+        runs.append((q + noise * rng.normal(size=n_pool), gt))
+    return runs, truth
+
+
+def test_hierarchical_bootstrap_estimate_and_width_follows_pool_size():
+    rng = np.random.default_rng(0)
+    small, _ = _pools(3, 20, rng)
+    large, _ = _pools(3, 200, rng)
+    widths = {}
+    for name, runs in (("small", small), ("large", large)):
+        r = hierarchical_bootstrap(runs, "kendall_tau", n_boot=500)
+        assert r["estimate"] == pytest.approx(np.mean([scipy_stats.kendalltau(p, g).statistic for p, g in runs]))
+        assert r["lo"] < r["estimate"] < r["hi"] and (r["n_seeds"], r["pool_size"]) == (3, len(runs[0][0]))
+        widths[name] = r["hi"] - r["lo"]
+    # Pool error shrinks like 1/sqrt(pool size): 10x the architectures, about a third of the width.
+    assert widths["small"] > 2 * widths["large"]
+    # Reproducible for a seed.
+    assert hierarchical_bootstrap(small, n_boot=200, seed=3) == hierarchical_bootstrap(small, n_boot=200, seed=3)
+
+
+def test_hierarchical_bootstrap_covers_the_truth_at_about_the_stated_rate():
+    rng = np.random.default_rng(1)
+    n_sets, level = 120, 0.9
+    independent = [_pools(3, 25, rng) for _ in range(n_sets)]
+    shared = [_pools(3, 25, rng, shared=True) for _ in range(n_sets)]
+
+    def coverage(datasets, shared_pool):
+        hits = 0
+        for i, (runs, truth) in enumerate(datasets):
+            r = hierarchical_bootstrap(runs, level=level, n_boot=250, seed=i, shared_pool=shared_pool)
+            hits += r["lo"] <= truth <= r["hi"]
+        return hits / len(datasets)
+
+    # One pool per seed: resampling seeds and pools covers (a two-level bootstrap is a bit conservative).
+    assert 0.82 <= coverage(independent, False) <= 1.0
+    # One pool for all seeds: one pool draw per replicate covers; drawing per seed would
+    # average the common pool's error away and fall short.
+    crossed, per_seed = coverage(shared, True), coverage(shared, False)
+    assert crossed >= 0.82 and per_seed < crossed - 0.08
+    # The t interval over seeds knows nothing of the pool: with a shared pool it falls far short.
+    t_hits = 0
+    for runs, truth in shared:
+        _, lo, hi = t_interval([scipy_stats.kendalltau(p, g).statistic for p, g in runs], level)
+        t_hits += lo <= truth <= hi
+    assert t_hits / n_sets < crossed - 0.1
+
+
+def test_hierarchical_bootstrap_diff_pairs_seeds_and_pool_draws():
+    rng = np.random.default_rng(2)
+    base, _ = _pools(3, 40, rng)
+    # Identical arms: every replicate's difference is exactly 0, which needs the same pool draw for both.
+    same = hierarchical_bootstrap_diff(base, base, "kendall_tau", n_boot=300)
+    assert (same["estimate"], same["lo"], same["hi"]) == (0.0, 0.0, 0.0)
+    better = [(0.5 * p + 0.5 * g, g) for p, g in base]
+    r = hierarchical_bootstrap_diff(base, better, "spearman_rho", n_boot=300)
+    per_seed = [scipy_stats.spearmanr(q, g).statistic - scipy_stats.spearmanr(p, g).statistic
+                for (p, g), (q, _) in zip(base, better)]
+    assert r["estimate"] == pytest.approx(np.mean(per_seed)) and 0 < r["lo"] < r["estimate"] < r["hi"]
+    with pytest.raises(ValueError, match="same pool"):
+        hierarchical_bootstrap_diff(base, [(p, g + 1) for p, g in base])
+
+
+@pytest.mark.parametrize("name", ["kendall_tau", "sparse_kendall_tau", "spearman_rho", "p_at_10"])
+def test_batched_metric_equals_the_metric_row_by_row(name):
+    rng = np.random.default_rng(5)
+    gt = np.round(rng.uniform(84, 87, 60), 2)
+    pred = np.round(gt + rng.normal(0, 1, 60), 1)  # ties in pred too
+    idx = rng.integers(0, 60, (30, 60))            # bootstrap rows, repeated architectures
+    got = batched_metric(name)(pred[idx], gt[idx])
+    want = [get_metric(name)(pred[i], gt[i]) for i in idx]
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    if name != "p_at_10":  # a constant GT row has no order
+        assert math.isnan(batched_metric(name)(pred[None, :12], np.full((1, 12), 85.0))[0])
