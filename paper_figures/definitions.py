@@ -136,9 +136,11 @@ def _t1_grid(scale: str) -> tuple[GridEntry, ...]:
 ABLATIONS = (
     ("number of landmarks M", "landmarks.m", (10, 20, 50, 100), 50),
     ("coefficient max_coef", "landmarks.max_coef", (1.0, 5.0, 10.0, 20.0), 10.0),
-    ("schedule", "landmarks.schedule", ("cosine_increase", "constant", "linear"), "cosine_increase"),
+    # the official schedule ablation (validate-landmarkloss.sh:44); "linear" (ours) is left out
+    ("schedule", "landmarks.schedule", ("constant", "linear_step_decrease", "linear_step_increase",
+                                        "cosine_decrease", "cosine_increase"), "cosine_increase"),
     ("loss form", "landmarks.loss_form", ("hinge", "softplus", "logistic"), "hinge"),
-    ("landmark sampling", "landmarks.selection", ("random", "fixed"), "random"),
+    ("landmark sampling", "landmarks.selection", ("random", "fixed", "even"), "random"),
 )
 _SHORT = {"landmarks.m": "m", "landmarks.max_coef": "coef", "landmarks.schedule": "sched",
           "landmarks.loss_form": "loss", "landmarks.selection": "sel"}

@@ -81,9 +81,10 @@ def test_dry_run_lists_runs_and_costs(tmp_path, capsys):
     assert len(t1) == 6 and all(not r.status and not r.done for r in t1)
     assert sorted(r.name for r in t1) == sorted(f"micro-{v}-seed{s}" for v in ("baseline", "landmarks")
                                                 for s in (0, 1, 2))
-    # T2: reference + default + 3 (M) + 3 (coef) + 2 (schedule) + 2 (loss) + 1 (sampling) configs, 3 seeds
+    # T2: reference + default + 3 (M) + 3 (coef) + 4 (official schedules) + 2 (loss) + 2 (sampling)
+    # configs, 3 seeds
     t2 = plan(get_definition("T2"), "micro", tmp_path)
-    assert len(t2) == 13 * 3 and len({r.name for r in t2}) == 39
+    assert len(t2) == 16 * 3 and len({r.name for r in t2}) == 48
     assert len(plan(get_definition("F1"), "micro", tmp_path)) == 6
     base = next(r for r in t1 if r.name == "micro-baseline-seed0")
     lm = next(r for r in t1 if r.name == "micro-landmarks-seed0")
@@ -93,7 +94,7 @@ def test_dry_run_lists_runs_and_costs(tmp_path, capsys):
 
     assert main(["reproduce", "T2", "--dry-run", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "39 runs (0 finished, 39 to run, 0 not runnable)" in out and "estimate" in out
+    assert "48 runs (0 finished, 48 to run, 0 not runnable)" in out and "estimate" in out
     assert "micro-m10-landmarks-seed2" in out and "micro-sel-fixed-landmarks-seed0" in out
     assert not list(tmp_path.iterdir())  # a dry run writes nothing
 
@@ -159,7 +160,7 @@ def test_render_t2_with_missing_rows(tmp_path):
     text, paths = render("T2", "micro", tmp_path)
     assert {p.name for p in paths} >= {"T2.md", "T2.csv", "T2.tex", "T2_ablations.png", "T2_ablations.pdf"}
     md = (tmp_path / "T2.md").read_text()
-    assert "| schedule | linear | not run |" in md and "not run yet" in md
+    assert "| schedule | linear_step_decrease | not run |" in md and "not run yet" in md
     assert "| number of landmarks M | 50 (default) | 3 |" in md and "Δ kendall_tau vs default" in md
 
 
