@@ -48,7 +48,9 @@ def plan(n_archs: int, sample_seed: int) -> list[nb201.Arch]:
 def _identity(task: str, recipe: StandaloneRecipe, sample_seed: int) -> dict:
     """What makes two builds' rows interchangeable. The number of architectures and
     the seeds are not part of it: growing either reuses every finished run."""
-    return {"space": "nb201", "task": task, "recipe": asdict(recipe), "sample_seed": sample_seed}
+    from spaces.nb201_net import SEMANTICS
+    return {"space": "nb201", "task": task, "recipe": asdict(recipe), "sample_seed": sample_seed,
+            "network": SEMANTICS}
 
 
 def _load_done(out: Path, ident: dict, merge: list[Path] = ()) -> dict[tuple[str, int], dict]:

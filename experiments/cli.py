@@ -65,6 +65,11 @@ def cmd_bench_info(args) -> int:
     seeds = table.seed_matrix("test_acc")
     print(f"benchmark   {args.benchmark}  ({registry.resolve(args.benchmark)})")
     print(f"space/task  {table.space} / {table.task}")
+    if table.meta.get("identity"):  # built by `lmreg bench build`
+        from spaces.nb201_net import OLD_SEMANTICS, SEMANTICS
+        network = table.meta["identity"].get("network", OLD_SEMANTICS)
+        print(f"networks    {network}" + ("" if network == SEMANTICS else
+                                          "  (older than the official semantics: rebuild to compare with new runs)"))
     print(f"rows        {len(table)}  ({len(acc)} architectures, seeds {sorted(set(table.seeds.tolist()))}, "
           f"{table.epochs} epochs){'' if table.meta.get('complete', True) else '  INCOMPLETE build'}")
     print(f"test acc    mean over seeds: min {acc.min():.2f}  median {acc.median():.2f}  max {acc.max():.2f}")

@@ -28,6 +28,10 @@ from torch import nn
 
 from . import nb201
 
+# Recorded in every ground-truth table this code builds, so tables built with
+# other network semantics are never mixed or extended by mistake.
+SEMANTICS = "ops-on-zero-nodes"   # every non-'none' op runs, also on all-zero nodes (NB201's)
+OLD_SEMANTICS = "live-edges-only"  # before the fidelity fix: ops on all-zero nodes skipped
 CONV_OPS = {"nor_conv_1x1": 1, "nor_conv_3x3": 3}
 # For each cell type, the module slot each edge position uses (EDGES order:
 # 1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2). op_on_node: 3<-2 shares 3<-1's modules.

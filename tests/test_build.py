@@ -155,3 +155,15 @@ def _state(pid: int) -> bytes:
         return Path(f"/proc/{pid}/stat").read_bytes().split(b")")[-1][:3]
     except OSError:
         return b"Z"
+
+
+def test_tables_record_their_network_semantics():
+    """A table built with older network semantics (no 'network' in its identity) is
+    never extended by a build with the official semantics."""
+    from bench.build import _identity
+    from spaces.nb201_net import SEMANTICS
+    from algorithms.standalone import StandaloneRecipe
+    ident = _identity("smoke-fmnist", StandaloneRecipe(), 0)
+    assert ident["network"] == SEMANTICS
+    old = {k: v for k, v in ident.items() if k != "network"}
+    assert old != ident
