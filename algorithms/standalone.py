@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from bench.datasets.tasks import Task
+from bench.datasets.tasks import EXTRA, Task
 from spaces import nb201
 from spaces.nb201_net import NB201Net, NetConfig, count_flops, count_params
 
@@ -55,7 +55,9 @@ def evaluate(model, task: Task, split: str, batch_size: int) -> tuple[float, flo
 
 
 def train_standalone(arch: nb201.Arch, seed: int, task: Task, recipe: StandaloneRecipe) -> dict:
-    """Train one architecture from scratch; per-epoch train/valid/test metrics and costs."""
+    """Train one architecture from scratch; per-epoch train/valid/test metrics and costs.
+    When the task has the extra evaluation split, the final epoch also gets extra_acc/loss
+    and eval_acc: the accuracy over test and extra together (NaN at earlier epochs)."""
     start = time.perf_counter()
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -97,6 +99,12 @@ def train_standalone(arch: nb201.Arch, seed: int, task: Task, recipe: Standalone
             acc, loss_val = evaluate(model, task, split, recipe.eval_batch_size)
             curves[f"{split}_acc"].append(acc)
             curves[f"{split}_loss"].append(loss_val)
+    if EXTRA in task.splits:
+        nan = [math.nan] * (recipe.epochs - 1)
+        acc, loss_val = evaluate(model, task, EXTRA, recipe.eval_batch_size)
+        n_test, n_extra = task.size("test"), task.size(EXTRA)
+        pooled = (curves["test_acc"][-1] * n_test + acc * n_extra) / (n_test + n_extra)
+        curves.update({"extra_acc": nan + [acc], "extra_loss": nan + [loss_val], "eval_acc": nan + [pooled]})
     return {
         "arch": nb201.to_str(arch),
         "seed": seed,

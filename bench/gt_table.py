@@ -14,6 +14,9 @@ import pandas as pd
 
 FORMAT = "lmreg-gt/1"
 CURVES = ("train_acc", "train_loss", "valid_acc", "valid_loss", "test_acc", "test_loss")
+# Present when the task has the extra evaluation split (final epoch only, NaN before):
+# extra_* on that split, eval_acc over test and extra together.
+OPTIONAL_CURVES = ("extra_acc", "extra_loss", "eval_acc")
 SCALARS = ("params", "flops", "wall_time")
 
 
@@ -43,11 +46,12 @@ class GTTable:
     def from_rows(cls, rows: list[dict], space: str, task: str, recipe: dict, meta: dict,
                   sort_key=None) -> "GTTable":
         rows = sorted(rows, key=sort_key or (lambda r: (r["arch"], r["seed"])))
+        optional = [c for c in OPTIONAL_CURVES if rows and all(c in r for r in rows)]
         return cls(space=space, task=task, recipe=recipe,
                    archs=[r["arch"] for r in rows],
                    seeds=np.array([r["seed"] for r in rows], dtype=np.int64),
                    curves={c: np.array([r[c] for r in rows], dtype=np.float64).reshape(len(rows), -1)
-                           for c in CURVES},
+                           for c in (*CURVES, *optional)},
                    scalars={s: np.array([r[s] for r in rows], dtype=np.float64) for s in SCALARS},
                    meta=meta)
 
@@ -55,7 +59,7 @@ class GTTable:
         out = []
         for i, (arch, seed) in enumerate(zip(self.archs, self.seeds)):
             row = {"arch": arch, "seed": int(seed)}
-            row.update({c: self.curves[c][i].tolist() for c in CURVES})
+            row.update({c: self.curves[c][i].tolist() for c in self.curves})
             row.update({s: float(self.scalars[s][i]) for s in SCALARS})
             out.append(row)
         return out
@@ -90,7 +94,7 @@ class GTTable:
                 table = cls(space=str(f.attrs["space"]), task=str(f.attrs["task"]),
                             recipe=json.loads(f.attrs["recipe"]), archs=archs,
                             seeds=f["seed"][()],
-                            curves={c: f[c][()] for c in CURVES},
+                            curves={c: f[c][()] for c in (*CURVES, *OPTIONAL_CURVES) if c in f},
                             scalars={s: f[s][()] for s in SCALARS},
                             meta=json.loads(f.attrs["meta"]))
         except GTFileError:
@@ -107,14 +111,14 @@ class GTTable:
     def frame(self, epoch: int = -1) -> pd.DataFrame:
         """One row per (arch, seed): the curves at ``epoch`` plus the scalars."""
         data = {"arch": self.archs, "seed": self.seeds}
-        data.update({c: self.curves[c][:, epoch] for c in CURVES})
+        data.update({c: self.curves[c][:, epoch] for c in self.curves})
         data.update(self.scalars)
         return pd.DataFrame(data)
 
     def per_arch(self, metric: str = "test_acc", epoch: int = -1) -> pd.Series:
         """Mean over seeds of one metric at one epoch, indexed by architecture."""
-        if metric not in CURVES:
-            raise KeyError(f"unknown metric {metric!r}; valid metrics: {', '.join(CURVES)}")
+        if metric not in self.curves:
+            raise KeyError(f"unknown metric {metric!r}; valid metrics: {', '.join(self.curves)}")
         return self.frame(epoch).groupby("arch", sort=True)[metric].mean()
 
     def seed_matrix(self, metric: str = "test_acc", epoch: int = -1) -> pd.DataFrame:

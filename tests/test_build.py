@@ -167,3 +167,23 @@ def test_tables_record_their_network_semantics():
     assert ident["network"] == SEMANTICS
     old = {k: v for k, v in ident.items() if k != "network"}
     assert old != ident
+
+
+def test_standalone_scores_the_extra_split_at_the_last_epoch():
+    """eval_acc pools test and extra: (acc_test * n_test + acc_extra * n_extra) / (n_test + n_extra)."""
+    import math
+    from algorithms.standalone import train_standalone
+    from bench.datasets.tasks import Task, get_spec
+    rng = np.random.default_rng(0)
+    sizes = {"train": 64, "valid": 16, "test": 30, "extra": 50}
+    arrays = {}
+    for split, n in sizes.items():
+        arrays[f"{split}_x"] = rng.integers(0, 256, (n, 1, 8, 8), dtype=np.uint8)
+        arrays[f"{split}_y"] = rng.integers(0, 10, n).astype(np.int64)
+    task = Task(get_spec("smoke-fmnist"), arrays)
+    row = train_standalone((3, 1, 0, 2, 0, 1), 0, task, StandaloneRecipe(C=2, epochs=2, batch_size=16))
+    assert math.isnan(row["extra_acc"][0]) and math.isnan(row["eval_acc"][0])
+    expected = (row["test_acc"][-1] * 30 + row["extra_acc"][-1] * 50) / 80
+    assert row["eval_acc"][-1] == pytest.approx(expected)
+    assert 0 <= row["extra_acc"][-1] <= 100 and (row["extra_acc"][-1] * 50 / 100) == pytest.approx(
+        round(row["extra_acc"][-1] * 50 / 100))  # a whole number of correct images

@@ -84,8 +84,31 @@ def test_embedded_micro_task_matches_its_recipe():
     assert shipped["test_x"].shape == (10_000, 1, 16, 16)
     if not tasks.raw_dir("fashion-mnist").is_dir():
         pytest.skip("Debian's dataset-fashion-mnist is not installed")
-    rebuilt = tasks.make_arrays(spec, tasks.read_raw("fashion-mnist"))
+    raw = tasks.read_raw("fashion-mnist")
+    rebuilt = tasks.make_arrays(spec, raw)
     assert tasks.arrays_digest(rebuilt) == tasks.arrays_digest(shipped)
+    # the extra evaluation split is exactly the rest of the 60,000 training images
+    assert shipped["extra_x"].shape == (45_000, 1, 16, 16)
+    used = np.concatenate([shipped["train_y"], shipped["valid_y"], shipped["extra_y"]])
+    assert np.array_equal(np.bincount(used, minlength=10), np.bincount(raw["train_y"], minlength=10))
+
+
+def test_extra_split_is_disjoint_and_fixed(tmp_path):
+    """On a small IDX fixture: train, held-out and extra partition the training images
+    (checked on the raw pixels, resolution unchanged), and a run-seed resplit leaves
+    the extra split alone."""
+    import dataclasses
+    spec = dataclasses.replace(tasks.get_spec("micro-fmnist"), n_train=8, n_valid=4, resolution=28,
+                               embedded=None, extra_embedded=None)
+    raw = readers.read_fashion_mnist(_fmnist(tmp_path))
+    arrays = tasks.make_arrays(spec, raw)
+    rows = {a.tobytes() for a in raw["train_x"]}
+    parts = [arrays[f"{s}_x"] for s in ("train", "valid", "extra")]
+    assert sum(len(p) for p in parts) == len(raw["train_x"])
+    seen = [a.tobytes() for p in parts for a in p]
+    assert len(set(seen)) == len(seen) and set(seen) <= rows
+    again = tasks.resplit(arrays, 7)
+    assert np.array_equal(again["extra_x"], arrays["extra_x"])
 
 
 def test_batches_cover_split_and_normalise():

@@ -24,6 +24,10 @@ from .readers import DataFileError
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 SPLITS = ("train", "valid", "test")
+# Optional fixed evaluation split: the training-set images neither the train nor the
+# held-out half uses (45,000 of Fashion-MNIST's 60,000 for the micro task). Only the
+# ground-truth builder reads it, to estimate stand-alone accuracy with less noise.
+EXTRA = "extra"
 MEAN_STD = {
     "fashion-mnist": ((0.2860,), (0.3530,)),
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
@@ -53,6 +57,8 @@ class TaskSpec:
     embedded: str | None = None  # uint8 arrays shipped under bench/data (regenerable)
     subset_of: str | None = None  # the first n of each split of another task
     num_classes: int = 10
+    extra: bool = False          # has the EXTRA evaluation split
+    extra_embedded: str | None = None  # shipped file holding it (else built from the raw data)
 
     @property
     def in_channels(self) -> int:
@@ -63,7 +69,8 @@ TASKS = {
     # The embedded default: 16x16 Fashion-MNIST, 10k training images, 5k held out,
     # the full 10k test set (small test sets make the ground truth noisy).
     "micro-fmnist": TaskSpec("micro-fmnist", "fashion-mnist", 16, 10_000, 5_000, None,
-                             embedded="micro_fmnist16.npz"),
+                             embedded="micro_fmnist16.npz", extra=True,
+                             extra_embedded="micro_fmnist16_extra.npz"),
     # A slice of the micro task for smoke runs and tests: seconds, not minutes.
     "smoke-fmnist": TaskSpec("smoke-fmnist", "fashion-mnist", 16, 1_000, 500, 1_000,
                              subset_of="micro-fmnist"),
@@ -100,7 +107,12 @@ def make_arrays(spec: TaskSpec, raw: dict[str, np.ndarray]) -> dict[str, np.ndar
         idx = halves[split][:limit]
         out[f"{split}_x"], out[f"{split}_y"] = raw["train_x"][idx], raw["train_y"][idx]
     out["test_x"], out["test_y"] = raw["test_x"][: spec.n_test], raw["test_y"][: spec.n_test]
-    for split in SPLITS:
+    splits = SPLITS
+    if spec.extra:
+        unused = np.concatenate([halves["train"][len(out["train_y"]):], halves["valid"][len(out["valid_y"]):]])
+        out["extra_x"], out["extra_y"] = raw["train_x"][unused], raw["train_y"][unused]
+        splits += (EXTRA,)
+    for split in splits:
         out[f"{split}_x"] = _resize(out[f"{split}_x"], spec.resolution)
         out[f"{split}_y"] = out[f"{split}_y"].astype(np.int64)
     return out
@@ -122,30 +134,51 @@ def arrays_digest(arrays: dict[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def write_embedded(spec: TaskSpec, out: Path, raw_root: str | Path | None = None) -> str:
-    """Regenerate a task's embedded file from the raw dataset; returns its digest."""
-    arrays = make_arrays(spec, read_raw(spec.dataset, raw_root))
+def _save_npz(path: Path, arrays: dict[str, np.ndarray], spec: TaskSpec) -> str:
     digest = arrays_digest(arrays)
-    tmp = Path(out).with_suffix(".tmp.npz")
+    tmp = Path(path).with_suffix(".tmp.npz")
     np.savez_compressed(tmp, digest=np.array(digest), spec=np.array(repr(asdict(spec))), **arrays)
-    os.replace(tmp, out)
+    os.replace(tmp, path)
     return digest
+
+
+def _is_extra(key: str) -> bool:
+    return key.startswith(EXTRA + "_")
+
+
+def write_embedded(spec: TaskSpec, out: Path, raw_root: str | Path | None = None) -> str:
+    """Regenerate a task's embedded file (and its extra-split file, beside it) from the
+    raw dataset; returns the main file's digest."""
+    arrays = make_arrays(spec, read_raw(spec.dataset, raw_root))
+    if spec.extra_embedded:
+        _save_npz(Path(out).with_name(spec.extra_embedded), {k: v for k, v in arrays.items() if _is_extra(k)}, spec)
+    return _save_npz(Path(out), {k: v for k, v in arrays.items() if not _is_extra(k)}, spec)
+
+
+def _load_npz(path: Path, task: str) -> dict[str, np.ndarray]:
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files if k not in ("digest", "spec")}
+        digest = str(f["digest"])
+    if arrays_digest(arrays) != digest:
+        raise DataFileError(f"{path}: contents do not match the stored digest (corrupt file); "
+                            f"regenerate it with `lmreg data embed {task}`")
+    return arrays
 
 
 def load_arrays(spec: TaskSpec) -> dict[str, np.ndarray]:
     if spec.embedded and (DATA_DIR / spec.embedded).is_file():
-        path = DATA_DIR / spec.embedded
-        with np.load(path) as f:
-            arrays = {k: f[k] for k in f.files if k not in ("digest", "spec")}
-            digest = str(f["digest"])
-        if arrays_digest(arrays) != digest:
-            raise DataFileError(f"{path}: contents do not match the stored digest (corrupt file); "
-                                "regenerate it with `lmreg data embed micro-fmnist`")
+        arrays = _load_npz(DATA_DIR / spec.embedded, spec.name)
+        if spec.extra:
+            extra_path = DATA_DIR / (spec.extra_embedded or "")
+            if spec.extra_embedded and extra_path.is_file():
+                arrays.update(_load_npz(extra_path, spec.name))
+            else:
+                arrays.update({k: v for k, v in make_arrays(spec, read_raw(spec.dataset)).items() if _is_extra(k)})
         return arrays
     if spec.subset_of:
         limits = {"train": spec.n_train, "valid": spec.n_valid, "test": spec.n_test}
         parent = load_arrays(get_spec(spec.subset_of))
-        return {k: v[: limits[k.split("_")[0]]] for k, v in parent.items()}
+        return {k: v[: limits[k.split("_")[0]]] for k, v in parent.items() if not _is_extra(k)}
     return make_arrays(spec, read_raw(spec.dataset))
 
 
@@ -155,8 +188,9 @@ class Task:
     def __init__(self, spec: TaskSpec, arrays: dict[str, np.ndarray], device: str | torch.device = "cpu"):
         self.spec = spec
         self.device = torch.device(device)
-        self.x = {s: torch.from_numpy(arrays[f"{s}_x"]).to(self.device) for s in SPLITS}
-        self.y = {s: torch.from_numpy(arrays[f"{s}_y"]).to(self.device) for s in SPLITS}
+        self.splits = SPLITS + ((EXTRA,) if f"{EXTRA}_y" in arrays else ())
+        self.x = {s: torch.from_numpy(arrays[f"{s}_x"]).to(self.device) for s in self.splits}
+        self.y = {s: torch.from_numpy(arrays[f"{s}_y"]).to(self.device) for s in self.splits}
         mean, std = MEAN_STD[spec.dataset]
         self._mean = torch.tensor(mean, device=self.device).view(1, -1, 1, 1) * 255
         self._std = torch.tensor(std, device=self.device).view(1, -1, 1, 1) * 255
