@@ -82,6 +82,12 @@ def cmd_bench_info(args) -> int:
                 taus.append(kendalltau(pair.iloc[:, 0], pair.iloc[:, 1]).statistic)
         print(f"seed tau    Kendall tau between seeds (test acc): mean {np.mean(taus):.3f} over "
               f"{len(taus)} seed pair(s)")
+        from paper_figures.noise import noise_ceiling
+        for metric in [m for m in ("test_acc", "eval_acc") if m in table.curves]:
+            c = noise_ceiling(table.seed_matrix(metric))
+            print(f"ceiling     {metric}: noise ceiling {c['ceiling']:.3f} [{c['ceiling_lo']:.3f}, "
+                  f"{c['ceiling_hi']:.3f}] (Kendall tau a ranker knowing the true accuracies would reach "
+                  f"against the {c['k']}-seed mean), split-half tau {c['split_half']:.3f}")
     wall = table.scalars["wall_time"]
     print(f"cost        {wall.sum() / 3600:.2f} h of training, {np.median(wall):.1f} s median per run, "
           f"devices {table.meta.get('devices')}")

@@ -63,6 +63,8 @@ def comparison_table(records: list[dict], level: float = 0.95):
 
 def demo(out_dir: str | Path = "runs/demo", seeds=(0, 1, 2), quick: bool = False, workers: int = 2,
          overrides: list[str] = (), progress: bool = True) -> str:
+    from bench import registry
+    from paper_figures.noise import ceiling_text, noise_ceiling
     from paper_figures.plots import VARIANT_STYLE, metric_over_epochs, rank_scatter_panels
     from results.records import read_record
 
@@ -74,6 +76,8 @@ def demo(out_dir: str | Path = "runs/demo", seeds=(0, 1, 2), quick: bool = False
     records = [read_record(p) for p in paths]
     table, text = comparison_table(records)
     cfg = configs[0]
+    ceiling = noise_ceiling(registry.load(cfg.benchmark).seed_matrix(cfg.gt_metric))
+    text += "\n\n" + ceiling_text(ceiling)
     header = (f"# lmreg demo: {cfg.name} preset, task {cfg.task}, GT {cfg.benchmark}\n\n"
               f"SPOS super-net ({cfg.train.epochs} epochs, warm-up {cfg.train.warmup_epochs}) with and "
               f"without landmark regularisation (M={cfg.landmarks.m}, {cfg.landmarks.loss_form}, "
@@ -86,5 +90,5 @@ def demo(out_dir: str | Path = "runs/demo", seeds=(0, 1, 2), quick: bool = False
                   for lm in (False, True)]
     figures = rank_scatter_panels(first_seed, out_dir / "rank_scatter", title=f"seed {seeds[0]}")
     figures += metric_over_epochs([(VARIANT_STYLE[lm][0], by_variant[lm]) for lm in (False, True)],
-                                  out_dir / "tau_over_epochs")
+                                  out_dir / "tau_over_epochs", ceiling=ceiling["ceiling"])
     return header + text + "\n\nwritten: " + ", ".join(str(p) for p in [out_dir / "summary.md", *figures])

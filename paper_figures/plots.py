@@ -84,10 +84,11 @@ def rank_scatter_panels(panels: list[tuple[str, dict]], path: Path, ncols: int =
 
 
 def metric_over_epochs(groups: list[tuple[str, list[dict]]], path: Path, metric: str = "kendall_tau",
-                       width: float = PANEL_WIDTH) -> list[Path]:
+                       width: float = PANEL_WIDTH, ceiling: float | None = None) -> list[Path]:
     """Mean over seeds (line) and min-max over seeds (band) of a ranking metric at each
     evaluation, one line per (label, records) group; a dashed line marks the end of
-    the super-net warm-up (the first epoch with a landmark loss) when the groups share it."""
+    the super-net warm-up (the first epoch with a landmark loss) when the groups share it;
+    a dotted line marks the GT's noise ceiling (paper_figures.noise) when given."""
     if not groups:
         raise ValueError("metric_over_epochs needs at least one group of records")
     many = len(groups) > 2
@@ -110,6 +111,8 @@ def metric_over_epochs(groups: list[tuple[str, list[dict]]], path: Path, metric:
         ax.axvline(w, color="grey", ls="--", lw=0.8)
         ax.text(w, 0.97, "warm-up ends ", transform=ax.get_xaxis_transform(), fontsize=6.5, color="grey",
                 rotation=90, va="top", ha="right")
+    if ceiling is not None:
+        ax.axhline(ceiling, color="black", ls=":", lw=1.0, label=f"noise ceiling of the GT ({ceiling:.2f})")
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel("super-net training epochs", fontsize=8)
     ax.set_ylabel(f"{metric.replace('_', ' ')} (band: min-max over seeds)", fontsize=8)

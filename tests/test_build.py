@@ -124,12 +124,16 @@ def test_table_file_errors(tmp_path):
 
 
 def test_shipped_micro_gt_is_sound():
+    from spaces.nb201_net import SEMANTICS
     table = GTTable.read(ROOT / "bench" / "data" / "micro_fmnist_nb201.h5")
-    acc = table.per_arch("test_acc")
-    assert len(acc) >= 300
-    assert table.seed_matrix().notna().sum(axis=1).min() >= 2
-    assert 10.0 < acc.min() < acc.max() < 100.0
+    assert table.meta["identity"]["network"] == SEMANTICS and table.meta["complete"]
+    for metric in ("test_acc", "eval_acc"):
+        acc = table.per_arch(metric)
+        assert len(acc) >= 300
+        assert table.seed_matrix(metric).notna().sum(axis=1).min() >= 3
+        assert 10.0 < acc.min() < acc.max() < 100.0
     assert np.isfinite(table.curves["test_acc"]).all()
+    assert np.isfinite(table.curves["eval_acc"][:, -1]).all()
 
 
 @pytest.mark.slow
