@@ -19,6 +19,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from bench.errors import UnknownNameError
+from bench.fileio import atomic_path
+
 from . import augment, readers
 from .readers import DataFileError
 
@@ -28,6 +31,7 @@ MEAN_STD = {
     "fashion-mnist": ((0.2860,), (0.3530,)),
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
 }
+RAW_SIZES = {"fashion-mnist": (60_000, 10_000), "cifar10": (50_000, 10_000)}  # (train, test) as published
 RAW_DIR_ENV = {"fashion-mnist": "LMREG_FMNIST_DIR", "cifar10": "LMREG_CIFAR10_DIR"}
 RAW_DIR_DEFAULT = {"fashion-mnist": "/usr/share/datasets/fashion-mnist",
                    "cifar10": "~/data/cifar-10-batches-py"}
@@ -74,8 +78,22 @@ TASKS = {
 
 def get_spec(name: str) -> TaskSpec:
     if name not in TASKS:
-        raise KeyError(f"unknown task {name!r}; valid tasks: {', '.join(sorted(TASKS))}")
+        raise UnknownNameError(f"unknown task {name!r}; valid tasks: {', '.join(sorted(TASKS))}")
     return TASKS[name]
+
+
+def split_sizes(spec: TaskSpec) -> dict[str, int]:
+    """Images per split of a task built from the published dataset, without loading it
+    (for range checks when a config is loaded)."""
+    if spec.subset_of:
+        parent = split_sizes(get_spec(spec.subset_of))
+        limits = {"train": spec.n_train, "valid": spec.n_valid, "test": spec.n_test}
+        return {k: min(v, limits[k]) if limits[k] is not None else v for k, v in parent.items()}
+    n_train, n_test = RAW_SIZES[spec.dataset]
+    halves = {"train": n_train // 2, "valid": n_train - n_train // 2}
+    return {"train": min(halves["train"], spec.n_train or halves["train"]),
+            "valid": min(halves["valid"], spec.n_valid or halves["valid"]),
+            "test": min(n_test, spec.n_test or n_test)}
 
 
 def raw_dir(dataset: str) -> Path:
@@ -126,21 +144,25 @@ def write_embedded(spec: TaskSpec, out: Path, raw_root: str | Path | None = None
     """Regenerate a task's embedded file from the raw dataset; returns its digest."""
     arrays = make_arrays(spec, read_raw(spec.dataset, raw_root))
     digest = arrays_digest(arrays)
-    tmp = Path(out).with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, digest=np.array(digest), spec=np.array(repr(asdict(spec))), **arrays)
-    os.replace(tmp, out)
+    with atomic_path(out) as tmp:
+        with open(tmp, "wb") as f:  # a file object: savez would append .npz to a name
+            np.savez_compressed(f, digest=np.array(digest), spec=np.array(repr(asdict(spec))), **arrays)
     return digest
 
 
 def load_arrays(spec: TaskSpec) -> dict[str, np.ndarray]:
     if spec.embedded and (DATA_DIR / spec.embedded).is_file():
         path = DATA_DIR / spec.embedded
-        with np.load(path) as f:
-            arrays = {k: f[k] for k in f.files if k not in ("digest", "spec")}
-            digest = str(f["digest"])
+        restore = (f"restore it with `git checkout -- bench/data/{spec.embedded}` (or reinstall lmreg), or "
+                   f"rebuild it from Debian's dataset-fashion-mnist with `lmreg data embed {spec.name}`")
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                arrays = {k: f[k] for k in f.files if k not in ("digest", "spec")}
+                digest = str(f["digest"])
+        except Exception as e:  # zipfile, zlib, numpy and OS errors all mean: not the file we shipped
+            raise DataFileError(f"{path}: corrupt or truncated ({type(e).__name__}: {e}); {restore}") from None
         if arrays_digest(arrays) != digest:
-            raise DataFileError(f"{path}: contents do not match the stored digest (corrupt file); "
-                                "regenerate it with `lmreg data embed micro-fmnist`")
+            raise DataFileError(f"{path}: contents do not match the stored digest (corrupt file); {restore}")
         return arrays
     if spec.subset_of:
         limits = {"train": spec.n_train, "valid": spec.n_valid, "test": spec.n_test}
