@@ -1,21 +1,32 @@
-"""The `lmreg` command: thin wiring from arguments to the modules that do the work."""
+"""The `lmreg` command: thin wiring from arguments to the modules that do the work.
+
+Exit codes: 0 success; 1 a run or write failed for a reason the message names
+(full disk, NaN loss, a busy run folder); 2 bad input; 70 a bug in lmreg (one
+line and where the traceback is; LMREG_DEBUG=1 prints it); 130 Ctrl-C; 143 SIGTERM.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
+import tempfile
+import traceback
 from pathlib import Path
 
 import numpy as np
 
-from bench.datasets.readers import DataFileError
-from bench.gt_table import GTFileError
+from bench.errors import BusyError, UnknownNameError, UserError, WorkerDied, WriteError
+from bench.tfrecord import TFRecordError
+from bench.workers import Terminated
 from experiments.config import ConfigError, positive_int
-from results.records import RecordError
 from spaces.nb201 import ArchError
 
-USER_ERRORS = (ArchError, DataFileError, GTFileError, ConfigError, RecordError, KeyError, FileNotFoundError)
+# Classes from modules outside the UserError family that still mean "bad input".
+USER_ERRORS = (UserError, ArchError, TFRecordError)
+EXIT_FAILED, EXIT_USAGE, EXIT_BUG, EXIT_INT, EXIT_TERM = 1, 2, 70, 130, 143
 
 
 def _seeds(text: str) -> list[int]:
@@ -25,16 +36,41 @@ def _seeds(text: str) -> list[int]:
         seeds = []
     if not seeds:
         raise argparse.ArgumentTypeError(f"seeds must be comma-separated integers, got {text!r}")
+    if min(seeds) < 0:
+        raise argparse.ArgumentTypeError(f"seeds must be >= 0, got {text!r}")
+    if len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"seed listed twice in {text!r}: each seed is one run")
     return seeds
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
+@contextlib.contextmanager
+def _user_keys():
+    """A KeyError from a table look-up with a name the user typed is bad input, not a bug."""
+    try:
+        yield
+    except KeyError as e:
+        if isinstance(e, UnknownNameError):
+            raise
+        raise UnknownNameError(e.args[0] if e.args else str(e)) from None
 
 
 # bench ----------------------------------------------------------------------
 def cmd_bench_list(args) -> int:
     from bench.registry import BENCHMARKS
     for name, bench in sorted(BENCHMARKS.items()):
-        path = bench.path()
-        state = "present" if path.exists() else "absent"
-        print(f"{name:28s} {state:8s} {path}\n{'':28s} {bench.about}")
+        state, where = bench.state()
+        note = " (converted on first use)" if state == "available" else ""
+        print(f"{name:28s} {state:9s} {where}{note}\n{'':28s} {bench.about}")
     return 0
 
 
@@ -61,42 +97,72 @@ def cmd_bench_info(args) -> int:
     from bench import registry
     from scipy.stats import kendalltau
     table = registry.load(args.benchmark)
-    acc = table.per_arch("test_acc")
-    seeds = table.seed_matrix("test_acc")
+    with _user_keys():
+        acc = table.per_arch("test_acc")
+        seeds = table.seed_matrix("test_acc")
     print(f"benchmark   {args.benchmark}  ({registry.resolve(args.benchmark)})")
     print(f"space/task  {table.space} / {table.task}")
     print(f"rows        {len(table)}  ({len(acc)} architectures, seeds {sorted(set(table.seeds.tolist()))}, "
           f"{table.epochs} epochs){'' if table.meta.get('complete', True) else '  INCOMPLETE build'}")
-    print(f"test acc    mean over seeds: min {acc.min():.2f}  median {acc.median():.2f}  max {acc.max():.2f}")
+    if len(acc.dropna()):
+        print(f"test acc    mean over seeds: min {acc.min():.2f}  median {acc.median():.2f}  max {acc.max():.2f}")
+    else:
+        print("test acc    no values")
     cols = list(seeds.columns)
     if len(cols) >= 2:
         taus = []
         for i in range(len(cols)):
             for j in range(i + 1, len(cols)):
                 pair = seeds[[cols[i], cols[j]]].dropna()
-                taus.append(kendalltau(pair.iloc[:, 0], pair.iloc[:, 1]).statistic)
-        print(f"seed tau    Kendall tau between seeds (test acc): mean {np.mean(taus):.3f} over "
-              f"{len(taus)} seed pair(s)")
-    wall = table.scalars["wall_time"]
-    print(f"cost        {wall.sum() / 3600:.2f} h of training, {np.median(wall):.1f} s median per run, "
-          f"devices {table.meta.get('devices')}")
+                if len(pair) >= 2:
+                    taus.append(kendalltau(pair.iloc[:, 0], pair.iloc[:, 1]).statistic)
+        if taus:
+            print(f"seed tau    Kendall tau between seeds (test acc): mean {np.mean(taus):.3f} over "
+                  f"{len(taus)} seed pair(s)")
+    print(f"cost        {_cost_line(np.asarray(table.scalars['wall_time'], dtype=float))}, "
+          f"devices {table.meta.get('devices', 'not recorded')}")
     print(f"recipe      {table.recipe}")
     return 0
 
 
+def _cost_line(wall: np.ndarray) -> str:
+    known = wall[np.isfinite(wall)]
+    if not len(known):
+        return "training time not recorded in this table"
+    text = f"{known.sum() / 3600:.2f} h of training, {np.median(known):.1f} s median per run"
+    if len(known) < len(wall):
+        text += f" ({len(wall) - len(known)} of {len(wall)} runs without a time)"
+    return text
+
+
+def _arch_arg(text: str):
+    """An NB201 string or an op-tuple index (0..15624), as the help says."""
+    from spaces import nb201
+    stripped = text.strip()
+    if stripped.lstrip("-").isdigit():
+        return nb201.from_index(int(stripped))
+    return nb201.as_arch(text)
+
+
 def cmd_bench_query(args) -> int:
     from bench import registry
+    from bench.gt_table import GTTable
     from spaces import nb201
+    if not args.arch and not args.top:
+        raise ConfigError("give an architecture (NB201 string or index 0..15624) or --top K")
+    arch = _arch_arg(args.arch) if args.arch else None
     table = registry.load(args.benchmark)
-    frame = table.frame(args.epoch)
+    if isinstance(table, GTTable) and not -table.epochs <= args.epoch < table.epochs:
+        raise ConfigError(f"--epoch {args.epoch} is out of range: {args.benchmark} has {table.epochs} epoch(s), "
+                          f"indices 0..{table.epochs - 1} (or -1 for the last)")
+    with _user_keys():
+        values = table.per_arch(args.metric, args.epoch)  # also checks the metric name
+        frame = table.frame(args.epoch)
     if args.top:
-        best = table.per_arch(args.metric, args.epoch).sort_values(ascending=args.metric.endswith("loss"))
-        for arch, value in best.head(args.top).items():
-            print(f"{value:8.3f}  {arch}")
+        best = values.dropna().sort_values(ascending=args.metric.endswith("loss"))
+        for name, value in best.head(args.top).items():
+            print(f"{value:8.3f}  {name}")
         return 0
-    if not args.arch:
-        raise ConfigError("give an architecture string or --top K")
-    arch = nb201.as_arch(args.arch)
     rep = nb201.representative(arch)
     hits = frame[frame.arch.isin({nb201.to_str(arch), nb201.to_str(rep)})]
     if hits.empty:
@@ -105,16 +171,18 @@ def cmd_bench_query(args) -> int:
     if hits.arch.iloc[0] != nb201.to_str(arch):
         print(f"# isomorphic to {hits.arch.iloc[0]}")
     cols = ["seed", "train_acc", "valid_acc", "test_acc", "test_loss", "params", "flops", "wall_time"]
-    print(hits[cols].to_string(index=False))
-    print(f"mean test_acc over seeds: {hits.test_acc.mean():.3f}")
+    if args.metric not in cols:
+        cols.insert(1, args.metric)
+    print(hits[[c for c in cols if c in hits.columns]].to_string(index=False))
+    print(f"mean {args.metric} over seeds: {hits[args.metric].mean():.3f}")
     return 0
 
 
 def cmd_bench_build(args) -> int:
     from algorithms.standalone import StandaloneRecipe
-    from bench.build import build
+    from bench.build import build, check_recipe
     from experiments.config import override
-    recipe = override(StandaloneRecipe(), args.set)
+    recipe = check_recipe(override(StandaloneRecipe(), args.set))
     table = build(args.out, task=args.task, recipe=recipe, n_archs=args.archs, seeds=args.seeds,
                   sample_seed=args.sample_seed, workers=args.workers, device=args.device,
                   threads=args.threads, progress=not args.no_progress, reverse=args.reverse,
@@ -183,10 +251,10 @@ def make_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_bench_info)
     q = bench.add_parser("query", help="ground truth of one architecture, or the top K")
     q.add_argument("benchmark")
-    q.add_argument("arch", nargs="?", help="NB201 string, op tuple index, or omit with --top")
+    q.add_argument("arch", nargs="?", help="NB201 string or op-tuple index (0..15624); omit with --top")
     q.add_argument("--metric", default="test_acc")
     q.add_argument("--epoch", type=int, default=-1, help="epoch index (default: last)")
-    q.add_argument("--top", type=int, default=0, help="list the K best architectures instead")
+    q.add_argument("--top", type=_non_negative, default=0, help="list the K best architectures instead")
     q.set_defaults(func=cmd_bench_query)
     q = bench.add_parser("convert", help="convert an official benchmark file once into the compact store")
     q.add_argument("kind", choices=("nb201", "nb101", "analog"))
@@ -200,7 +268,7 @@ def make_parser() -> argparse.ArgumentParser:
     q.add_argument("--task", default="micro-fmnist")
     q.add_argument("--archs", type=positive_int, default=400, help="architectures drawn from the unique NB201 cells")
     q.add_argument("--seeds", type=_seeds, default=[0, 1], help="comma-separated training seeds")
-    q.add_argument("--sample-seed", type=int, default=0, help="seed of the architecture draw")
+    q.add_argument("--sample-seed", type=_non_negative, default=0, help="seed of the architecture draw")
     q.add_argument("--workers", type=positive_int, default=2)
     q.add_argument("--threads", type=positive_int, default=1, help="torch threads per worker")
     q.add_argument("--device", default="cpu")
@@ -248,23 +316,86 @@ def make_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _parse(parser: argparse.ArgumentParser, argv):
+    """parse_args, but a positional given after options (`query NAME --epoch 2 ARCH`)
+    still lands in its optional positional slot instead of being 'unrecognized'."""
+    args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "arch", "x") is None and len(extra) == 1 and not extra[0].startswith("--"):
+        args.arch, extra = extra[0], []
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+    return " ".join(text.split()) or type(e).__name__
+
+
+def _bug(e: BaseException) -> int:
+    """An exception nobody anticipated: a bug (or e.g. CUDA out of memory). One line,
+    plus the traceback, kept in a file and printed with LMREG_DEBUG=1."""
+    text = "".join(traceback.format_exception(e))
+    if os.environ.get("LMREG_DEBUG"):
+        print(text, file=sys.stderr, end="")
+        where = "above"
+    else:
+        try:
+            fd, where = tempfile.mkstemp(prefix="lmreg-traceback-", suffix=".txt")
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+        except OSError:
+            where = "lost (set LMREG_DEBUG=1 and rerun to print it)"
+    kind = type(e).__name__
+    if kind == "OutOfMemoryError":
+        hint = "lower train.batch_size or eval.batch_size, or use a device with more memory"
+        print(f"lmreg: error: out of memory: {_one_line(e)[:300]}; {hint} (traceback: {where})", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"lmreg: internal error (a bug in lmreg): {kind}: {_one_line(e)[:300]} (traceback: {where}; "
+          "LMREG_DEBUG=1 prints it)", file=sys.stderr)
+    return EXIT_BUG
+
+
+def _on_sigterm(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one clean stop; a second SIGTERM does not cut it short
+    raise Terminated(signum)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_args(argv)
+    args = _parse(make_parser(), argv)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return args.func(args)
-    except USER_ERRORS as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"lmreg: error: {msg}", file=sys.stderr)
-        return 2
-    except (RuntimeError, FloatingPointError) as e:  # BuildError, RunError, NaN losses: one line
-        print(f"lmreg: error: {e}", file=sys.stderr)
-        return 1
+    except Terminated:
+        print("lmreg: stopped by SIGTERM; finished runs and the last checkpoints are kept, rerun the same "
+              "command to resume", file=sys.stderr)
+        return EXIT_TERM
     except KeyboardInterrupt:
-        print("lmreg: interrupted", file=sys.stderr)
-        return 130
+        print("lmreg: interrupted; finished runs and the last checkpoints are kept", file=sys.stderr)
+        return EXIT_INT
     except BrokenPipeError:  # output piped into e.g. `head`
         sys.stdout = open(os.devnull, "w")
         return 0
+    except (WriteError, BusyError, WorkerDied) as e:
+        print(f"lmreg: error: {_one_line(e)}", file=sys.stderr)
+        return EXIT_FAILED
+    except USER_ERRORS as e:
+        print(f"lmreg: error: {_one_line(e)}", file=sys.stderr)
+        return EXIT_USAGE
+    except FloatingPointError as e:  # NaN losses
+        print(f"lmreg: error: {_one_line(e)}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as e:
+        if e.errno is None:
+            return _bug(e)
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"lmreg: error: {where}{os.strerror(e.errno).lower()}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as e:
+        return _bug(e)
+    finally:
+        with contextlib.suppress(ValueError, TypeError):
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":
