@@ -113,7 +113,7 @@ def check_runnable(cfg) -> None:
 
 def preflight(configs, out_dir: str | Path) -> None:
     """Checks for a batch of runs into ``out_dir`` before any of them starts."""
-    from bench.fileio import is_locked
+    from bench.fileio import ensure_dir, is_locked
     from bench.errors import BusyError
     from experiments.runconfig import run_name, to_dict
     from results.records import RECORD_NAME, read_record
@@ -132,8 +132,6 @@ def preflight(configs, out_dir: str | Path) -> None:
         if key not in checked:
             check_runnable(cfg)
             checked.add(key)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ConfigError(f"{out_dir} is a file; --out names a folder of run folders")
     for name, cfg_dict in seen.items():
         run_dir = out_dir / name
         if is_locked(run_dir):
@@ -142,3 +140,4 @@ def preflight(configs, out_dir: str | Path) -> None:
         record = run_dir / RECORD_NAME
         if record.exists() and read_record(record)["attrs"]["config"] != cfg_dict:
             raise ConfigError(f"{record} holds a run with a different config; use another --out")
+    ensure_dir(out_dir)  # a file in the way, a read-only folder: one line now, not in every worker
