@@ -131,6 +131,7 @@ def comparison_table(records: list[dict], level: float = 0.95):
 
 def demo(out_dir: str | Path = "runs/demo", seeds=(0, 1, 2), quick: bool = False, workers: int = 2,
          overrides: list[str] = (), progress: bool = True) -> str:
+    from bench.fileio import write_text
     from paper_figures.plots import VARIANT_STYLE, metric_over_epochs, rank_scatter_panels
     from results.records import read_record
 
@@ -147,8 +148,8 @@ def demo(out_dir: str | Path = "runs/demo", seeds=(0, 1, 2), quick: bool = False
               f"without landmark regularisation (M={cfg.landmarks.m}, {cfg.landmarks.loss_form}, "
               f"{cfg.landmarks.schedule}); ranking of {cfg.eval.pool_size} held-out architectures "
               f"scored on {cfg.eval.n_images or 'all'} {cfg.eval.split} images (BN: {cfg.eval.bn_mode}).\n\n")
-    (out_dir / "summary.md").write_text(header + text + "\n")
-    table.to_csv(out_dir / "summary.csv", index=False)
+    write_text(out_dir / "summary.md", header + text + "\n")
+    write_text(out_dir / "summary.csv", table.to_csv(index=False))
     by_variant = {lm: [r for r in records if r["attrs"]["config"]["use_landmarks"] == lm] for lm in (False, True)}
     first_seed = [(VARIANT_STYLE[lm][0], next(r for r in by_variant[lm] if r["attrs"]["config"]["seed"] == seeds[0]))
                   for lm in (False, True)]
