@@ -22,10 +22,11 @@ from bench.errors import BusyError, UnknownNameError, UserError, WorkerDied, Wri
 from bench.tfrecord import TFRecordError
 from bench.workers import Terminated
 from experiments.config import ConfigError, positive_int
+from paper_figures.definitions import UnknownDefinition
 from spaces.nb201 import ArchError
 
 # Classes from modules outside the UserError family that still mean "bad input".
-USER_ERRORS = (UserError, ArchError, TFRecordError)
+USER_ERRORS = (UserError, ArchError, TFRecordError, UnknownDefinition)
 EXIT_FAILED, EXIT_USAGE, EXIT_BUG, EXIT_INT, EXIT_TERM = 1, 2, 70, 130, 143
 
 
@@ -75,6 +76,9 @@ def cmd_bench_list(args) -> int:
 
 
 def cmd_bench_convert(args) -> int:
+    if args.kind in ("nb201", "nb101") and not args.path:
+        source = "NAS-Bench-201-v1_*.pth" if args.kind == "nb201" else "nasbench_only108.tfrecord"
+        raise ConfigError(f"bench convert {args.kind} needs the path of the official file ({source})")
     if args.kind == "nb201":
         from bench.nb201_official import convert_nb201
         summary = convert_nb201(args.path, args.out)
