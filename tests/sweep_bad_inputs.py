@@ -317,7 +317,7 @@ def cases(work: Path, fx: dict) -> list[Case]:
     add("reproduce unknown", ["reproduce", "T9"], fragment="T9")
     add("reproduce unknown scale", ["reproduce", "T1", "--scale", "huge"])
     add("reproduce workers 0", ["reproduce", "T1", "--workers", "0"])
-    add("reproduce out under a file", ["reproduce", "T1", "--dry-run", "--out", f"{w}/afile/r"])
+    add("reproduce out under a file", ["reproduce", "T1", "--no-progress", "--out", f"{w}/afile/r"], fragment="afile")
     add("report missing", ["report", f"{w}/no/such"], fragment="no/such")
     add("report unknown metric", ["report", fx["run"], "--metrics", "bogus"], fragment="bogus")
     add("report empty folder", ["report", f"{w}/empty"])
