@@ -342,7 +342,7 @@ def _bug(e: BaseException) -> int:
     text = "".join(traceback.format_exception(e))
     if os.environ.get("LMREG_DEBUG"):
         print(text, file=sys.stderr, end="")
-        where = "above"
+        where = "printed above"
     else:
         try:
             fd, where = tempfile.mkstemp(prefix="lmreg-traceback-", suffix=".txt")
@@ -355,8 +355,9 @@ def _bug(e: BaseException) -> int:
         hint = "lower train.batch_size or eval.batch_size, or use a device with more memory"
         print(f"lmreg: error: out of memory: {_one_line(e)[:300]}; {hint} (traceback: {where})", file=sys.stderr)
         return EXIT_FAILED
-    print(f"lmreg: internal error (a bug in lmreg): {kind}: {_one_line(e)[:300]} (traceback: {where}; "
-          "LMREG_DEBUG=1 prints it)", file=sys.stderr)
+    how = "" if os.environ.get("LMREG_DEBUG") else "; LMREG_DEBUG=1 prints it"
+    print(f"lmreg: internal error (a bug in lmreg): {kind}: {_one_line(e)[:300]} (traceback: {where}{how})",
+          file=sys.stderr)
     return EXIT_BUG
 
 

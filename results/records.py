@@ -57,7 +57,13 @@ def write_record(path: str | Path, record: dict) -> Path:
     return write_bytes(path, buf.getvalue())
 
 
-def read_record(path: str | Path) -> dict:
+RUN_ATTRS = ("config", "final_metrics", "timings")
+RUN_TABLES = ("curves", "evals", "landmarks", "pool")
+
+
+def read_record(path: str | Path, run: bool = True) -> dict:
+    """A record as written by write_record. With ``run`` (the default) it must have
+    the structure of a super-net run record, or a RecordError names what is missing."""
     path = Path(path)
     if not path.is_file():
         raise RecordError(f"{path}: no such run record")
@@ -71,6 +77,11 @@ def read_record(path: str | Path) -> dict:
         raise
     except (OSError, KeyError, ValueError) as e:
         raise RecordError(f"{path}: unreadable run record ({type(e).__name__}: {e})") from None
+    if run:
+        missing = [k for k in RUN_ATTRS if not isinstance(attrs.get(k), dict)] + \
+                  [k for k in RUN_TABLES if k not in tables]
+        if missing:
+            raise RecordError(f"{path}: not a super-net run record (lacks {', '.join(missing)})")
     return {"attrs": attrs, "tables": tables, "path": str(path)}
 
 

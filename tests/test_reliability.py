@@ -229,7 +229,8 @@ def test_write_failures_and_corrupt_files_name_the_path(tmp_path, capsys, monkey
     with pytest.raises(RunError, match=f"{CHECKPOINT_NAME}: not an lmreg checkpoint"):
         run(cfg, tmp_path / "runs")
     (run_dir / CHECKPOINT_NAME).unlink()
-    write_record(run_dir / RECORD_NAME, {"attrs": {"config": to_dict(cfg)}, "tables": {}})
+    write_record(run_dir / RECORD_NAME, {"attrs": {"config": to_dict(cfg), "final_metrics": {}, "timings": {}},
+                                         "tables": {t: [] for t in ("curves", "evals", "landmarks", "pool")}})
     torch.save({"other": torch.zeros(3)}, run_dir / WEIGHTS_NAME)
     with pytest.raises(RunError, match=f"{WEIGHTS_NAME}: not the super-net weights"):
         evaluate(run_dir)
