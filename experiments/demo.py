@@ -45,6 +45,8 @@ def run_many(configs: list[RunConfig], out_dir: Path, workers: int, progress: bo
     from experiments.checks import preflight
 
     out_dir = Path(out_dir)
+    if not configs:
+        return []
     preflight(configs, out_dir)
     total = sum(c.train.epochs for c in configs)
     ctx = multiprocessing.get_context("spawn")
