@@ -368,7 +368,10 @@ def _on_sigterm(signum, frame):
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(make_parser(), argv)
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread (an embedding program): leave signals alone
+        previous = None
     try:
         return args.func(args)
     except Terminated:
@@ -399,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:
         return _bug(e)
     finally:
-        with contextlib.suppress(ValueError, TypeError):
+        if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 
 
