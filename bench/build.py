@@ -6,11 +6,15 @@ any moment loses at most the runs in flight. Rerunning the same command skips
 every finished run, from the journal or from the table itself. The table is
 rewritten atomically from time to time and at the end, sorted by
 (architecture, seed), so an interrupted and an uninterrupted build end the same.
+One process builds a given output at a time (a lock beside it); the recipe and
+the counts are checked before any worker starts; a build in which no run
+finished writes no table and shows the error of the first failed run.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import multiprocessing
 import os
 import platform
@@ -23,21 +27,52 @@ from pathlib import Path
 import torch
 
 from algorithms.standalone import StandaloneRecipe, train_standalone
-from bench.datasets.tasks import get_spec, load_task
+from bench.datasets.tasks import get_spec, load_task, split_sizes
+from bench.devices import check_available
+from bench.errors import ConfigError, UserError
+from bench.fileio import ensure_dir, fsync_dir, locked, temp_files, translated
 from bench.gt_table import GTTable
-from bench.workers import exit_with_parent
+from bench.workers import exit_with_parent, stop_pool
 from spaces import nb201
 
 JOURNAL_SUFFIX = ".journal.jsonl"
 SNAPSHOT_EVERY_S = 60.0
 
 
-class BuildError(RuntimeError):
+class BuildError(UserError):
     pass
 
 
 def journal_path(out: Path) -> Path:
     return out.with_name(out.name + JOURNAL_SUFFIX)
+
+
+def lock_path(out: Path) -> Path:
+    return out.with_name(f".{out.name}.lock")
+
+
+def check_recipe(recipe: StandaloneRecipe, task: str | None = None) -> StandaloneRecipe:
+    """Range checks of a stand-alone recipe (and, given the task, batch sizes against its
+    splits), so that a bad value fails before any worker starts."""
+    r = recipe
+    checks = [
+        ("epochs", r.epochs >= 1, ">= 1"), ("C", r.C >= 1, ">= 1"), ("N", r.N >= 1, ">= 1"),
+        ("batch_size", r.batch_size >= 1, ">= 1"), ("eval_batch_size", r.eval_batch_size >= 1, ">= 1"),
+        ("lr", math.isfinite(r.lr) and r.lr > 0, "a finite number > 0"),
+        ("momentum", 0 <= r.momentum < 1, "in [0, 1)"),
+        ("weight_decay", math.isfinite(r.weight_decay) and r.weight_decay >= 0, "a finite number >= 0"),
+        ("warmup_fraction", 0 <= r.warmup_fraction < 1, "in [0, 1)"),
+        ("label_smoothing", 0 <= r.label_smoothing < 1, "in [0, 1)"),
+    ]
+    for key, ok, rule in checks:
+        if not ok:
+            raise ConfigError(f"recipe {key} must be {rule}, got {getattr(r, key)!r}")
+    if task is not None:
+        n_train = split_sizes(get_spec(task))["train"]
+        if r.batch_size > n_train:
+            raise ConfigError(f"recipe batch_size {r.batch_size} is larger than the {n_train} training "
+                              f"images of task {task!r}")
+    return recipe
 
 
 def plan(n_archs: int, sample_seed: int) -> list[nb201.Arch]:
@@ -58,6 +93,8 @@ def _load_done(out: Path, ident: dict, merge: list[Path] = ()) -> dict[tuple[str
     (e.g. from a build split across machines), all made with the same identity."""
     done: dict[tuple[str, int], dict] = {}
     if out.exists():
+        if out.is_dir():
+            raise BuildError(f"{out} is a folder; --out names the table file, e.g. {out / 'gt.h5'}")
         table = GTTable.read(out)
         theirs = table.meta.get("identity")
         if theirs != ident:
@@ -73,8 +110,11 @@ def _load_done(out: Path, ident: dict, merge: list[Path] = ()) -> dict[tuple[str
 
 
 def _read_journal(jpath: Path, ident: dict) -> dict[tuple[str, int], dict]:
-    with open(jpath) as f:
-        lines = f.read().splitlines()
+    try:
+        with open(jpath, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise BuildError(f"{jpath}: not a readable build journal ({type(e).__name__}: {e})") from None
     if not lines:
         return {}
     try:
@@ -89,9 +129,9 @@ def _read_journal(jpath: Path, ident: dict) -> dict[tuple[str, int], dict]:
     for line in lines[1:]:
         try:
             row = json.loads(line)
-        except json.JSONDecodeError:
+            rows[(row["arch"], row["seed"])] = row
+        except (json.JSONDecodeError, TypeError, KeyError):
             continue  # a line cut by a kill mid-write: that run is simply redone
-        rows[(row["arch"], row["seed"])] = row
     return rows
 
 
@@ -126,11 +166,16 @@ _WORKER: dict = {}
 def _init_worker(task_name: str, device: str, threads: int, parent: int) -> None:
     exit_with_parent(parent)
     torch.set_num_threads(threads)
-    _WORKER["task"] = load_task(task_name, device)
+    try:
+        _WORKER["task"] = load_task(task_name, device)
+    except Exception as e:  # kept and raised by the first run, so the parent sees the real error
+        _WORKER["error"] = e
     _WORKER["device"] = device
 
 
 def _run_one(arch_str: str, seed: int, recipe: dict) -> dict:
+    if "error" in _WORKER:
+        raise _WORKER["error"]
     row = train_standalone(nb201.parse(arch_str), seed, _WORKER["task"], StandaloneRecipe(**recipe))
     row["device"] = _WORKER["device"]
     return row
@@ -144,26 +189,45 @@ def build(out: str | Path, task: str = "micro-fmnist", recipe: StandaloneRecipe 
     trains from the end of the plan, so two machines can share one build from both
     ends; ``merge`` adds other journals of the same build."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    recipe = recipe or StandaloneRecipe()
-    get_spec(task)  # unknown task names fail before any work
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise BuildError(f"device {device!r} requested but CUDA is not available")
+    recipe = check_recipe(recipe or StandaloneRecipe(), task)  # unknown task names fail here too
+    if not 1 <= n_archs <= nb201.NUM_UNIQUE:
+        raise ConfigError(f"--archs must be in 1..{nb201.NUM_UNIQUE} (the unique NB201 cells), got {n_archs}")
+    seeds = list(seeds)
+    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
+        raise ConfigError(f"seeds must be distinct integers >= 0, got {seeds}")
+    if sample_seed < 0:
+        raise ConfigError(f"sample seed must be >= 0, got {sample_seed}")
+    if workers < 1 or threads < 1:
+        raise ConfigError(f"workers and threads must be >= 1, got {workers} and {threads}")
+    check_available(device)
+    if out.is_dir():
+        raise BuildError(f"{out} is a folder; --out names the table file, e.g. {out / 'gt.h5'}")
     load_task(task)  # a missing dataset fails here, once, not in every worker
     ident = _identity(task, recipe, sample_seed)
-    done = _load_done(out, ident, merge)
-    wanted = [(nb201.to_str(a), s) for a in plan(n_archs, sample_seed) for s in seeds]
-    todo = [key for key in (reversed(wanted) if reverse else wanted) if key not in done]
-    wanted = set(wanted)
-    jpath = journal_path(out)
-    if not jpath.exists():
-        with open(jpath, "w") as f:
-            f.write(json.dumps({"identity": ident}) + "\n")
-    if todo:
-        _train_all(todo, done, jpath, out, ident, wanted, task, recipe, workers, device, threads, progress)
-    table = _write_table(out, done, ident, device, wanted)
-    if table.meta["complete"]:
-        jpath.unlink(missing_ok=True)
+    _load_done(out, ident, merge)  # a foreign table or journal is refused before anything is written
+    ensure_dir(out.parent)
+    with locked(lock_path(out), f"the ground-truth table {out.name}"):
+        for stale in temp_files(out.parent, out.name):  # left by a killed writer of this table
+            stale.unlink(missing_ok=True)
+        done = _load_done(out, ident, merge)
+        wanted = [(nb201.to_str(a), s) for a in plan(n_archs, sample_seed) for s in seeds]
+        todo = [key for key in (reversed(wanted) if reverse else wanted) if key not in done]
+        wanted = set(wanted)
+        jpath = journal_path(out)
+        if not jpath.exists():
+            with translated(jpath):
+                with open(jpath, "w") as f:
+                    f.write(json.dumps({"identity": ident}) + "\n")
+                    f.flush()
+                    os.fsync(f.fileno())
+                fsync_dir(jpath.parent)
+        if todo:
+            _train_all(todo, done, jpath, out, ident, wanted, task, recipe, workers, device, threads, progress)
+        table = _write_table(out, done, ident, device, wanted)
+        if table.meta["complete"]:
+            with translated(jpath, "cannot remove"):
+                jpath.unlink(missing_ok=True)
+                fsync_dir(jpath.parent)
     return table
 
 
@@ -175,10 +239,12 @@ def _train_all(todo, done, jpath, out, ident, wanted, task, recipe, workers, dev
     last_snapshot = time.monotonic()
     ctx = multiprocessing.get_context("spawn")
     recipe_dict = asdict(recipe)
-    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+    had = len(done)
+    pool = ProcessPoolExecutor(min(workers, len(todo)), mp_context=ctx, initializer=_init_worker,
                                initargs=(task, device, threads, os.getpid()))
+    finished = False
     try:
-        with open(jpath, "a") as journal:
+        with translated(jpath), open(jpath, "a") as journal:
             futures = [pool.submit(_run_one, a, s, recipe_dict) for a, s in todo]
             for fut in as_completed(futures):
                 row = fut.result()
@@ -190,13 +256,19 @@ def _train_all(todo, done, jpath, out, ident, wanted, task, recipe, workers, dev
                 if time.monotonic() - last_snapshot > SNAPSHOT_EVERY_S:
                     _write_table(out, done, ident, device, wanted)
                     last_snapshot = time.monotonic()
+        finished = True
     except BrokenProcessPool:
-        raise BuildError(f"a worker process died; {len(done)} finished runs are saved in {jpath}: "
-                         "rerun the same command to resume") from None
+        raise BuildError(f"a worker process died (killed by the system, e.g. out of memory?); {len(done)} "
+                         f"finished runs are saved in {jpath}: rerun the same command to resume") from None
     except FloatingPointError as e:
         raise BuildError(f"{e}; finished runs are saved in {jpath}") from None
     finally:
-        # Never wait for queued runs on the way out (Ctrl-C, errors): they are redone on resume.
-        pool.shutdown(wait=False, cancel_futures=True)
+        # Never wait for queued or running work on the way out (errors, Ctrl-C, SIGTERM):
+        # it is redone on resume, and no worker may outlive the build.
+        if finished:
+            pool.shutdown(wait=True)
+        else:
+            stop_pool(pool)
         bar.close()
-        _write_table(out, done, ident, device, wanted)
+        if len(done) > had:  # a snapshot of what finished; no table at all when nothing did
+            _write_table(out, done, ident, device, wanted)

@@ -3,14 +3,17 @@ with per-epoch curves, costs and the full recipe that produced them."""
 
 from __future__ import annotations
 
+import io
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pandas as pd
+
+from bench.errors import UnknownNameError, UserError
+from bench.fileio import write_bytes
 
 FORMAT = "lmreg-gt/1"
 CURVES = ("train_acc", "train_loss", "valid_acc", "valid_loss", "test_acc", "test_loss")
@@ -20,7 +23,7 @@ OPTIONAL_CURVES = ("extra_acc", "extra_loss", "eval_acc")
 SCALARS = ("params", "flops", "wall_time")
 
 
-class GTFileError(ValueError):
+class GTFileError(UserError, ValueError):
     """A ground-truth file that is missing, truncated or not in this format."""
 
 
@@ -65,10 +68,9 @@ class GTTable:
         return out
 
     def write(self, path: str | Path) -> None:
-        """Atomic: a temp file beside the target, renamed over it when complete."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        with h5py.File(tmp, "w") as f:
+        """Atomic and durable (bench.fileio): readers see the old table or the new one."""
+        buf = io.BytesIO()
+        with h5py.File(buf, "w") as f:
             f.attrs["format"] = FORMAT
             f.attrs["space"] = self.space
             f.attrs["task"] = self.task
@@ -78,7 +80,7 @@ class GTTable:
             f.create_dataset("seed", data=self.seeds)
             for name, arr in {**self.curves, **self.scalars}.items():
                 f.create_dataset(name, data=arr, compression="gzip", shuffle=True)
-        os.replace(tmp, path)
+        write_bytes(path, buf.getvalue())
 
     @classmethod
     def read(cls, path: str | Path) -> "GTTable":
@@ -105,6 +107,9 @@ class GTTable:
         bad = [k for k, v in {**table.curves, **table.scalars, "seed": table.seeds}.items() if len(v) != n]
         if bad:
             raise GTFileError(f"{path}: columns {bad} do not have {n} rows (corrupt table)")
+        if n == 0 or table.curves["test_acc"].ndim != 2 or table.epochs == 0:
+            raise GTFileError(f"{path}: the table holds no results ({n} rows, "
+                              f"{table.curves['test_acc'].shape[-1] if n else 0} epochs); rebuild it")
         return table
 
     # Views ---------------------------------------------------------------
@@ -118,7 +123,7 @@ class GTTable:
     def per_arch(self, metric: str = "test_acc", epoch: int = -1) -> pd.Series:
         """Mean over seeds of one metric at one epoch, indexed by architecture."""
         if metric not in self.curves:
-            raise KeyError(f"unknown metric {metric!r}; valid metrics: {', '.join(self.curves)}")
+            raise UnknownNameError(f"unknown metric {metric!r}; valid metrics: {', '.join(self.curves)}")
         return self.frame(epoch).groupby("arch", sort=True)[metric].mean()
 
     def seed_matrix(self, metric: str = "test_acc", epoch: int = -1) -> pd.DataFrame:

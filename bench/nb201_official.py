@@ -71,6 +71,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from bench.fileio import atomic_path
 from bench.gt_table import CURVES, GTFileError, GTTable
 
 FORMAT = "lmreg-nb201/1"
@@ -367,9 +368,7 @@ def _guess_layout(path: Path, plan: dict) -> str:
 
 
 def _write_store(out: Path, meta_archs: list, arrays: dict, summary: dict) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f"{out.name}.tmp{os.getpid()}")
-    try:
+    with atomic_path(out) as tmp:  # unique temp name, fsync, rename, folder fsync; errors name the path
         with h5py.File(tmp, "w") as f:
             f.attrs["format"] = FORMAT
             f.attrs["summary"] = json.dumps(summary, sort_keys=True)
@@ -388,10 +387,6 @@ def _write_store(out: Path, meta_archs: list, arrays: dict, summary: dict) -> No
                                      compression_opts=1, shuffle=True)
                 for s in STORE_SCALARS:
                     g.create_dataset(s, data=arr[s])
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 # --------------------------------------------------------------------------- reading the store

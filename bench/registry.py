@@ -26,6 +26,21 @@ class Benchmark:
     about: str
     path: Callable[[], Path]
     open: Callable[[Path], object]  # -> a table with per_arch(metric), seed_matrix, frame, ...
+    source: Callable[[], Path | None] | None = None  # where it is built from on first use, if anywhere
+
+    def state(self) -> tuple[str, Path]:
+        """('present', store) | ('available', source it is converted from on first use) | ('absent', store)."""
+        path = self.path()
+        if path.exists():
+            return "present", path
+        if self.source is not None:
+            try:
+                src = self.source()
+            except GTFileError:
+                src = None
+            if src is not None:
+                return "available", src
+        return "absent", path
 
 
 def _nb201_view(dataset: str, hp: str) -> Callable[[Path], object]:
@@ -47,7 +62,7 @@ def _build_registry() -> dict[str, Benchmark]:
     found.append(Benchmark("analog-nb201",
                            "analog-nasbench: an independent 200-epoch CIFAR-10 run of all 15,625 NB201 "
                            f"cells, not the official data (pip install analog-nasbench; ${analog.ENV_PATH})",
-                           analog.default_path, analog.load_analog))
+                           analog.default_path, analog.load_analog, source=analog.data_file))
     found.append(Benchmark("nb101",
                            "NAS-Bench-101, 423,624 cells x 3 repeats at 108 epochs (convert once: "
                            f"`lmreg bench convert nb101 nasbench_only108.tfrecord`; ${nb101.ENV_H5})",

@@ -1,21 +1,33 @@
-"""The `lmreg` command: thin wiring from arguments to the modules that do the work."""
+"""The `lmreg` command: thin wiring from arguments to the modules that do the work.
+
+Exit codes: 0 success; 1 a run or write failed for a reason the message names
+(full disk, NaN loss, a busy run folder); 2 bad input; 70 a bug in lmreg (one
+line and where the traceback is; LMREG_DEBUG=1 prints it); 130 Ctrl-C; 143 SIGTERM.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
+import tempfile
+import traceback
 from pathlib import Path
 
 import numpy as np
 
-from bench.datasets.readers import DataFileError
-from bench.gt_table import GTFileError
+from bench.errors import BusyError, UnknownNameError, UserError, WorkerDied, WriteError
+from bench.tfrecord import TFRecordError
+from bench.workers import Terminated
 from experiments.config import ConfigError, positive_int
-from results.records import RecordError
+from paper_figures.definitions import UnknownDefinition
 from spaces.nb201 import ArchError
 
-USER_ERRORS = (ArchError, DataFileError, GTFileError, ConfigError, RecordError, KeyError, FileNotFoundError)
+# Classes from modules outside the UserError family that still mean "bad input".
+USER_ERRORS = (UserError, ArchError, TFRecordError, UnknownDefinition)
+EXIT_FAILED, EXIT_USAGE, EXIT_BUG, EXIT_INT, EXIT_TERM = 1, 2, 70, 130, 143
 
 
 def _seeds(text: str) -> list[int]:
@@ -25,20 +37,48 @@ def _seeds(text: str) -> list[int]:
         seeds = []
     if not seeds:
         raise argparse.ArgumentTypeError(f"seeds must be comma-separated integers, got {text!r}")
+    if min(seeds) < 0:
+        raise argparse.ArgumentTypeError(f"seeds must be >= 0, got {text!r}")
+    if len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"seed listed twice in {text!r}: each seed is one run")
     return seeds
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
+@contextlib.contextmanager
+def _user_keys():
+    """A KeyError from a table look-up with a name the user typed is bad input, not a bug."""
+    try:
+        yield
+    except KeyError as e:
+        if isinstance(e, UnknownNameError):
+            raise
+        raise UnknownNameError(e.args[0] if e.args else str(e)) from None
 
 
 # bench ----------------------------------------------------------------------
 def cmd_bench_list(args) -> int:
     from bench.registry import BENCHMARKS
     for name, bench in sorted(BENCHMARKS.items()):
-        path = bench.path()
-        state = "present" if path.exists() else "absent"
-        print(f"{name:28s} {state:8s} {path}\n{'':28s} {bench.about}")
+        state, where = bench.state()
+        note = " (converted on first use)" if state == "available" else ""
+        print(f"{name:28s} {state:9s} {where}{note}\n{'':28s} {bench.about}")
     return 0
 
 
 def cmd_bench_convert(args) -> int:
+    if args.kind in ("nb201", "nb101") and not args.path:
+        source = "NAS-Bench-201-v1_*.pth" if args.kind == "nb201" else "nasbench_only108.tfrecord"
+        raise ConfigError(f"bench convert {args.kind} needs the path of the official file ({source})")
     if args.kind == "nb201":
         from bench.nb201_official import convert_nb201
         summary = convert_nb201(args.path, args.out)
@@ -61,8 +101,9 @@ def cmd_bench_info(args) -> int:
     from bench import registry
     from scipy.stats import kendalltau
     table = registry.load(args.benchmark)
-    acc = table.per_arch("test_acc")
-    seeds = table.seed_matrix("test_acc")
+    with _user_keys():
+        acc = table.per_arch("test_acc")
+        seeds = table.seed_matrix("test_acc")
     print(f"benchmark   {args.benchmark}  ({registry.resolve(args.benchmark)})")
     print(f"space/task  {table.space} / {table.task}")
     if table.meta.get("identity"):  # built by `lmreg bench build`
@@ -72,39 +113,61 @@ def cmd_bench_info(args) -> int:
                                           "  (older than the official semantics: rebuild to compare with new runs)"))
     print(f"rows        {len(table)}  ({len(acc)} architectures, seeds {sorted(set(table.seeds.tolist()))}, "
           f"{table.epochs} epochs){'' if table.meta.get('complete', True) else '  INCOMPLETE build'}")
-    print(f"test acc    mean over seeds: min {acc.min():.2f}  median {acc.median():.2f}  max {acc.max():.2f}")
+    if len(acc.dropna()):
+        print(f"test acc    mean over seeds: min {acc.min():.2f}  median {acc.median():.2f}  max {acc.max():.2f}")
+    else:
+        print("test acc    no values")
     cols = list(seeds.columns)
     if len(cols) >= 2:
         taus = []
         for i in range(len(cols)):
             for j in range(i + 1, len(cols)):
                 pair = seeds[[cols[i], cols[j]]].dropna()
-                taus.append(kendalltau(pair.iloc[:, 0], pair.iloc[:, 1]).statistic)
-        print(f"seed tau    Kendall tau between seeds (test acc): mean {np.mean(taus):.3f} over "
-              f"{len(taus)} seed pair(s)")
+                if len(pair) >= 2:
+                    taus.append(kendalltau(pair.iloc[:, 0], pair.iloc[:, 1]).statistic)
+        if taus:
+            print(f"seed tau    Kendall tau between seeds (test acc): mean {np.mean(taus):.3f} over "
+                  f"{len(taus)} seed pair(s)")
         from paper_figures.noise import noise_ceiling
         for metric in [m for m in ("test_acc", "eval_acc") if m in table.curves]:
+            if table.seed_matrix(metric).dropna().shape[0] < 3:
+                continue
             c = noise_ceiling(table.seed_matrix(metric))
             print(f"ceiling     {metric}: noise ceiling {c['ceiling']:.3f} [{c['ceiling_lo']:.3f}, "
                   f"{c['ceiling_hi']:.3f}] (Kendall tau a ranker knowing the true accuracies would reach "
                   f"against the {c['k']}-seed mean), split-half tau {c['split_half']:.3f}")
-    wall = table.scalars["wall_time"]
-    print(f"cost        {wall.sum() / 3600:.2f} h of training, {np.median(wall):.1f} s median per run, "
-          f"devices {table.meta.get('devices')}")
+    print(f"cost        {_cost_line(np.asarray(table.scalars['wall_time'], dtype=float))}, "
+          f"devices {table.meta.get('devices', 'not recorded')}")
     print(f"recipe      {table.recipe}")
     return 0
 
 
+def _cost_line(wall: np.ndarray) -> str:
+    known = wall[np.isfinite(wall)]
+    if not len(known):
+        return "training time not recorded in this table"
+    text = f"{known.sum() / 3600:.2f} h of training, {np.median(known):.1f} s median per run"
+    if len(known) < len(wall):
+        text += f" ({len(wall) - len(known)} of {len(wall)} runs without a time)"
+    return text
+
+
 def cmd_bench_query(args) -> int:
     from bench import registry
+    from bench.gt_table import GTTable
+    if not args.arch and not args.top:
+        raise ConfigError("give an architecture (NB201 string or index 0..15624, NB101 module hash) or --top K")
     table = registry.load(args.benchmark)
+    if isinstance(table, GTTable) and not -table.epochs <= args.epoch < table.epochs:
+        raise ConfigError(f"--epoch {args.epoch} is out of range: {args.benchmark} has {table.epochs} epoch(s), "
+                          f"indices 0..{table.epochs - 1} (or -1 for the last)")
+    with _user_keys():
+        values = table.per_arch(args.metric, args.epoch)  # also checks the metric name
     if args.top:
-        best = table.per_arch(args.metric, args.epoch).sort_values(ascending=args.metric.endswith("loss"))
-        for arch, value in best.head(args.top).items():
-            print(f"{value:8.3f}  {arch}")
+        best = values.dropna().sort_values(ascending=args.metric.endswith("loss"))
+        for name, value in best.head(args.top).items():
+            print(f"{value:8.3f}  {name}")
         return 0
-    if not args.arch:
-        raise ConfigError("give an architecture (NB201 string or index, NB101 module hash) or --top K")
     found = registry.query(table, args.arch, args.epoch)
     if found.rows.empty:
         print(f"{found.label} is not in {args.benchmark}", file=sys.stderr)
@@ -112,15 +175,16 @@ def cmd_bench_query(args) -> int:
     if found.note:
         print(f"# {found.note}")
     print(found.rows.to_string(index=False))
-    print(f"mean test_acc over seeds: {found.rows.test_acc.mean():.3f}")
+    metric = args.metric if args.metric in found.rows else "test_acc"
+    print(f"mean {metric} over seeds: {found.rows[metric].mean():.3f}")
     return 0
 
 
 def cmd_bench_build(args) -> int:
     from algorithms.standalone import StandaloneRecipe
-    from bench.build import build
+    from bench.build import build, check_recipe
     from experiments.config import override
-    recipe = override(StandaloneRecipe(), args.set)
+    recipe = check_recipe(override(StandaloneRecipe(), args.set))
     table = build(args.out, task=args.task, recipe=recipe, n_archs=args.archs, seeds=args.seeds,
                   sample_seed=args.sample_seed, workers=args.workers, device=args.device,
                   threads=args.threads, progress=not args.no_progress, reverse=args.reverse,
@@ -189,10 +253,11 @@ def make_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_bench_info)
     q = bench.add_parser("query", help="ground truth of one architecture, or the top K")
     q.add_argument("benchmark")
-    q.add_argument("arch", nargs="?", help="NB201 string or cell index, NB101 module hash, or omit with --top")
+    q.add_argument("arch", nargs="?",
+                   help="NB201 string or op-tuple index (0..15624), NB101 module hash; omit with --top")
     q.add_argument("--metric", default="test_acc")
     q.add_argument("--epoch", type=int, default=-1, help="epoch index (default: last)")
-    q.add_argument("--top", type=int, default=0, help="list the K best architectures instead")
+    q.add_argument("--top", type=_non_negative, default=0, help="list the K best architectures instead")
     q.set_defaults(func=cmd_bench_query)
     q = bench.add_parser("convert", help="convert an official benchmark file once into the compact store")
     q.add_argument("kind", choices=("nb201", "nb101", "analog"))
@@ -206,7 +271,7 @@ def make_parser() -> argparse.ArgumentParser:
     q.add_argument("--task", default="micro-fmnist")
     q.add_argument("--archs", type=positive_int, default=400, help="architectures drawn from the unique NB201 cells")
     q.add_argument("--seeds", type=_seeds, default=[0, 1], help="comma-separated training seeds")
-    q.add_argument("--sample-seed", type=int, default=0, help="seed of the architecture draw")
+    q.add_argument("--sample-seed", type=_non_negative, default=0, help="seed of the architecture draw")
     q.add_argument("--workers", type=positive_int, default=2)
     q.add_argument("--threads", type=positive_int, default=1, help="torch threads per worker")
     q.add_argument("--device", default="cpu")
@@ -254,23 +319,90 @@ def make_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _parse(parser: argparse.ArgumentParser, argv):
+    """parse_args, but a positional given after options (`query NAME --epoch 2 ARCH`)
+    still lands in its optional positional slot instead of being 'unrecognized'."""
+    args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "arch", "x") is None and len(extra) == 1 and not extra[0].startswith("--"):
+        args.arch, extra = extra[0], []
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+    return " ".join(text.split()) or type(e).__name__
+
+
+def _bug(e: BaseException) -> int:
+    """An exception nobody anticipated: a bug (or e.g. CUDA out of memory). One line,
+    plus the traceback, kept in a file and printed with LMREG_DEBUG=1."""
+    text = "".join(traceback.format_exception(e))
+    if os.environ.get("LMREG_DEBUG"):
+        print(text, file=sys.stderr, end="")
+        where = "printed above"
+    else:
+        try:
+            fd, where = tempfile.mkstemp(prefix="lmreg-traceback-", suffix=".txt")
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+        except OSError:
+            where = "lost (set LMREG_DEBUG=1 and rerun to print it)"
+    kind = type(e).__name__
+    if kind == "OutOfMemoryError":
+        hint = "lower train.batch_size or eval.batch_size, or use a device with more memory"
+        print(f"lmreg: error: out of memory: {_one_line(e)[:300]}; {hint} (traceback: {where})", file=sys.stderr)
+        return EXIT_FAILED
+    how = "" if os.environ.get("LMREG_DEBUG") else "; LMREG_DEBUG=1 prints it"
+    print(f"lmreg: internal error (a bug in lmreg): {kind}: {_one_line(e)[:300]} (traceback: {where}{how})",
+          file=sys.stderr)
+    return EXIT_BUG
+
+
+def _on_sigterm(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one clean stop; a second SIGTERM does not cut it short
+    raise Terminated(signum)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_args(argv)
+    args = _parse(make_parser(), argv)
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread (an embedding program): leave signals alone
+        previous = None
     try:
         return args.func(args)
-    except USER_ERRORS as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"lmreg: error: {msg}", file=sys.stderr)
-        return 2
-    except (RuntimeError, FloatingPointError) as e:  # BuildError, RunError, NaN losses: one line
-        print(f"lmreg: error: {e}", file=sys.stderr)
-        return 1
+    except Terminated:
+        print("lmreg: stopped by SIGTERM; finished runs and the last checkpoints are kept, rerun the same "
+              "command to resume", file=sys.stderr)
+        return EXIT_TERM
     except KeyboardInterrupt:
-        print("lmreg: interrupted", file=sys.stderr)
-        return 130
+        print("lmreg: interrupted; finished runs and the last checkpoints are kept", file=sys.stderr)
+        return EXIT_INT
     except BrokenPipeError:  # output piped into e.g. `head`
         sys.stdout = open(os.devnull, "w")
         return 0
+    except (WriteError, BusyError, WorkerDied) as e:
+        print(f"lmreg: error: {_one_line(e)}", file=sys.stderr)
+        return EXIT_FAILED
+    except USER_ERRORS as e:
+        print(f"lmreg: error: {_one_line(e)}", file=sys.stderr)
+        return EXIT_USAGE
+    except FloatingPointError as e:  # NaN losses
+        print(f"lmreg: error: {_one_line(e)}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as e:
+        if e.errno is None:
+            return _bug(e)
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"lmreg: error: {where}{os.strerror(e.errno).lower()}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as e:
+        return _bug(e)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ written into the run record."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +15,7 @@ import numpy as np
 
 from algorithms.landmark_reg import LandmarkConfig
 from algorithms.spos import SPOSConfig
+from experiments.checks import check_config
 from experiments.config import ConfigError, override
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
@@ -117,7 +120,9 @@ def load_config(preset: str | None = None, overrides: list[str] = ()) -> RunConf
             raise ConfigError(f"{path}: invalid TOML ({e})") from None
         cfg = override(cfg, _flatten(table))
     try:
-        return override(cfg, list(overrides))
+        cfg = override(cfg, list(overrides))
+        check_config(cfg)
+        return cfg
     except (ValueError, KeyError) as e:  # a sub-config's own validation
         if isinstance(e, ConfigError):
             raise
@@ -132,5 +137,16 @@ def from_dict(data: dict) -> RunConfig:
     return load_config(None, _flatten(data))
 
 
+def config_hash(cfg: RunConfig) -> str:
+    """8 hex digits of the resolved config, seed and variant left out (they are in the
+    folder name), so the seeds and both variants of one setting share it."""
+    data = to_dict(cfg)
+    data.pop("seed")
+    data.pop("use_landmarks")
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:8]
+
+
 def run_name(cfg: RunConfig) -> str:
-    return f"{cfg.name}-{'landmarks' if cfg.use_landmarks else 'baseline'}-seed{cfg.seed}"
+    """The run folder: readable parts plus the config hash, so two configs never share
+    a folder (e.g. `--set task=...` on the micro preset still gets its own)."""
+    return f"{cfg.name}-{'landmarks' if cfg.use_landmarks else 'baseline'}-seed{cfg.seed}-{config_hash(cfg)}"

@@ -1,11 +1,14 @@
 """One super-net run from config to record: pick landmarks and the evaluation
 pool from the ground truth, train with checkpoints after every epoch, score the
 pool, write the record. A finished run is skipped; an interrupted one resumes
-from its last checkpoint and ends with the same record (bit-for-bit on CPU)."""
+from its last checkpoint and ends with the same record (bit-for-bit on CPU).
+
+Everything that can fail without training is checked before the run folder is
+created. While a process writes a run folder it holds a lock on it; every file
+in it is written atomically and durably (`bench.fileio`)."""
 
 from __future__ import annotations
 
-import os
 import platform
 import subprocess
 import time
@@ -20,7 +23,10 @@ from algorithms.scoring import score
 from algorithms.spos import SPOSTrainer
 from bench import registry
 from bench.datasets.tasks import load_task
+from bench.errors import UserError
+from bench.fileio import ensure_dir, locked, temp_files, torch_save
 from bench.landmarks import select_landmarks, select_pool
+from experiments.checks import check_config, check_runnable, check_task_sizes
 from experiments.runconfig import RunConfig, draw_seeds, run_name, to_dict
 from paper_figures.metrics import all_metrics
 from results.records import RECORD_NAME, read_record, write_record
@@ -31,7 +37,7 @@ CHECKPOINT_NAME = "checkpoint.pt"
 WEIGHTS_NAME = "supernet.pt"  # final super-net weights, for `lmreg evaluate`
 
 
-class RunError(RuntimeError):
+class RunError(UserError):
     pass
 
 
@@ -70,26 +76,51 @@ def build_supernet(cfg: RunConfig, task) -> NB201Net:
     return model
 
 
-def _atomic_save(obj, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+def _load_torch(path: Path, device, what: str, weights_only: bool):
+    try:
+        return torch.load(path, map_location=device, weights_only=weights_only)
+    except Exception as e:  # pickle, zip and torch errors all mean: not a file this harness wrote
+        raise RunError(f"{path}: unreadable {what} ({type(e).__name__}: {' '.join(str(e).split())[:200]}); "
+                       "delete it to start this run over") from None
+
+
+def _finished(record_path: Path, cfg: RunConfig) -> bool:
+    if not record_path.exists():
+        return False
+    if read_record(record_path)["attrs"]["config"] != to_dict(cfg):
+        raise RunError(f"{record_path} holds a run with a different config; use another --out")
+    return True
 
 
 def run(cfg: RunConfig, out_dir: str | Path, on_epoch: Callable[[dict], None] | None = None) -> Path:
     run_dir = Path(out_dir) / run_name(cfg)
     record_path = run_dir / RECORD_NAME
-    if record_path.exists():
-        if read_record(record_path)["attrs"]["config"] != to_dict(cfg):
-            raise RunError(f"{record_path} holds a run with a different config; use another --out")
+    if _finished(record_path, cfg):
         return record_path
-    run_dir.mkdir(parents=True, exist_ok=True)
+    # Everything that can fail without training fails here, before the folder exists.
+    check_runnable(cfg)
     torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
-    if cfg.device.startswith("cuda") and not torch.cuda.is_available():
-        raise RunError(f"device {cfg.device!r} requested but CUDA is not available")
     task = load_task(cfg.task, cfg.device, split_seed=draw_seeds(cfg)["split"])
+    check_task_sizes(cfg, task)
     gt, landmarks, pool = choose_archs(cfg)
+    created = not run_dir.exists()
+    ensure_dir(run_dir)
+    try:
+        with locked(run_dir, "this run"):
+            if _finished(record_path, cfg):  # finished by another process meanwhile
+                return record_path
+            for stale in temp_files(run_dir):  # left by a killed writer
+                stale.unlink(missing_ok=True)
+            return _train_and_record(cfg, run_dir, task, gt, landmarks, pool, on_epoch)
+    except BaseException:
+        if created and run_dir.is_dir() and not any(run_dir.iterdir()):
+            run_dir.rmdir()  # failed before writing anything: leave no empty folder behind
+        raise
+
+
+def _train_and_record(cfg, run_dir, task, gt, landmarks, pool, on_epoch) -> Path:
+    record_path = run_dir / RECORD_NAME
+    torch.manual_seed(cfg.seed)
     model = build_supernet(cfg, task)
     landmark_archs = [nb201.parse(a) for a in landmarks]
     pool_archs = [nb201.parse(a) for a in pool]
@@ -100,10 +131,16 @@ def run(cfg: RunConfig, out_dir: str | Path, on_epoch: Callable[[dict], None] | 
 
     ckpt = run_dir / CHECKPOINT_NAME
     if ckpt.exists():
-        saved = torch.load(ckpt, map_location=task.device, weights_only=False)
+        saved = _load_torch(ckpt, task.device, "checkpoint", weights_only=False)
+        if not isinstance(saved, dict) or not {"config", "trainer", "state"} <= saved.keys():
+            raise RunError(f"{ckpt}: not an lmreg checkpoint (wrong structure); delete it to start this run over")
         if saved["config"] != to_dict(cfg):
             raise RunError(f"{ckpt} belongs to a run with a different config; use another --out")
-        trainer.load_state_dict(saved["trainer"])
+        try:
+            trainer.load_state_dict(saved["trainer"])
+        except (KeyError, RuntimeError, ValueError, TypeError) as e:
+            raise RunError(f"{ckpt}: checkpoint does not fit this run's super-net or optimiser "
+                           f"({type(e).__name__}); delete it to start this run over") from None
         state = saved["state"]
 
     gt_pool = gt.loc[pool].to_numpy()
@@ -120,7 +157,7 @@ def run(cfg: RunConfig, out_dir: str | Path, on_epoch: Callable[[dict], None] | 
             if last:
                 state["pool_scores"] = (acc, loss)
         state["epoch"] = epoch + 1
-        _atomic_save({"config": to_dict(cfg), "trainer": trainer.state_dict(), "state": state}, ckpt)
+        torch_save({"config": to_dict(cfg), "trainer": trainer.state_dict(), "state": state}, ckpt)
         if on_epoch:
             on_epoch(curve)
 
@@ -143,9 +180,9 @@ def run(cfg: RunConfig, out_dir: str | Path, on_epoch: Callable[[dict], None] | 
                      for a, g, s, l in zip(pool, gt_pool, acc, loss)],
         },
     }
-    _atomic_save(model.state_dict(), run_dir / WEIGHTS_NAME)
+    torch_save(model.state_dict(), run_dir / WEIGHTS_NAME)
     write_record(record_path, record)
-    ckpt.unlink(missing_ok=True)
+    ckpt.unlink(missing_ok=True)  # the record is durable; the checkpoint is no longer needed
     return record_path
 
 
@@ -156,19 +193,32 @@ def evaluate(run_dir: str | Path, changes: list[str] = ()) -> dict:
     from experiments.runconfig import from_dict
 
     run_dir = Path(run_dir)
+    if run_dir.is_file() and run_dir.name == RECORD_NAME:
+        run_dir = run_dir.parent  # a record path names its run folder
     rec = read_record(run_dir / RECORD_NAME)
     cfg = from_dict(rec["attrs"]["config"])
     bad = [c for c in changes if not c.startswith("eval.")]
     if bad:
         raise ConfigError(f"evaluate only changes eval.* keys, got {', '.join(bad)}")
-    cfg = override(cfg, list(changes))
+    try:
+        cfg = override(cfg, list(changes))
+    except (ValueError, KeyError) as e:  # a sub-config's own validation
+        raise e if isinstance(e, ConfigError) else ConfigError(str(e.args[0] if e.args else e)) from None
+    check_config(cfg)
     weights = run_dir / WEIGHTS_NAME
     if not weights.exists():
         raise RunError(f"{weights}: no super-net weights saved for this run")
+    check_runnable(cfg)
     torch.set_num_threads(cfg.threads)
     task = load_task(cfg.task, cfg.device, split_seed=draw_seeds(cfg)["split"])
+    check_task_sizes(cfg, task)
     model = build_supernet(cfg, task)
-    model.load_state_dict(torch.load(weights, map_location=task.device, weights_only=True))
+    state = _load_torch(weights, task.device, "super-net weights", weights_only=True)
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as e:
+        raise RunError(f"{weights}: not the super-net weights of this run (wrong structure: "
+                       f"{' '.join(str(e).split())[:150]})") from None
     gt, _, pool = choose_archs(cfg)
     t0 = time.perf_counter()
     acc, _ = _score(model, [nb201.parse(a) for a in pool], task, cfg)

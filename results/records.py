@@ -1,21 +1,25 @@
-"""Run records: one HDF5 file per run, written atomically (temp file + rename),
-holding everything needed to analyse the run without re-running it."""
+"""Run records: one HDF5 file per run, written atomically and durably (a uniquely
+named temp file, fsynced, renamed, folder fsynced: `bench.fileio`), holding
+everything needed to analyse the run without re-running it."""
 
 from __future__ import annotations
 
+import io
 import json
-import os
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pandas as pd
 
+from bench.errors import UserError
+from bench.fileio import write_bytes
+
 FORMAT = "lmreg-run/1"
 RECORD_NAME = "record.h5"
 
 
-class RecordError(ValueError):
+class RecordError(UserError, ValueError):
     pass
 
 
@@ -43,20 +47,23 @@ def _read_table(group: h5py.Group) -> pd.DataFrame:
 
 def write_record(path: str | Path, record: dict) -> Path:
     """record: attrs (JSON-able dict) and tables (name -> list of flat dicts)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with h5py.File(tmp, "w") as f:
+    buf = io.BytesIO()  # built in memory: a full disk fails in one place, with its errno
+    with h5py.File(buf, "w") as f:
         f.attrs["format"] = FORMAT
         for key, value in record["attrs"].items():
             f.attrs[key] = json.dumps(value, sort_keys=True)
         for name, rows in record["tables"].items():
             _table(f.create_group(name), rows)
-    os.replace(tmp, path)
-    return path
+    return write_bytes(path, buf.getvalue())
 
 
-def read_record(path: str | Path) -> dict:
+RUN_ATTRS = ("config", "final_metrics", "timings")
+RUN_TABLES = ("curves", "evals", "landmarks", "pool")
+
+
+def read_record(path: str | Path, run: bool = True) -> dict:
+    """A record as written by write_record. With ``run`` (the default) it must have
+    the structure of a super-net run record, or a RecordError names what is missing."""
     path = Path(path)
     if not path.is_file():
         raise RecordError(f"{path}: no such run record")
@@ -70,6 +77,11 @@ def read_record(path: str | Path) -> dict:
         raise
     except (OSError, KeyError, ValueError) as e:
         raise RecordError(f"{path}: unreadable run record ({type(e).__name__}: {e})") from None
+    if run:
+        missing = [k for k in RUN_ATTRS if not isinstance(attrs.get(k), dict)] + \
+                  [k for k in RUN_TABLES if k not in tables]
+        if missing:
+            raise RecordError(f"{path}: not a super-net run record (lacks {', '.join(missing)})")
     return {"attrs": attrs, "tables": tables, "path": str(path)}
 
 

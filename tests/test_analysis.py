@@ -79,15 +79,15 @@ def test_registry_errors(capsys):
 def test_dry_run_lists_runs_and_costs(tmp_path, capsys):
     t1 = plan(get_definition("T1"), "micro", tmp_path)
     assert len(t1) == 6 and all(not r.status and not r.done for r in t1)
-    assert sorted(r.name for r in t1) == sorted(f"micro-{v}-seed{s}" for v in ("baseline", "landmarks")
+    assert sorted(r.name.rsplit("-", 1)[0] for r in t1) == sorted(f"micro-{v}-seed{s}" for v in ("baseline", "landmarks")
                                                 for s in (0, 1, 2))
     # T2: reference + default + 3 (M) + 3 (coef) + 4 (official schedules) + 2 (loss) + 2 (sampling)
     # configs, 3 seeds
     t2 = plan(get_definition("T2"), "micro", tmp_path)
     assert len(t2) == 16 * 3 and len({r.name for r in t2}) == 48
     assert len(plan(get_definition("F1"), "micro", tmp_path)) == 6
-    base = next(r for r in t1 if r.name == "micro-baseline-seed0")
-    lm = next(r for r in t1 if r.name == "micro-landmarks-seed0")
+    base = next(r for r in t1 if r.name.startswith("micro-baseline-seed0-"))  # name + config hash
+    lm = next(r for r in t1 if r.name.startswith("micro-landmarks-seed0-"))
     assert (base.cost["plain_epochs"], base.cost["reg_epochs"]) == (16, 0)
     assert (lm.cost["plain_epochs"], lm.cost["reg_epochs"]) == (6, 10)
     assert lm.cost["scorings"] == 4 * 100 + 50 and lm.cost["seconds"] > base.cost["seconds"] > 0
@@ -121,7 +121,7 @@ def test_render_t1_f1_f2_from_synthetic_records(tmp_path, capsys):
     assert {"paper_value", "paper_source", "mean", "std", "ci_lo", "ci_hi", "n", "hb_lo", "hb_hi",
             "pool_size"} <= set(csv.columns)
     row = csv[(csv.variant == "landmarks") & (csv.metric == "kendall_tau")].iloc[0]
-    recs = [read_record(tmp_path / f"micro-landmarks-seed{s}" / RECORD_NAME) for s in (0, 1, 2)]
+    recs = [read_record(next(tmp_path.glob(f"micro-landmarks-seed{s}-*")) / RECORD_NAME) for s in (0, 1, 2)]
     taus = [r["attrs"]["final_metrics"]["kendall_tau"] for r in recs]
     # the t interval over the three seeds, by hand: t_{0.975, 2} = 0.95 * sqrt(2 / 0.0975)
     half = 0.95 * (2 / 0.0975) ** 0.5 * np.std(taus, ddof=1) / 3 ** 0.5
@@ -133,7 +133,7 @@ def test_render_t1_f1_f2_from_synthetic_records(tmp_path, capsys):
     assert (row["hb_lo"], row["hb_hi"], row["n"], row["pool_size"]) == pytest.approx((hb["lo"], hb["hi"], 3, 20))
     assert row["hb_lo"] < row["mean"] < row["hb_hi"]
     diff = csv[(csv.variant == "landmarks-baseline") & (csv.metric == "kendall_tau")].iloc[0]
-    base = [read_record(tmp_path / f"micro-baseline-seed{s}" / RECORD_NAME) for s in (0, 1, 2)]
+    base = [read_record(next(tmp_path.glob(f"micro-baseline-seed{s}-*")) / RECORD_NAME) for s in (0, 1, 2)]
     base_pools = [(r["tables"]["pool"]["score_acc"].to_numpy(), r["tables"]["pool"]["gt"].to_numpy()) for r in base]
     hbd = hierarchical_bootstrap_diff(base_pools, pools, "kendall_tau", shared_pool=True)
     assert (diff["hb_lo"], diff["hb_hi"]) == pytest.approx((hbd["lo"], hbd["hi"]))

@@ -104,7 +104,9 @@ def test_record_errors(tmp_path):
     with pytest.raises(RecordError, match="unreadable"):
         read_record(tmp_path / "bad.h5")
     write_record(tmp_path / "ok.h5", {"attrs": {"x": 1}, "tables": {"t": [{"a": 1.0, "b": "s"}]}})
-    rec = read_record(tmp_path / "ok.h5")
+    with pytest.raises(RecordError, match="not a super-net run record"):
+        read_record(tmp_path / "ok.h5")
+    rec = read_record(tmp_path / "ok.h5", run=False)
     assert rec["attrs"]["x"] == 1 and rec["tables"]["t"].b.iloc[0] == "s"
     assert not list(tmp_path.glob("*.tmp"))
 

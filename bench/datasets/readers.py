@@ -10,13 +10,15 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.errors import UserError
+
 IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
               0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 CIFAR10_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
 CIFAR10_TEST = ("test_batch",)
 
 
-class DataFileError(ValueError):
+class DataFileError(UserError, ValueError):
     """A dataset file that is missing, truncated or not in the expected format."""
 
 

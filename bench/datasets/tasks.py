@@ -19,6 +19,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from bench.errors import UnknownNameError
+from bench.fileio import atomic_path
+
 from . import augment, readers
 from .readers import DataFileError
 
@@ -32,6 +35,7 @@ MEAN_STD = {
     "fashion-mnist": ((0.2860,), (0.3530,)),
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
 }
+RAW_SIZES = {"fashion-mnist": (60_000, 10_000), "cifar10": (50_000, 10_000)}  # (train, test) as published
 RAW_DIR_ENV = {"fashion-mnist": "LMREG_FMNIST_DIR", "cifar10": "LMREG_CIFAR10_DIR"}
 RAW_DIR_DEFAULT = {"fashion-mnist": "/usr/share/datasets/fashion-mnist",
                    "cifar10": "~/data/cifar-10-batches-py"}
@@ -81,8 +85,22 @@ TASKS = {
 
 def get_spec(name: str) -> TaskSpec:
     if name not in TASKS:
-        raise KeyError(f"unknown task {name!r}; valid tasks: {', '.join(sorted(TASKS))}")
+        raise UnknownNameError(f"unknown task {name!r}; valid tasks: {', '.join(sorted(TASKS))}")
     return TASKS[name]
+
+
+def split_sizes(spec: TaskSpec) -> dict[str, int]:
+    """Images per split of a task built from the published dataset, without loading it
+    (for range checks when a config is loaded)."""
+    if spec.subset_of:
+        parent = split_sizes(get_spec(spec.subset_of))
+        limits = {"train": spec.n_train, "valid": spec.n_valid, "test": spec.n_test}
+        return {k: min(v, limits[k]) if limits[k] is not None else v for k, v in parent.items()}
+    n_train, n_test = RAW_SIZES[spec.dataset]
+    halves = {"train": n_train // 2, "valid": n_train - n_train // 2}
+    return {"train": min(halves["train"], spec.n_train or halves["train"]),
+            "valid": min(halves["valid"], spec.n_valid or halves["valid"]),
+            "test": min(n_test, spec.n_test or n_test)}
 
 
 def raw_dir(dataset: str) -> Path:
@@ -136,9 +154,9 @@ def arrays_digest(arrays: dict[str, np.ndarray]) -> str:
 
 def _save_npz(path: Path, arrays: dict[str, np.ndarray], spec: TaskSpec) -> str:
     digest = arrays_digest(arrays)
-    tmp = Path(path).with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, digest=np.array(digest), spec=np.array(repr(asdict(spec))), **arrays)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:  # a file object: savez would append .npz to a name
+            np.savez_compressed(f, digest=np.array(digest), spec=np.array(repr(asdict(spec))), **arrays)
     return digest
 
 
@@ -156,12 +174,16 @@ def write_embedded(spec: TaskSpec, out: Path, raw_root: str | Path | None = None
 
 
 def _load_npz(path: Path, task: str) -> dict[str, np.ndarray]:
-    with np.load(path) as f:
-        arrays = {k: f[k] for k in f.files if k not in ("digest", "spec")}
-        digest = str(f["digest"])
+    restore = (f"restore it with `git checkout -- bench/data/{path.name}` (or reinstall lmreg), or "
+               f"rebuild it from Debian's dataset-fashion-mnist with `lmreg data embed {task}`")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files if k not in ("digest", "spec")}
+            digest = str(f["digest"])
+    except Exception as e:  # zipfile, zlib, numpy and OS errors all mean: not the file we shipped
+        raise DataFileError(f"{path}: corrupt or truncated ({type(e).__name__}: {e}); {restore}") from None
     if arrays_digest(arrays) != digest:
-        raise DataFileError(f"{path}: contents do not match the stored digest (corrupt file); "
-                            f"regenerate it with `lmreg data embed {task}`")
+        raise DataFileError(f"{path}: contents do not match the stored digest (corrupt file); {restore}")
     return arrays
 
 

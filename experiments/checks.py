@@ -1,0 +1,143 @@
+"""Every check of a run config that can be made before training, in one place.
+
+* ``check_config``: ranges and names, from the config alone; called by
+  ``load_config``, so a bad value fails when it is typed, not after an epoch.
+* ``check_runnable``: against the ground truth, the device and the task's data
+  (landmarks plus pool must fit in the GT, the GT metric must exist, CUDA must be
+  there); called before a run folder is created.
+* ``preflight``: for a batch of runs into one folder, before any worker starts:
+  each of the above once, no two configs sharing a run folder, no run folder
+  another process is writing, no record of another config in the way.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+from bench.errors import ConfigError
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=-]*$")
+P_AT_K = 10  # the ranking metrics include precision@10
+
+
+def _need(ok: bool, key: str, rule: str, value) -> None:
+    if not ok:
+        raise ConfigError(f"{key} must be {rule}, got {value!r}")
+
+
+def _finite(x) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def check_config(cfg) -> None:
+    """Ranges of every numeric field, names of every registry field, and the
+    combinations that would only fail after training."""
+    from bench import registry
+    from bench.datasets.tasks import get_spec, split_sizes
+    from bench.devices import check_device
+
+    _need(bool(NAME_RE.match(cfg.name or "")), "name", "a plain folder-name word (letters, digits, . _ + = -)",
+          cfg.name)
+    _need(cfg.seed >= 0, "seed", ">= 0", cfg.seed)
+    _need(cfg.threads >= 1, "threads", ">= 1", cfg.threads)
+    check_device(cfg.device)
+    spec = get_spec(cfg.task)
+    registry.resolve(cfg.benchmark)  # unknown names list the valid ones
+    n, t, e, lm = cfg.net, cfg.train, cfg.eval, cfg.landmarks
+    _need(n.C >= 1, "net.C", ">= 1", n.C)
+    _need(n.N >= 1, "net.N", ">= 1", n.N)
+    _need(t.epochs >= 1, "train.epochs", ">= 1", t.epochs)
+    _need(t.batch_size >= 1, "train.batch_size", ">= 1", t.batch_size)
+    _need(_finite(t.lr) and t.lr > 0, "train.lr", "a finite number > 0", t.lr)
+    _need(_finite(t.lr_min) and 0 <= t.lr_min <= t.lr, "train.lr_min", f"in [0, train.lr={t.lr}]", t.lr_min)
+    _need(_finite(t.momentum) and 0 <= t.momentum < 1, "train.momentum", "in [0, 1)", t.momentum)
+    _need(_finite(t.weight_decay) and t.weight_decay >= 0, "train.weight_decay", "a finite number >= 0",
+          t.weight_decay)
+    _need(_finite(t.grad_clip) and t.grad_clip > 0, "train.grad_clip", "a finite number > 0", t.grad_clip)
+    _need(_finite(lm.max_coef), "landmarks.max_coef", "a finite number", lm.max_coef)
+    _need(_finite(lm.beta), "landmarks.beta", "a finite number", lm.beta)
+    _need(e.pool_size >= P_AT_K, "eval.pool_size", f">= {P_AT_K} (precision@{P_AT_K} is one of the metrics)",
+          e.pool_size)
+    _need(e.n_images is None or e.n_images >= 1, "eval.n_images", ">= 1 (or none for the whole split)",
+          e.n_images)
+    if e.bn_mode == "running" and not n.bn_track_running_stats:
+        raise ConfigError("eval.bn_mode=running needs net.bn_track_running_stats=true (the super-net has "
+                          "no running statistics otherwise)")
+    sizes = split_sizes(spec)
+    _need(t.batch_size <= sizes["train"], "train.batch_size",
+          f"<= the {sizes['train']} training images of task {cfg.task!r}", t.batch_size)
+    if cfg.use_landmarks:
+        _need(t.batch_size <= sizes["valid"], "train.batch_size",
+              f"<= the {sizes['valid']} held-out images of task {cfg.task!r} (landmark batches)", t.batch_size)
+    if e.n_images is not None:
+        _need(e.n_images <= sizes[e.split], "eval.n_images",
+              f"<= the {sizes[e.split]} {e.split} images of task {cfg.task!r} (or none for all)", e.n_images)
+
+
+def check_task_sizes(cfg, task) -> None:
+    """The same size checks against the data actually loaded (a dataset folder may
+    hold fewer images than the published one)."""
+    t, e = cfg.train, cfg.eval
+    if t.batch_size > task.size("train"):
+        raise ConfigError(f"train.batch_size {t.batch_size} is larger than the {task.size('train')} training "
+                          f"images of task {cfg.task!r}")
+    if cfg.use_landmarks and t.batch_size > task.size("valid"):
+        raise ConfigError(f"train.batch_size {t.batch_size} is larger than the {task.size('valid')} held-out "
+                          f"images of task {cfg.task!r} that landmark batches come from")
+    if e.n_images is not None and e.n_images > task.size(e.split):
+        raise ConfigError(f"eval.n_images {e.n_images} is larger than the {task.size(e.split)} {e.split} "
+                          f"images of task {cfg.task!r}")
+
+
+def check_runnable(cfg) -> None:
+    """Against the ground truth and the machine: called before a run folder exists."""
+    from bench import registry
+    from bench.devices import check_available
+
+    check_available(cfg.device)
+    table = registry.load(cfg.benchmark)
+    space = getattr(table, "space", "nb201")
+    if space != "nb201":
+        raise ConfigError(f"benchmark {cfg.benchmark!r} covers the {space} space; super-net runs use NB201")
+    try:
+        gt = table.per_arch(cfg.gt_metric).dropna()
+    except KeyError as e:
+        raise ConfigError(f"gt_metric: {e.args[0] if e.args else e}") from None
+    m, pool = cfg.landmarks.m, cfg.eval.pool_size
+    if m + pool > len(gt):
+        raise ConfigError(f"landmarks.m={m} plus eval.pool_size={pool} is {m + pool}, more than the {len(gt)} "
+                          f"architectures with ground truth in {cfg.benchmark!r}; lower one of them")
+
+
+def preflight(configs, out_dir: str | Path) -> None:
+    """Checks for a batch of runs into ``out_dir`` before any of them starts."""
+    from bench.fileio import ensure_dir, is_locked
+    from bench.errors import BusyError
+    from experiments.runconfig import run_name, to_dict
+    from results.records import RECORD_NAME, read_record
+
+    out_dir = Path(out_dir)
+    seen: dict[str, dict] = {}
+    for cfg in configs:
+        name = run_name(cfg)
+        if name in seen:
+            raise ConfigError(f"two runs would share the folder {out_dir / name}: the same config and seed "
+                              "listed twice")
+        seen[name] = to_dict(cfg)
+    checked = set()
+    for cfg in configs:
+        key = (cfg.benchmark, cfg.gt_metric, cfg.landmarks.m, cfg.eval.pool_size, cfg.device)
+        if key not in checked:
+            check_runnable(cfg)
+            checked.add(key)
+    for name, cfg_dict in seen.items():
+        run_dir = out_dir / name
+        if is_locked(run_dir):
+            raise BusyError(f"{run_dir}: another process is training this run right now; wait for it to "
+                            "finish or use another --out")
+        record = run_dir / RECORD_NAME
+        if record.exists() and read_record(record)["attrs"]["config"] != cfg_dict:
+            raise ConfigError(f"{record} holds a run with a different config; use another --out")
+    ensure_dir(out_dir)  # a file in the way, a read-only folder: one line now, not in every worker
