@@ -152,7 +152,7 @@ def test_stopped_or_killed_parent_leaves_no_process(tmp_path, verb, sig):
     (["train", "--set", "train.batch_size=20000"], ["train.batch_size", "10000 training images"]),
     (["train", "--set", "train.lr=-0.1"], ["train.lr", "> 0"]),
     (["train", "--set", "train.lr=nan"], ["train.lr", "finite"]),
-    (["train", "--set", "landmarks.m=380"], ["landmarks.m=380", "400 architectures"]),
+    (["train", "--set", "landmarks.m=280"], ["landmarks.m=280", "300 architectures"]),
     (["train", "--set", "eval.n_images=-5"], ["eval.n_images", ">= 1"]),
     (["train", "--set", "eval.n_images=20000"], ["eval.n_images", "10000 test images"]),
     (["train", "--set", "eval.pool_size=5"], ["eval.pool_size", "precision@10"]),
