@@ -139,6 +139,8 @@ def cmd_bench_info(args) -> int:
     print(f"cost        {_cost_line(np.asarray(table.scalars['wall_time'], dtype=float))}, "
           f"devices {table.meta.get('devices', 'not recorded')}")
     print(f"recipe      {table.recipe}")
+    if table.meta.get("identity"):  # built by `lmreg bench build`
+        _print_table_warnings(table)
     return 0
 
 
@@ -190,7 +192,20 @@ def cmd_bench_build(args) -> int:
                   threads=args.threads, progress=not args.no_progress, reverse=args.reverse,
                   merge=args.merge)
     print(f"wrote {args.out}: {len(table)} rows, complete={table.meta['complete']}")
+    _print_table_warnings(table)
     return 0
+
+
+def _print_table_warnings(table) -> None:
+    from bench.datasets.tasks import get_spec, load_task
+    from bench.quality import table_warnings
+    try:
+        spec = get_spec(table.task)
+        train_size = load_task(table.task).size("train")
+    except Exception:  # a table of another task (e.g. an official benchmark): no size check
+        spec, train_size = None, None
+    for line in table_warnings(table, spec.num_classes if spec else 10, train_size):
+        print(f"lmreg: warning: {line}", file=sys.stderr)
 
 
 # super-net runs -----------------------------------------------------------------

@@ -191,3 +191,23 @@ def test_standalone_scores_the_extra_split_at_the_last_epoch():
     assert row["eval_acc"][-1] == pytest.approx(expected)
     assert 0 <= row["extra_acc"][-1] <= 100 and (row["extra_acc"][-1] * 50 / 100) == pytest.approx(
         round(row["extra_acc"][-1] * 50 / 100))  # a whole number of correct images
+
+
+def test_degenerate_tables_are_warned_about(tmp_path, capsys):
+    """A new user's digits build got 3 steps per epoch and 9-17 % accuracy, silently."""
+    from bench.quality import table_warnings
+    from experiments import cli
+    shipped = GTTable.read(ROOT / "bench" / "data" / "micro_fmnist_nb201.h5")
+    assert table_warnings(shipped, 10, 10_000) == []
+    rng = np.random.default_rng(0)
+    rows = [{"arch": f"|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|{i}", "seed": s,
+             **{c: [float(rng.uniform(9, 17))] for c in CURVES}, "params": 1.0, "flops": 1.0, "wall_time": 1.0}
+            for i in range(20) for s in (0, 1)]
+    bad = GTTable.from_rows(rows, "nb201", "micro-fmnist", {**shipped.recipe, "batch_size": 4000}, shipped.meta)
+    warnings = table_warnings(bad, 10, 10_000)
+    assert len(warnings) == 3
+    assert "chance level" in warnings[0] and "2 training step(s)" in warnings[1] and "barely agree" in warnings[2]
+    bad.write(tmp_path / "bad.h5")
+    assert cli.main(["bench", "info", str(tmp_path / "bad.h5")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("lmreg: warning:") == 3

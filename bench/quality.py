@@ -1,0 +1,40 @@
+"""Warnings for a ground-truth table that cannot rank architectures: accuracies at
+chance level (a recipe that barely trains) or seeds that barely agree (a ranking
+mostly made of noise). `lmreg bench build` and `lmreg bench info` print them."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+CHANCE_FACTOR = 1.5      # median accuracy below 1.5x chance: the networks did not learn
+MIN_STEPS_PER_EPOCH = 10
+MIN_SEED_TAU = 0.3
+
+
+def table_warnings(table, num_classes: int = 10, train_size: int | None = None) -> list[str]:
+    """One line per problem found; empty when the table looks usable."""
+    from paper_figures.metrics import kendall_tau
+
+    out = []
+    acc = table.per_arch("test_acc").dropna()
+    chance = 100.0 / num_classes
+    if len(acc) and acc.median() < CHANCE_FACTOR * chance:
+        out.append(f"test accuracies are near chance level (median {acc.median():.1f} %, chance {chance:.0f} %): "
+                   "the networks barely trained; give the recipe more steps (epochs, a smaller batch_size) "
+                   "or a higher lr")
+    batch = table.recipe.get("batch_size")
+    if train_size and batch:
+        steps = train_size // batch
+        if steps < MIN_STEPS_PER_EPOCH:
+            out.append(f"only {steps} training step(s) per epoch ({train_size} images, batch {batch}): "
+                       "lower batch_size or use a larger training split")
+    seeds = table.seed_matrix("test_acc").dropna()
+    if seeds.shape[1] >= 2 and len(seeds) >= 3:
+        taus = [kendall_tau(seeds[a].to_numpy(), seeds[b].to_numpy())
+                for a, b in itertools.combinations(seeds.columns, 2)]
+        if np.nanmean(taus) < MIN_SEED_TAU:
+            out.append(f"the seeds barely agree (Kendall tau between seeds {np.nanmean(taus):.2f} < {MIN_SEED_TAU}): "
+                       "the ranking is mostly noise; train longer, add seeds or evaluate on more images")
+    return out
