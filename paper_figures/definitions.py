@@ -247,6 +247,10 @@ def render_t1(defn: Definition, scale: str, results: list[EntryResult], out_dir:
                              "hb_hi": d["hb_hi"], "pool_size": d["pool_size"], "shared_pool": d["shared_pool"]})
             row[f"paper ({PaperValue().metric})"] = "n/a"
             display.append(row)
+    ceiling = _ceiling_cell(results)
+    if ceiling:
+        display.append({"algorithm": "noise ceiling of the GT", "space": ceiling[0], "variant": "—",
+                        "seeds": ceiling[1], defn.metrics[0]: ceiling[2]})
     frame = pd.DataFrame(display).fillna("—")
     pre = _preamble(defn, scale, level, results)
     paths = write_tables(out_dir / defn.name, frame, pd.DataFrame(data),
@@ -254,6 +258,16 @@ def render_t1(defn: Definition, scale: str, results: list[EntryResult], out_dir:
                                  f"[{level * 100:g}% t; hb] (seeds; pool size)", preamble=pre)
     from paper_figures.aggregate import to_markdown
     return pre + "\n\n" + to_markdown(frame), paths
+
+
+def _ceiling_cell(results: list[EntryResult]) -> tuple[str, str, str] | None:
+    """(benchmark, 'k GT seeds', 'ceiling [lo, hi]') of the ground truth the runs used:
+    the Kendall tau a ranker knowing the true accuracies would reach (paper_figures.noise)."""
+    from paper_figures.noise import ceiling_of_runs
+    c = ceiling_of_runs([r for er in results for r in (er.records or [])])
+    if c is None:
+        return None
+    return c["benchmark"], f"{c['k']} GT seeds", f"{c['ceiling']:.3f} [{c['ceiling_lo']:.3f}, {c['ceiling_hi']:.3f}]"
 
 
 def render_t2(defn: Definition, scale: str, results: list[EntryResult], out_dir: Path, level: float):
@@ -294,6 +308,10 @@ def render_t2(defn: Definition, scale: str, results: list[EntryResult], out_dir:
                 elif group is not None:
                     plot_rows.append({"axis": e.axis, "value": e.value, "mean": s["mean"], "ci_lo": s["ci_lo"],
                                       "ci_hi": s["ci_hi"], "default": e.default})
+    ceiling = _ceiling_cell(results)
+    if ceiling:
+        display.append({"ablation": "noise ceiling of the GT", "setting": ceiling[0], "seeds": ceiling[1],
+                        metric0: ceiling[2]})
     frame = pd.DataFrame(display).fillna("—")
     pre = _preamble(defn, scale, level, results)
     paths = write_tables(out_dir / defn.name, frame, pd.DataFrame(data),
@@ -336,7 +354,10 @@ def render_f2(defn: Definition, scale: str, results: list[EntryResult], out_dir:
     groups = [(("landmark-regularised" if er.entry.use_landmarks else "baseline (SPOS)")
                + (f", {er.entry.space}" if len({x.entry.space for x in found}) > 1 else ""), er.records)
               for er in found]
-    paths = metric_over_epochs(groups, out_dir / defn.name, metric="kendall_tau")
+    from paper_figures.noise import ceiling_of_runs
+    c = ceiling_of_runs([r for er in found for r in er.records])
+    paths = metric_over_epochs(groups, out_dir / defn.name, metric="kendall_tau",
+                               ceiling=c["ceiling"] if c else None)
     text = (f"# {defn.name}: {defn.title} ({scale} scale)\n\nMean over seeds, band min-max over seeds; the dashed "
             "line is the end of the super-net warm-up (landmark loss switched on).\n" + "\n".join(_notes(results)))
     return text, paths

@@ -63,3 +63,20 @@ def ceiling_text(c: dict, metric: str = "kendall_tau") -> str:
             f"this GT): {c['ceiling']:.3f} [{c['ceiling_lo']:.3f}, {c['ceiling_hi']:.3f}] from {c['k']} GT seeds "
             f"x {c['n_archs']} architectures (one-run noise sd {c['noise_sd']:.2f}, true sd {c['true_sd']:.2f}); "
             f"split-half tau {c['split_half']:.3f}")
+
+
+def ceiling_of_runs(records: list[dict]) -> dict | None:
+    """The noise ceiling of the ground truth the given runs were scored against (their
+    benchmark and GT metric), or None when the runs disagree on it or the GT has fewer
+    than 2 seeds per architecture."""
+    from bench import registry
+
+    keys = {(r["attrs"]["config"]["benchmark"], r["attrs"]["config"].get("gt_metric", "test_acc")) for r in records}
+    if len(keys) != 1:
+        return None
+    benchmark, metric = keys.pop()
+    try:
+        matrix = registry.load(benchmark).seed_matrix(metric)
+        return {**noise_ceiling(matrix), "benchmark": benchmark, "metric": metric}
+    except (ValueError, KeyError, AttributeError, OSError):
+        return None

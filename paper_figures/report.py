@@ -43,6 +43,10 @@ def report(paths, out_dir: str | Path | None = None, metrics=RANKING_METRICS, le
     if diff_rows:
         lines += ["", f"Landmarks minus baseline on the same seeds (mean difference [{level * 100:g}% paired "
                       "t; hb]):", "", to_markdown(pd.DataFrame(diff_rows))]
+    from paper_figures.noise import ceiling_of_runs, ceiling_text
+    ceiling = ceiling_of_runs(records)
+    if ceiling:
+        lines += ["", ceiling_text(ceiling)]
     text = "\n".join(lines)
     paths: list[Path] = []
     if out_dir is not None:
@@ -56,5 +60,6 @@ def report(paths, out_dir: str | Path | None = None, metrics=RANKING_METRICS, le
             from paper_figures.plots import metric_over_epochs, rank_scatter_panels
             panels = [(f"{g.label}, seed {g.records[0]['attrs']['config']['seed']}", g.records[0]) for g in groups]
             paths += rank_scatter_panels(panels, out_dir / "F1_rank_scatter", ncols=2 if len(panels) <= 4 else 3)
-            paths += metric_over_epochs([(g.label, g.records) for g in groups], out_dir / "F2_tau_over_epochs")
+            paths += metric_over_epochs([(g.label, g.records) for g in groups], out_dir / "F2_tau_over_epochs",
+                                        ceiling=ceiling["ceiling"] if ceiling else None)
     return text, paths

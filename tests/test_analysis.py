@@ -116,6 +116,11 @@ def test_render_t1_f1_f2_from_synthetic_records(tmp_path, capsys):
     md = (tmp_path / "T1.md").read_text()
     assert "| SPOS | NB201 | baseline | 3 |" in md and "landmarks − baseline (paired)" in md
     assert "paper (kendall_tau)" in md and md.count("n/a") >= 3
+    # the GT's noise ceiling is a row of the table (paper_figures.noise on the shipped micro GT)
+    from bench import registry
+    from paper_figures.noise import noise_ceiling
+    c = noise_ceiling(registry.load("micro-fmnist-nb201").seed_matrix("eval_acc"))
+    assert f"| noise ceiling of the GT | micro-fmnist-nb201 | — | 3 GT seeds | {c['ceiling']:.3f} [" in md
     import pandas as pd
     csv = pd.read_csv(tmp_path / "T1.csv")
     assert {"paper_value", "paper_source", "mean", "std", "ci_lo", "ci_hi", "n", "hb_lo", "hb_hi",
