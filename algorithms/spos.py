@@ -122,7 +122,10 @@ class SPOSTrainer:
                 "epoch_time": time.perf_counter() - start}
 
     def state_dict(self) -> dict:
-        return {"model": self.model.state_dict(), "opt": self.opt.state_dict(),
+        # Which weights hold a (zeroed) gradient: with unsampled_grads="zero" they keep
+        # getting weight decay and momentum, so a resumed run must restore them.
+        used = [p.grad is not None for p in self.model.parameters()]
+        return {"model": self.model.state_dict(), "opt": self.opt.state_dict(), "grad_used": used,
                 "path_rng": self.path_rng.getstate(), "pair_rng": self.pair_rng.getstate(),
                 "data_gen": self.data_gen.get_state(), "landmark_gen": self.landmark_gen.get_state(),
                 "torch_rng": torch.get_rng_state()}
@@ -130,6 +133,8 @@ class SPOSTrainer:
     def load_state_dict(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
         self.opt.load_state_dict(state["opt"])
+        for p, used in zip(self.model.parameters(), state.get("grad_used", ())):
+            p.grad = torch.zeros_like(p) if used else None
         self.path_rng.setstate(state["path_rng"])
         self.pair_rng.setstate(state["pair_rng"])
         self.data_gen.set_state(state["data_gen"])
