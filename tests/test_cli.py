@@ -188,7 +188,7 @@ def test_quick_demo_end_to_end(tmp_path):
         hb = hierarchical_bootstrap_diff(
             [(pools[False, s].score_acc.to_numpy(), pools[False, s]["gt"].to_numpy()) for s in (0, 1)],
             [(pools[True, s].score_acc.to_numpy(), pools[True, s]["gt"].to_numpy()) for s in (0, 1)],
-            m, shared_pool=True)
+            m, shared_pool=False)  # per-seed pools (draws = run_seed)
         assert (row.diff_hb_lo, row.diff_hb_hi) == pytest.approx((hb["lo"], hb["hi"]), abs=1e-12)
         assert row.diff_hb_lo <= hb["estimate"] <= row.diff_hb_hi
         for arm, v in (("baseline", base), ("landmarks", lm)):
