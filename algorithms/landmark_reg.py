@@ -184,7 +184,7 @@ def official_schedule(name: str, epoch: int, warmup: int, epochs: int, max_coef:
     return max_coef * shape
 
 
-def linear(epoch: int, warmup: int, epochs: int, max_coef: float, landmark_warmup: int = 0) -> float:
+def linear(epoch: int, warmup: int, epochs: int, max_coef: float) -> float:
     """Ours, not in the official code: a line from 0 at the last warm-up epoch to
     max_coef at the last epoch (no landmark warm-up)."""
     if epoch < warmup:
@@ -193,11 +193,6 @@ def linear(epoch: int, warmup: int, epochs: int, max_coef: float, landmark_warmu
 
 
 SCHEDULES = OFFICIAL_SCHEDULES + ("linear",)
-
-
-def cosine_increase(epoch: int, warmup: int, epochs: int, max_coef: float = 10.0) -> float:
-    """The official default schedule (kept as a name for tests and plots)."""
-    return official_schedule("cosine_increase", epoch, warmup, epochs, max_coef, 0)
 
 
 def make_schedule(name: str, warmup: int, epochs: int, max_coef: float,

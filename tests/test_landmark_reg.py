@@ -12,11 +12,15 @@ import torch.nn.functional as F
 
 from algorithms.landmark_reg import (
     AdjacentPairsSampler, AllPairsSampler, LandmarkConfig, LandmarkRegularizer, OfficialPairSampler,
-    UniformPairSampler, cosine_increase, hinge, linear, logistic, make_loss_form,
+    UniformPairSampler, hinge, linear, logistic, make_loss_form,
     make_pair_sampler, make_schedule, official_schedule, softplus,
 )
 from spaces import nb201
 from spaces.nb201_net import NB201Net, NetConfig
+
+
+def cosine_increase(epoch, warmup, epochs, max_coef=10.0):
+    return official_schedule("cosine_increase", epoch, warmup, epochs, max_coef, landmark_warmup=0)
 
 
 # Pair samplers -----------------------------------------------------------------
