@@ -52,8 +52,12 @@ def _git_commit() -> str:
 def _versions() -> dict:
     import h5py
     import scipy
+    # CPU kernels (AVX2 vs AVX-512) and threads change float paths: runs are bit-identical
+    # on one machine only, so a record says where it ran.
     return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
-            "scipy": scipy.__version__, "h5py": h5py.__version__, "platform": platform.platform()}
+            "scipy": scipy.__version__, "h5py": h5py.__version__, "platform": platform.platform(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads(),
+            "cuda_device": torch.cuda.get_device_name() if torch.cuda.is_available() else ""}
 
 
 def choose_archs(cfg: RunConfig):

@@ -92,6 +92,7 @@ def make_baseline(records: list[dict], metrics=GATED_METRICS, tolerance: float =
             "preset": preset, "overrides": overrides, "config": g.config, "seeds": g.seeds,
             "values": {m: [None if not math.isfinite(v) else float(v) for v in g.values(m)] for m in metrics},
             "git_commits": sorted({r["attrs"].get("git_commit", "unknown") for r in g.records}),
+            "machines": sorted({_machine(r) for r in g.records}),
             "paths": [r.get("path", "") for r in g.records],
         }
     return {"format": FORMAT, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -100,15 +101,24 @@ def make_baseline(records: list[dict], metrics=GATED_METRICS, tolerance: float =
             "variants": variants}
 
 
+def _machine(record: dict) -> str:
+    """Where a run was measured: torch, CPU kernel level, threads, device (what makes
+    float paths, and so trajectories, differ between machines)."""
+    v = record["attrs"].get("versions", {})
+    device = record["attrs"].get("config", {}).get("device", "?")
+    gpu = v.get("cuda_device") if str(device).startswith("cuda") else ""
+    return (f"torch {v.get('torch', '?')}, cpu {v.get('cpu_capability', 'not recorded')}, "
+            f"{v.get('threads', '?')} thread(s), device {device}{f' ({gpu})' if gpu else ''}")
+
+
 def write_baseline(path: str | Path, records: list[dict], force: bool = False, **kw) -> dict:
+    from bench.fileio import ensure_dir, write_text
     path = Path(path)
     if path.exists() and not force:
         raise BaselineError(f"{path} exists; pass --force to replace it")
     data = make_baseline(records, **kw)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=False) + "\n")
-    tmp.replace(path)
+    ensure_dir(path.parent)
+    write_text(path, json.dumps(data, indent=1, sort_keys=False) + "\n")
     return data
 
 

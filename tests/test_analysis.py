@@ -230,7 +230,11 @@ def test_regress_pass_and_fail_on_synthetic_values(tmp_path, capsys):
             write_record(folder / name / RECORD_NAME, rec)
     bfile = tmp_path / "base.json"
     assert main(["regress", "--write-baseline", str(bfile), str(runs_ok)]) == 0
-    assert json.loads(bfile.read_text())["format"] == "lmreg-baseline/1"
+    written = json.loads(bfile.read_text())
+    assert written["format"] == "lmreg-baseline/1"
+    # where the runs were measured (float paths differ between CPU kernels and threads)
+    assert all(v["machines"] == ["torch fake, cpu not recorded, ? thread(s), device cpu"]
+               for v in written["variants"].values())
     assert main(["regress", "--write-baseline", str(bfile), str(runs_ok)]) == 2  # exists: needs --force
     capsys.readouterr()
     assert main(["regress", "--baseline", str(bfile), str(runs_ok)]) == 0

@@ -74,6 +74,7 @@ def test_record_contents_and_loader(tmp_path):
     attrs, tables = rec["attrs"], rec["tables"]
     assert attrs["config"]["landmarks"]["m"] == 5 and attrs["git_commit"]
     assert attrs["versions"]["torch"] == torch.__version__
+    assert attrs["versions"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert list(tables["curves"].epoch) == [0, 1]
     assert tables["curves"].coef.iloc[0] == 0 and tables["curves"].coef.iloc[1] > 0
     assert list(tables["evals"].epoch) == [0, 1]
