@@ -167,7 +167,7 @@ def _init_worker(task_name: str, device: str, threads: int, parent: int) -> None
     exit_with_parent(parent)
     torch.set_num_threads(threads)
     try:
-        _WORKER["task"] = load_task(task_name, device)
+        _WORKER["task"] = load_task(task_name, device, extra=True)
     except Exception as e:  # kept and raised by the first run, so the parent sees the real error
         _WORKER["error"] = e
     _WORKER["device"] = device

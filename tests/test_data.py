@@ -79,7 +79,7 @@ def _fmnist(tmp_path):
 def test_embedded_micro_task_matches_its_recipe():
     """The shipped uint8 file is what `lmreg data embed micro-fmnist` makes from Debian's files."""
     spec = tasks.get_spec("micro-fmnist")
-    shipped = tasks.load_arrays(spec)
+    shipped = tasks.load_arrays(spec, extra=True)
     assert shipped["train_x"].shape == (10_000, 1, 16, 16)
     assert shipped["test_x"].shape == (10_000, 1, 16, 16)
     if not tasks.raw_dir("fashion-mnist").is_dir():
@@ -109,6 +109,9 @@ def test_extra_split_is_disjoint_and_fixed(tmp_path):
     assert len(set(seen)) == len(seen) and set(seen) <= rows
     again = tasks.resplit(arrays, 7)
     assert np.array_equal(again["extra_x"], arrays["extra_x"])
+    # only the ground-truth builder asks for it
+    assert "extra" not in tasks.load_task("micro-fmnist").splits
+    assert tasks.load_task("micro-fmnist", extra=True).size("extra") == 45_000
 
 
 def test_batches_cover_split_and_normalise():

@@ -187,10 +187,12 @@ def _load_npz(path: Path, task: str) -> dict[str, np.ndarray]:
     return arrays
 
 
-def load_arrays(spec: TaskSpec) -> dict[str, np.ndarray]:
+def load_arrays(spec: TaskSpec, extra: bool = False) -> dict[str, np.ndarray]:
+    """The task's uint8 arrays; ``extra`` adds the extra evaluation split where the task
+    has one (only the ground-truth builder reads it)."""
     if spec.embedded and (DATA_DIR / spec.embedded).is_file():
         arrays = _load_npz(DATA_DIR / spec.embedded, spec.name)
-        if spec.extra:
+        if spec.extra and extra:
             extra_path = DATA_DIR / (spec.extra_embedded or "")
             if spec.extra_embedded and extra_path.is_file():
                 arrays.update(_load_npz(extra_path, spec.name))
@@ -200,8 +202,9 @@ def load_arrays(spec: TaskSpec) -> dict[str, np.ndarray]:
     if spec.subset_of:
         limits = {"train": spec.n_train, "valid": spec.n_valid, "test": spec.n_test}
         parent = load_arrays(get_spec(spec.subset_of))
-        return {k: v[: limits[k.split("_")[0]]] for k, v in parent.items() if not _is_extra(k)}
-    return make_arrays(spec, read_raw(spec.dataset))
+        return {k: v[: limits[k.split("_")[0]]] for k, v in parent.items()}
+    arrays = make_arrays(spec, read_raw(spec.dataset))
+    return arrays if extra else {k: v for k, v in arrays.items() if not _is_extra(k)}
 
 
 class Task:
@@ -265,10 +268,12 @@ def resplit(arrays: dict[str, np.ndarray], seed: int) -> dict[str, np.ndarray]:
     return out
 
 
-def load_task(name: str, device: str | torch.device = "cpu", split_seed: int | None = None) -> Task:
-    """A task's arrays on a device; ``split_seed`` re-draws the train/held-out split."""
+def load_task(name: str, device: str | torch.device = "cpu", split_seed: int | None = None,
+              extra: bool = False) -> Task:
+    """A task's arrays on a device; ``split_seed`` re-draws the train/held-out split;
+    ``extra`` loads the extra evaluation split too (where the task has one)."""
     spec = get_spec(name)
-    arrays = load_arrays(spec)
+    arrays = load_arrays(spec, extra)
     if split_seed is not None:
         arrays = resplit(arrays, split_seed)
     return Task(spec, arrays, device)
