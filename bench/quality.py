@@ -4,8 +4,6 @@ mostly made of noise). `lmreg bench build` and `lmreg bench info` print them."""
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 
 CHANCE_FACTOR = 1.5      # median accuracy below 1.5x chance: the networks did not learn
@@ -14,8 +12,9 @@ MIN_SEED_TAU = 0.3
 
 
 def table_warnings(table, num_classes: int = 10, train_size: int | None = None) -> list[str]:
-    """One line per problem found; empty when the table looks usable."""
-    from paper_figures.metrics import kendall_tau
+    """One line per problem found; empty when the table looks usable. ``train_size``
+    (images per training epoch) enables the steps-per-epoch check."""
+    from paper_figures.noise import seed_taus
 
     out = []
     acc = table.per_arch("test_acc").dropna()
@@ -30,10 +29,8 @@ def table_warnings(table, num_classes: int = 10, train_size: int | None = None) 
         if steps < MIN_STEPS_PER_EPOCH:
             out.append(f"only {steps} training step(s) per epoch ({train_size} images, batch {batch}): "
                        "lower batch_size or use a larger training split")
-    seeds = table.seed_matrix("test_acc").dropna()
-    if seeds.shape[1] >= 2 and len(seeds) >= 3:
-        taus = [kendall_tau(seeds[a].to_numpy(), seeds[b].to_numpy())
-                for a, b in itertools.combinations(seeds.columns, 2)]
+    taus = seed_taus(table.seed_matrix("test_acc"))
+    if taus:
         if np.nanmean(taus) < MIN_SEED_TAU:
             out.append(f"the seeds barely agree (Kendall tau between seeds {np.nanmean(taus):.2f} < {MIN_SEED_TAU}): "
                        "the ranking is mostly noise; train longer, add seeds or evaluate on more images")

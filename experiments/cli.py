@@ -99,11 +99,9 @@ def cmd_bench_convert(args) -> int:
 
 def cmd_bench_info(args) -> int:
     from bench import registry
-    from scipy.stats import kendalltau
     table = registry.load(args.benchmark)
     with _user_keys():
         acc = table.per_arch("test_acc")
-        seeds = table.seed_matrix("test_acc")
     print(f"benchmark   {args.benchmark}  ({registry.resolve(args.benchmark)})")
     print(f"space/task  {table.space} / {table.task}")
     if table.meta.get("identity"):  # built by `lmreg bench build`
@@ -117,25 +115,23 @@ def cmd_bench_info(args) -> int:
         print(f"test acc    mean over seeds: min {acc.min():.2f}  median {acc.median():.2f}  max {acc.max():.2f}")
     else:
         print("test acc    no values")
-    cols = list(seeds.columns)
-    if len(cols) >= 2:
-        taus = []
-        for i in range(len(cols)):
-            for j in range(i + 1, len(cols)):
-                pair = seeds[[cols[i], cols[j]]].dropna()
-                if len(pair) >= 2:
-                    taus.append(kendalltau(pair.iloc[:, 0], pair.iloc[:, 1]).statistic)
-        if taus:
-            print(f"seed tau    Kendall tau between seeds (test acc): mean {np.mean(taus):.3f} over "
-                  f"{len(taus)} seed pair(s)")
-        from paper_figures.noise import noise_ceiling
-        for metric in [m for m in ("test_acc", "eval_acc") if m in table.curves]:
-            if table.seed_matrix(metric).dropna().shape[0] < 3:
-                continue
-            c = noise_ceiling(table.seed_matrix(metric))
-            print(f"ceiling     {metric}: noise ceiling {c['ceiling']:.3f} [{c['ceiling_lo']:.3f}, "
-                  f"{c['ceiling_hi']:.3f}] (Kendall tau a ranker knowing the true accuracies would reach "
-                  f"against the {c['k']}-seed mean), split-half tau {c['split_half']:.3f}")
+    from paper_figures.noise import noise_ceiling, predicted_agreement, seed_taus
+    for metric in [m for m in ("test_acc", "eval_acc") if m in table.curves]:
+        matrix = table.seed_matrix(metric)
+        taus = seed_taus(matrix)
+        if not taus:
+            continue
+        print(f"seed tau    {metric}: Kendall tau between seeds mean {np.mean(taus):.3f} "
+              f"(range {min(taus):.3f} to {max(taus):.3f}, {len(taus)} seed pair(s))")
+        try:
+            c = noise_ceiling(matrix)
+        except ValueError:  # too few complete rows for the noise model
+            continue
+        more = ", ".join(f"{2 * h} seeds {predicted_agreement(matrix, h, h):.2f}" for h in (2, 3, 4))
+        print(f"ceiling     {metric}: noise ceiling {c['ceiling']:.3f} [{c['ceiling_lo']:.3f}, "
+              f"{c['ceiling_hi']:.3f}] (Kendall tau a ranker knowing the true accuracies would reach "
+              f"against the {c['k']}-seed mean); split-half tau {c['split_half']:.3f}, predicted with "
+              f"{more}")
     print(f"cost        {_cost_line(np.asarray(table.scalars['wall_time'], dtype=float))}, "
           f"devices {table.meta.get('devices', 'not recorded')}")
     print(f"recipe      {table.recipe}")
@@ -197,14 +193,10 @@ def cmd_bench_build(args) -> int:
 
 
 def _print_table_warnings(table) -> None:
-    from bench.datasets.tasks import get_spec, load_task
+    from bench.datasets.tasks import TASKS
     from bench.quality import table_warnings
-    try:
-        spec = get_spec(table.task)
-        train_size = load_task(table.task).size("train")
-    except Exception:  # a table of another task (e.g. an official benchmark): no size check
-        spec, train_size = None, None
-    for line in table_warnings(table, spec.num_classes if spec else 10, train_size):
+    spec = TASKS.get(table.task)  # None for official benchmarks: no size check
+    for line in table_warnings(table, spec.num_classes if spec else 10, spec.n_train if spec else None):
         print(f"lmreg: warning: {line}", file=sys.stderr)
 
 

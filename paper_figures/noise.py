@@ -25,27 +25,64 @@ import pandas as pd
 from paper_figures.metrics import batched_metric, kendall_tau
 
 
+def _fit(seed_matrix: pd.DataFrame) -> tuple[np.ndarray, float, np.ndarray]:
+    """(true accuracies, one-run noise variance, complete rows) of the noise model:
+    pooled within-architecture variance as the noise; the seed means shrunk towards
+    their mean so that their spread is the true spread (seed-mean spread less noise/k)."""
+    m = seed_matrix.dropna().to_numpy(dtype=np.float64)
+    n, k = m.shape
+    if k < 2:
+        raise ValueError(f"the noise model needs at least 2 seeds per architecture, got {k}")
+    if n < 3:
+        raise ValueError(f"the noise model needs at least 3 architectures with every seed, got {n}")
+    means = m.mean(axis=1)
+    noise_var = float(m.var(axis=1, ddof=1).mean())
+    spread = float(means.var(ddof=1))
+    true_var = max(spread - noise_var / k, 1e-12)
+    shrink = np.sqrt(true_var / spread) if spread > 0 else 0.0
+    return means.mean() + shrink * (means - means.mean()), noise_var, m
+
+
+def _simulated_taus(truth: np.ndarray, noise_var: float, runs_a: int | None, runs_b: int,
+                    n_sim: int, seed: int) -> np.ndarray:
+    """Kendall tau between the mean of runs_a runs (None: the truth itself) and an
+    independent mean of runs_b runs, per simulation."""
+    rng = np.random.default_rng(seed)
+    n = len(truth)
+    b = truth + rng.normal(0.0, np.sqrt(noise_var / runs_b), size=(n_sim, n))
+    a = (np.broadcast_to(truth, b.shape) if runs_a is None
+         else truth + rng.normal(0.0, np.sqrt(noise_var / runs_a), size=(n_sim, n)))
+    return batched_metric("kendall_tau")(a, b)
+
+
 def noise_ceiling(seed_matrix: pd.DataFrame, n_sim: int = 400, seed: int = 0) -> dict:
     """``seed_matrix``: architectures x seeds (GTTable.seed_matrix); rows with a
     missing seed are dropped. Returns ceiling (mean over simulations), its 2.5/97.5
     percentiles, split_half, k, n_archs, noise_sd (one run) and true_sd."""
-    m = seed_matrix.dropna().to_numpy(dtype=np.float64)
+    truth, noise_var, m = _fit(seed_matrix)
     n, k = m.shape
-    if k < 2:
-        raise ValueError(f"the noise ceiling needs at least 2 seeds per architecture, got {k}")
-    if n < 3:
-        raise ValueError(f"the noise ceiling needs at least 3 architectures with every seed, got {n}")
-    means = m.mean(axis=1)
-    noise_var = float(m.var(axis=1, ddof=1).mean())
-    true_var = max(float(means.var(ddof=1)) - noise_var / k, 1e-12)
-    shrink = np.sqrt(true_var / means.var(ddof=1)) if means.var(ddof=1) > 0 else 0.0
-    truth = means.mean() + shrink * (means - means.mean())
-    rng = np.random.default_rng(seed)
-    gt_sims = truth + rng.normal(0.0, np.sqrt(noise_var / k), size=(n_sim, n))
-    taus = batched_metric("kendall_tau")(np.broadcast_to(truth, gt_sims.shape), gt_sims)
+    taus = _simulated_taus(truth, noise_var, None, k, n_sim, seed)
     return {"ceiling": float(np.mean(taus)), "ceiling_lo": float(np.percentile(taus, 2.5)),
             "ceiling_hi": float(np.percentile(taus, 97.5)), "split_half": split_half_tau(m),
-            "k": k, "n_archs": n, "noise_sd": float(np.sqrt(noise_var)), "true_sd": float(np.sqrt(true_var))}
+            "k": k, "n_archs": n, "noise_sd": float(np.sqrt(noise_var)), "true_sd": float(truth.std(ddof=1))}
+
+
+def predicted_agreement(seed_matrix: pd.DataFrame, runs_a: int, runs_b: int, n_sim: int = 200,
+                        seed: int = 0) -> float:
+    """The Kendall tau the noise model expects between two independent GTs made of runs_a
+    and runs_b seeds: what adding seeds would buy (e.g. split-half with 2k seeds: k, k)."""
+    truth, noise_var, _ = _fit(seed_matrix)
+    return float(np.mean(_simulated_taus(truth, noise_var, runs_a, runs_b, n_sim, seed)))
+
+
+def seed_taus(seed_matrix: pd.DataFrame) -> list[float]:
+    """Kendall tau between every pair of seeds (architectures both seeds have)."""
+    out = []
+    for a, b in itertools.combinations(seed_matrix.columns, 2):
+        pair = seed_matrix[[a, b]].dropna()
+        if len(pair) >= 2:
+            out.append(kendall_tau(pair[a].to_numpy(), pair[b].to_numpy()))
+    return out
 
 
 def split_half_tau(m: np.ndarray) -> float:
@@ -70,6 +107,7 @@ def ceiling_of_runs(records: list[dict]) -> dict | None:
     benchmark and GT metric), or None when the runs disagree on it or the GT has fewer
     than 2 seeds per architecture."""
     from bench import registry
+    from bench.errors import UserError
 
     keys = {(r["attrs"]["config"]["benchmark"], r["attrs"]["config"].get("gt_metric", "test_acc")) for r in records}
     if len(keys) != 1:
@@ -78,5 +116,5 @@ def ceiling_of_runs(records: list[dict]) -> dict | None:
     try:
         matrix = registry.load(benchmark).seed_matrix(metric)
         return {**noise_ceiling(matrix), "benchmark": benchmark, "metric": metric}
-    except (ValueError, KeyError, AttributeError, OSError):
+    except (UserError, ValueError, KeyError):  # no such GT here, fewer than 2 seeds, unknown metric
         return None

@@ -43,3 +43,23 @@ def test_split_half_by_hand_and_against_simulation():
 def test_ceiling_needs_two_seeds():
     with pytest.raises(ValueError, match="at least 2 seeds"):
         noise_ceiling(pd.DataFrame(np.ones((5, 1))))
+
+
+@pytest.mark.parametrize("a, b", [(1, 1), (1, 2), (2, 2), (4, 4)])
+def test_predicted_agreement_matches_the_closed_form(a, b):
+    """Two independent means of a and b runs: rho = tv / sqrt((tv + nv/a)(tv + nv/b))."""
+    from paper_figures.noise import predicted_agreement
+    _, gt = _gt(n=1500, k=3, true_sd=0.6, noise_sd=0.45)
+    tv, nv = 0.36, 0.45**2
+    rho = tv / math.sqrt((tv + nv / a) * (tv + nv / b))
+    assert predicted_agreement(gt, a, b, n_sim=30) == pytest.approx(2 / math.pi * math.asin(rho), abs=0.03)
+
+
+def test_seed_taus_against_scipy():
+    from scipy.stats import kendalltau
+    from paper_figures.noise import seed_taus
+    _, gt = _gt(n=50, k=3)
+    gt.iloc[0, 2] = np.nan  # a missing run: that pair uses the architectures both seeds have
+    expected = [kendalltau(gt[0], gt[1]).statistic, kendalltau(gt[0].drop(0), gt[2].drop(0)).statistic,
+                kendalltau(gt[1].drop(0), gt[2].drop(0)).statistic]
+    assert seed_taus(gt) == pytest.approx(expected)
