@@ -25,7 +25,7 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from bench.landmarks import SELECTION_METHODS
+from lmreg.bench.landmarks import SELECTION_METHODS
 
 Pair = tuple[int, int]  # (worse_index, better_index) into the GT-ascending landmarks
 

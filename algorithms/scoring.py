@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench.datasets.tasks import Task
+from lmreg.bench.datasets.tasks import Task
 
 BN_MODES = ("batch", "recalibrate", "running")
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from algorithms.landmark_reg import LandmarkRegularizer
-from bench.datasets.tasks import Task
-from spaces import nb201
+from lmreg.algorithms.landmark_reg import LandmarkRegularizer
+from lmreg.bench.datasets.tasks import Task
+from lmreg.spaces import nb201
 
 
 UNSAMPLED_GRADS = ("zero", "none")

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from bench.datasets.tasks import EXTRA, Task
-from spaces import nb201
-from spaces.nb201_net import NB201Net, NetConfig, count_flops, count_params
+from lmreg.bench.datasets.tasks import EXTRA, Task
+from lmreg.spaces import nb201
+from lmreg.spaces.nb201_net import NB201Net, NetConfig, count_flops, count_params
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.gt_table import CURVES, SCALARS, GTFileError, GTTable
+from lmreg.bench.gt_table import CURVES, SCALARS, GTFileError, GTTable
 
 DIST = "analog-nasbench"
 ENV_PATH = "LMREG_ANALOG_H5"
@@ -119,7 +119,7 @@ def read_raw(path: str | Path | None = None) -> dict:
 
 
 def analog_table(path: str | Path | None = None) -> GTTable:
-    from spaces import nb201
+    from lmreg.spaces import nb201
     raw = read_raw(path)
     rows = sorted((nb201.to_str(to_ours(k)), acc) for k, acc in raw.items())
     n = len(rows)

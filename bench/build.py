@@ -26,14 +26,14 @@ from pathlib import Path
 
 import torch
 
-from algorithms.standalone import StandaloneRecipe, train_standalone
-from bench.datasets.tasks import get_spec, load_task, split_sizes
-from bench.devices import check_available
-from bench.errors import ConfigError, UserError
-from bench.fileio import ensure_dir, fsync_dir, locked, temp_files, translated
-from bench.gt_table import GTTable
-from bench.workers import exit_with_parent, stop_pool
-from spaces import nb201
+from lmreg.algorithms.standalone import StandaloneRecipe, train_standalone
+from lmreg.bench.datasets.tasks import get_spec, load_task, split_sizes
+from lmreg.bench.devices import check_available
+from lmreg.bench.errors import ConfigError, UserError
+from lmreg.bench.fileio import ensure_dir, fsync_dir, locked, temp_files, translated
+from lmreg.bench.gt_table import GTTable
+from lmreg.bench.workers import exit_with_parent, stop_pool
+from lmreg.spaces import nb201
 
 JOURNAL_SUFFIX = ".journal.jsonl"
 SNAPSHOT_EVERY_S = 60.0
@@ -83,7 +83,7 @@ def plan(n_archs: int, sample_seed: int) -> list[nb201.Arch]:
 def _identity(task: str, recipe: StandaloneRecipe, sample_seed: int) -> dict:
     """What makes two builds' rows interchangeable. The number of architectures and
     the seeds are not part of it: growing either reuses every finished run."""
-    from spaces.nb201_net import SEMANTICS
+    from lmreg.spaces.nb201_net import SEMANTICS
     return {"space": "nb201", "task": task, "recipe": asdict(recipe), "sample_seed": sample_seed,
             "network": SEMANTICS}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.errors import ConfigError
+from lmreg.bench.errors import ConfigError
 
 DEVICE_TYPES = ("cpu", "cuda", "mps")
 

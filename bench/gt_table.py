@@ -12,8 +12,8 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from bench.errors import UnknownNameError, UserError
-from bench.fileio import write_bytes
+from lmreg.bench.errors import UnknownNameError, UserError
+from lmreg.bench.fileio import write_bytes
 
 FORMAT = "lmreg-gt/1"
 CURVES = ("train_acc", "train_loss", "valid_acc", "valid_loss", "test_acc", "test_loss")

@@ -42,9 +42,9 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from bench.gt_table import GTFileError
-from bench.tfrecord import TFRecordError, iter_records
-from spaces.nb201 import ArchError
+from lmreg.bench.gt_table import GTFileError
+from lmreg.bench.tfrecord import TFRecordError, iter_records
+from lmreg.spaces.nb201 import ArchError
 
 FORMAT = "lmreg-nb101/1"
 INPUT, OUTPUT = "input", "output"

@@ -71,8 +71,8 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from bench.fileio import atomic_path
-from bench.gt_table import CURVES, GTFileError, GTTable
+from lmreg.bench.fileio import atomic_path
+from lmreg.bench.gt_table import CURVES, GTFileError, GTTable
 
 FORMAT = "lmreg-nb201/1"
 ENV_STORE = "LMREG_NB201_H5"
@@ -212,7 +212,7 @@ def convert_nb201(path: str | Path, out: str | Path | None = None, *,
     arch2infos = src["arch2infos"]
     if not isinstance(arch2infos, dict) or not arch2infos:
         raise GTFileError(f"{path}: arch2infos is empty or not a dict; nothing to convert")
-    from spaces import nb201
+    from lmreg.spaces import nb201
     for i, a in enumerate(meta_archs):
         try:
             nb201.parse(a)

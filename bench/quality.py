@@ -14,7 +14,7 @@ MIN_SEED_TAU = 0.3
 def table_warnings(table, num_classes: int = 10, train_size: int | None = None) -> list[str]:
     """One line per problem found; empty when the table looks usable. ``train_size``
     (images per training epoch) enables the steps-per-epoch check."""
-    from paper_figures.noise import seed_taus
+    from lmreg.paper_figures.noise import seed_taus
 
     out = []
     acc = table.per_arch("test_acc").dropna()

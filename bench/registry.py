@@ -12,10 +12,10 @@ from typing import Callable
 import h5py
 import pandas as pd
 
-from bench import analog, nb101, nb201_official
-from bench.gt_table import FORMAT as GT_FORMAT
-from bench.gt_table import GTFileError, GTTable
-from spaces import nb201
+from lmreg.bench import analog, nb101, nb201_official
+from lmreg.bench.gt_table import FORMAT as GT_FORMAT
+from lmreg.bench.gt_table import GTFileError, GTTable
+from lmreg.spaces import nb201
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 

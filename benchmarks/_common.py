@@ -2,8 +2,8 @@
 thread set-up, a synchronising timer, medians and a plain-text table.
 
 The scripts import this module as `_common` (their own folder is on sys.path
-when they are run as `python benchmarks/NAME.py`) and put the repository root
-on sys.path themselves, so nothing needs to be installed.
+when they are run as `python benchmarks/NAME.py`); the harness itself is
+imported as the installed `lmreg` package (`pip install -e .`).
 """
 
 from __future__ import annotations

@@ -20,20 +20,17 @@ so the rates hold for that setting only; they say how many seeds a gate needs.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from paper_figures.aggregate import RANKING_METRICS  # noqa: E402
-from paper_figures.metrics import all_metrics  # noqa: E402
-from paper_figures.regress import DEFAULT_LEVEL, DEFAULT_TOLERANCE, upper_bound  # noqa: E402
-from paper_figures.report import load_records  # noqa: E402
+from lmreg.paper_figures.aggregate import RANKING_METRICS  # noqa: E402
+from lmreg.paper_figures.metrics import all_metrics  # noqa: E402
+from lmreg.paper_figures.regress import DEFAULT_LEVEL, DEFAULT_TOLERANCE, upper_bound  # noqa: E402
+from lmreg.paper_figures.report import load_records  # noqa: E402
 
 
 def per_seed_values(records: list[dict]) -> dict[bool, dict[int, dict[str, float]]]:

@@ -28,17 +28,14 @@ import datetime
 import os
 import platform
 import statistics
-import struct
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import nb101, registry, tfrecord  # noqa: E402
+from lmreg.bench import nb101, registry, tfrecord  # noqa: E402
 
 N_CELLS = 423_624
 REPEATS = 3

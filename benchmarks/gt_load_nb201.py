@@ -40,7 +40,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 DATASETS = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16-120")
 EVAL_NAMES = {"cifar10-valid": ("x-valid", "ori-test"), "cifar10": ("ori-test",),
@@ -91,7 +90,7 @@ def _trial(rng, ds, seed, epochs, arch):
 def generate(path: Path, n_archs: int, epochs200: int, epochs12: int, seed: int = 0) -> dict:
     import torch
     from nas_201_api import ArchResults
-    from spaces import nb201
+    from lmreg.spaces import nb201
 
     order = list(range(nb201.NUM_ARCHS))
     random.Random(seed).shuffle(order)          # the official order is not our base-5 order
@@ -143,8 +142,7 @@ print(json.dumps({"load_s": load, "query_s": query, "n": len(gt), "rss_after_imp
 
 OURS = r"""
 import json, resource, sys, time
-sys.path.insert(0, sys.argv[2])
-from bench.nb201_official import open_nb201
+from lmreg.bench.nb201_official import open_nb201
 rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t = time.perf_counter(); table = open_nb201("cifar10", "200", sys.argv[1]); load = time.perf_counter() - t
 t = time.perf_counter(); gt = table.per_arch("test_acc"); query = time.perf_counter() - t
@@ -160,14 +158,14 @@ print(json.dumps({"load_s": load, "query_s": query, "query_again_s": query2, "op
 
 STAGE = r"""
 import json, sys
-sys.path.insert(0, %r)
-from benchmarks.gt_load_nb201 import generate
-from bench.nb201_official import convert_nb201
+sys.path.insert(0, %r)  # this script's folder, for generate()
+from gt_load_nb201 import generate
+from lmreg.bench.nb201_official import convert_nb201
 if sys.argv[1] == "gen":
     print(json.dumps(generate(__import__("pathlib").Path(sys.argv[2]), *map(int, sys.argv[3:6]))))
 else:
     print(json.dumps(convert_nb201(sys.argv[2], sys.argv[3])))
-""" % str(ROOT)
+""" % str(Path(__file__).resolve().parent)
 
 
 def _child(code: str, *args: str) -> dict:

@@ -23,24 +23,20 @@ train split to that many batches, so an "epoch" is then a fraction of one.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-for p in (str(ROOT), str(HERE)):
-    if p not in sys.path:
-        sys.path.insert(0, p)
 
 import torch  # noqa: E402
 
 import _common  # noqa: E402
-from algorithms.landmark_reg import LandmarkConfig, LandmarkRegularizer  # noqa: E402
-from algorithms.spos import SPOSConfig, SPOSTrainer  # noqa: E402
-from bench.datasets.tasks import Task, get_spec, load_arrays  # noqa: E402
-from experiments.runconfig import NetSpec  # noqa: E402
-from spaces import nb201  # noqa: E402
-from spaces.nb201_net import NB201Net, NetConfig  # noqa: E402
+from lmreg.algorithms.landmark_reg import LandmarkConfig, LandmarkRegularizer  # noqa: E402
+from lmreg.algorithms.spos import SPOSConfig, SPOSTrainer  # noqa: E402
+from lmreg.bench.datasets.tasks import Task, get_spec, load_arrays  # noqa: E402
+from lmreg.experiments.runconfig import NetSpec  # noqa: E402
+from lmreg.spaces import nb201  # noqa: E402
+from lmreg.spaces.nb201_net import NB201Net, NetConfig  # noqa: E402
 
 
 def truncated_task(spec, arrays, n_train: int, device) -> Task:

@@ -16,23 +16,19 @@ repeats interleave the architectures, and the table shows medians.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-for p in (str(ROOT), str(HERE)):
-    if p not in sys.path:
-        sys.path.insert(0, p)
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import _common  # noqa: E402
-from algorithms.standalone import StandaloneRecipe, evaluate  # noqa: E402
-from bench.datasets.tasks import Task, get_spec, load_arrays  # noqa: E402
-from spaces import nb201  # noqa: E402
-from spaces.nb201_net import NB201Net, NetConfig, count_flops, count_params  # noqa: E402
+from lmreg.algorithms.standalone import StandaloneRecipe, evaluate  # noqa: E402
+from lmreg.bench.datasets.tasks import Task, get_spec, load_arrays  # noqa: E402
+from lmreg.spaces import nb201  # noqa: E402
+from lmreg.spaces.nb201_net import NB201Net, NetConfig, count_flops, count_params  # noqa: E402
 
 
 def main(argv=None) -> None:

@@ -25,24 +25,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-for p in (str(ROOT), str(HERE)):
-    if p not in sys.path:
-        sys.path.insert(0, p)
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import _common  # noqa: E402
-from algorithms.spos import SPOSConfig  # noqa: E402
-from bench.datasets.tasks import load_task  # noqa: E402
-from experiments.runconfig import NetSpec  # noqa: E402
-from spaces import nb201  # noqa: E402
-from spaces.nb201_net import NB201Net, NetConfig, subnet_state  # noqa: E402
+from lmreg.algorithms.spos import SPOSConfig  # noqa: E402
+from lmreg.bench.datasets.tasks import load_task  # noqa: E402
+from lmreg.experiments.runconfig import NetSpec  # noqa: E402
+from lmreg.spaces import nb201  # noqa: E402
+from lmreg.spaces.nb201_net import NB201Net, NetConfig, subnet_state  # noqa: E402
 
 TARGET = 1.15
 

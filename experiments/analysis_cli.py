@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from experiments.config import ConfigError, positive_int
+from lmreg.experiments.config import ConfigError, positive_int
 
 GATE_RULE = ("For each config variant and metric (kendall_tau, sparse_kendall_tau, spearman_rho, p_at_10; "
              "higher is better): D = mean of the new runs' per-seed final values - mean of the baseline's; "
@@ -39,7 +39,7 @@ def _metrics(text: str) -> list[str]:
 
 
 def cmd_reproduce(args) -> int:
-    from experiments.reproduce import reproduce
+    from lmreg.experiments.reproduce import reproduce
     if args.workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {args.workers}")
     print(reproduce(args.name, scale=args.scale, out_dir=args.out, workers=args.workers, dry_run=args.dry_run,
@@ -48,9 +48,9 @@ def cmd_reproduce(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from paper_figures.aggregate import RANKING_METRICS
-    from paper_figures.metrics import METRICS
-    from paper_figures.report import report
+    from lmreg.paper_figures.aggregate import RANKING_METRICS
+    from lmreg.paper_figures.metrics import METRICS
+    from lmreg.paper_figures.report import report
     metrics = args.metrics or list(RANKING_METRICS)
     bad = [m for m in metrics if m not in METRICS]
     if bad:
@@ -63,8 +63,8 @@ def cmd_report(args) -> int:
 
 
 def cmd_regress(args) -> int:
-    from paper_figures.regress import gate, parse_tolerance, read_baseline, write_baseline
-    from paper_figures.report import load_records
+    from lmreg.paper_figures.regress import gate, parse_tolerance, read_baseline, write_baseline
+    from lmreg.paper_figures.report import load_records
     records = load_records(args.runs)
     tolerance = parse_tolerance(args.tolerance)
     if args.write_baseline:
@@ -93,7 +93,7 @@ def cmd_regress(args) -> int:
 
 
 def add_parsers(sub) -> None:
-    from paper_figures.definitions import DEFINITIONS, SCALES
+    from lmreg.paper_figures.definitions import DEFINITIONS, SCALES
 
     names = "; ".join(f"{d.name}: {d.title}" for d in DEFINITIONS.values())
     q = sub.add_parser("reproduce", help="run a paper table's or figure's grid and render it",

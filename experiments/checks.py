@@ -16,7 +16,7 @@ import math
 import re
 from pathlib import Path
 
-from bench.errors import ConfigError
+from lmreg.bench.errors import ConfigError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=-]*$")
 P_AT_K = 10  # the ranking metrics include precision@10
@@ -34,9 +34,9 @@ def _finite(x) -> bool:
 def check_config(cfg) -> None:
     """Ranges of every numeric field, names of every registry field, and the
     combinations that would only fail after training."""
-    from bench import registry
-    from bench.datasets.tasks import get_spec, split_sizes
-    from bench.devices import check_device
+    from lmreg.bench import registry
+    from lmreg.bench.datasets.tasks import get_spec, split_sizes
+    from lmreg.bench.devices import check_device
 
     _need(bool(NAME_RE.match(cfg.name or "")), "name", "a plain folder-name word (letters, digits, . _ + = -)",
           cfg.name)
@@ -93,8 +93,8 @@ def check_task_sizes(cfg, task) -> None:
 
 def check_runnable(cfg) -> None:
     """Against the ground truth and the machine: called before a run folder exists."""
-    from bench import registry
-    from bench.devices import check_available
+    from lmreg.bench import registry
+    from lmreg.bench.devices import check_available
 
     check_available(cfg.device)
     table = registry.load(cfg.benchmark)
@@ -113,10 +113,10 @@ def check_runnable(cfg) -> None:
 
 def preflight(configs, out_dir: str | Path) -> None:
     """Checks for a batch of runs into ``out_dir`` before any of them starts."""
-    from bench.fileio import ensure_dir, is_locked
-    from bench.errors import BusyError
-    from experiments.runconfig import run_name, to_dict
-    from results.records import RECORD_NAME, read_record
+    from lmreg.bench.fileio import ensure_dir, is_locked
+    from lmreg.bench.errors import BusyError
+    from lmreg.experiments.runconfig import run_name, to_dict
+    from lmreg.results.records import RECORD_NAME, read_record
 
     out_dir = Path(out_dir)
     seen: dict[str, dict] = {}

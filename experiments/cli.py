@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.errors import BusyError, UnknownNameError, UserError, WorkerDied, WriteError
-from bench.tfrecord import TFRecordError
-from bench.workers import Terminated
-from experiments.config import ConfigError, positive_int
-from paper_figures.definitions import UnknownDefinition
-from spaces.nb201 import ArchError
+from lmreg.bench.errors import BusyError, UnknownNameError, UserError, WorkerDied, WriteError
+from lmreg.bench.tfrecord import TFRecordError
+from lmreg.bench.workers import Terminated
+from lmreg.experiments.config import ConfigError, positive_int
+from lmreg.paper_figures.definitions import UnknownDefinition
+from lmreg.spaces.nb201 import ArchError
 
 # Classes from modules outside the UserError family that still mean "bad input".
 USER_ERRORS = (UserError, ArchError, TFRecordError, UnknownDefinition)
@@ -67,7 +67,7 @@ def _user_keys():
 
 # bench ----------------------------------------------------------------------
 def cmd_bench_list(args) -> int:
-    from bench.registry import BENCHMARKS
+    from lmreg.bench.registry import BENCHMARKS
     for name, bench in sorted(BENCHMARKS.items()):
         state, where = bench.state()
         note = " (converted on first use)" if state == "available" else ""
@@ -80,7 +80,7 @@ def cmd_bench_convert(args) -> int:
         source = "NAS-Bench-201-v1_*.pth" if args.kind == "nb201" else "nasbench_only108.tfrecord"
         raise ConfigError(f"bench convert {args.kind} needs the path of the official file ({source})")
     if args.kind == "nb201":
-        from bench.nb201_official import convert_nb201
+        from lmreg.bench.nb201_official import convert_nb201
         summary = convert_nb201(args.path, args.out)
         print(f"wrote {summary['out']} ({summary['layout']} layout, {summary['archs_with_results']} "
               f"architectures, {summary['seconds']} s)")
@@ -88,24 +88,24 @@ def cmd_bench_convert(args) -> int:
             print(f"  {key}: {g['archs']} architectures, seeds {g['seeds']}, {g['epochs']} epochs, "
                   f"{g['archs_with_fewer_seeds']} with fewer seeds")
     elif args.kind == "nb101":
-        from bench.nb101 import convert_nb101
+        from lmreg.bench.nb101 import convert_nb101
         print(f"wrote {convert_nb101(args.path, args.out, verify_hashes=args.verify_hashes)}")
     else:
-        from bench.analog import convert_analog
+        from lmreg.bench.analog import convert_analog
         summary = convert_analog(args.out)
         print(f"wrote {summary['out']}: {summary['archs']} cells from analog-nasbench {summary['version']}")
     return 0
 
 
 def cmd_bench_info(args) -> int:
-    from bench import registry
+    from lmreg.bench import registry
     table = registry.load(args.benchmark)
     with _user_keys():
         acc = table.per_arch("test_acc")
     print(f"benchmark   {args.benchmark}  ({registry.resolve(args.benchmark)})")
     print(f"space/task  {table.space} / {table.task}")
     if table.meta.get("identity"):  # built by `lmreg bench build`
-        from spaces.nb201_net import OLD_SEMANTICS, SEMANTICS
+        from lmreg.spaces.nb201_net import OLD_SEMANTICS, SEMANTICS
         network = table.meta["identity"].get("network", OLD_SEMANTICS)
         print(f"networks    {network}" + ("" if network == SEMANTICS else
                                           "  (older than the official semantics: rebuild to compare with new runs)"))
@@ -115,7 +115,7 @@ def cmd_bench_info(args) -> int:
         print(f"test acc    mean over seeds: min {acc.min():.2f}  median {acc.median():.2f}  max {acc.max():.2f}")
     else:
         print("test acc    no values")
-    from paper_figures.noise import noise_ceiling, predicted_agreement, seed_taus
+    from lmreg.paper_figures.noise import noise_ceiling, predicted_agreement, seed_taus
     for metric in [m for m in ("test_acc", "eval_acc") if m in table.curves]:
         matrix = table.seed_matrix(metric)
         taus = seed_taus(matrix)
@@ -151,8 +151,8 @@ def _cost_line(wall: np.ndarray) -> str:
 
 
 def cmd_bench_query(args) -> int:
-    from bench import registry
-    from bench.gt_table import GTTable
+    from lmreg.bench import registry
+    from lmreg.bench.gt_table import GTTable
     if not args.arch and not args.top:
         raise ConfigError("give an architecture (NB201 string or index 0..15624, NB101 module hash) or --top K")
     table = registry.load(args.benchmark)
@@ -179,9 +179,9 @@ def cmd_bench_query(args) -> int:
 
 
 def cmd_bench_build(args) -> int:
-    from algorithms.standalone import StandaloneRecipe
-    from bench.build import build, check_recipe
-    from experiments.config import override
+    from lmreg.algorithms.standalone import StandaloneRecipe
+    from lmreg.bench.build import build, check_recipe
+    from lmreg.experiments.config import override
     recipe = check_recipe(override(StandaloneRecipe(), args.set))
     table = build(args.out, task=args.task, recipe=recipe, n_archs=args.archs, seeds=args.seeds,
                   sample_seed=args.sample_seed, workers=args.workers, device=args.device,
@@ -193,8 +193,8 @@ def cmd_bench_build(args) -> int:
 
 
 def _print_table_warnings(table) -> None:
-    from bench.datasets.tasks import TASKS
-    from bench.quality import table_warnings
+    from lmreg.bench.datasets.tasks import TASKS
+    from lmreg.bench.quality import table_warnings
     spec = TASKS.get(table.task)  # None for official benchmarks: no size check
     for line in table_warnings(table, spec.num_classes if spec else 10, spec.n_train if spec else None):
         print(f"lmreg: warning: {line}", file=sys.stderr)
@@ -202,9 +202,9 @@ def _print_table_warnings(table) -> None:
 
 # super-net runs -----------------------------------------------------------------
 def cmd_train(args) -> int:
-    from experiments.demo import run_many
-    from experiments.runconfig import load_config
-    from results.records import read_record
+    from lmreg.experiments.demo import run_many
+    from lmreg.experiments.runconfig import load_config
+    from lmreg.results.records import read_record
     base = load_config(args.preset, args.set)
     seeds = args.seeds or [base.seed]
     configs = [load_config(args.preset, [*args.set, f"seed={s}"]) for s in seeds]
@@ -217,7 +217,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from experiments.runner import evaluate
+    from lmreg.experiments.runner import evaluate
     for run_dir in args.runs:
         result = evaluate(run_dir, args.set)
         metrics = "  ".join(f"{k}={v:.3f}" for k, v in result["metrics"].items())
@@ -228,7 +228,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from experiments.demo import demo
+    from lmreg.experiments.demo import demo
     out = args.out or ("runs/demo-quick" if args.quick else "runs/demo")
     print(demo(out, seeds=args.seeds, quick=args.quick, workers=args.workers, overrides=args.set,
                progress=not args.no_progress))
@@ -237,7 +237,7 @@ def cmd_demo(args) -> int:
 
 # data -----------------------------------------------------------------------
 def cmd_data_embed(args) -> int:
-    from bench.datasets import tasks
+    from lmreg.bench.datasets import tasks
     spec = tasks.get_spec(args.task)
     if not spec.embedded:
         owners = [name for name, t in tasks.TASKS.items() if t.embedded]
@@ -316,7 +316,7 @@ def make_parser() -> argparse.ArgumentParser:
     q.add_argument("--no-progress", action="store_true")
     q.set_defaults(func=cmd_demo)
 
-    from experiments import analysis_cli
+    from lmreg.experiments import analysis_cli
     analysis_cli.add_parsers(sub)
     data = sub.add_parser("data", help="datasets").add_subparsers(dest="data_verb", required=True)
     q = data.add_parser("embed", help="regenerate a task's embedded uint8 file from the raw dataset")

@@ -7,7 +7,7 @@ import argparse
 import dataclasses
 import typing
 
-from bench.errors import ConfigError  # noqa: F401  (defined there so bench/ can raise it too)
+from lmreg.bench.errors import ConfigError  # noqa: F401  (defined there so bench/ can raise it too)
 
 
 def _coerce(text: str, kind, key: str):

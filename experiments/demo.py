@@ -10,9 +10,9 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from bench.errors import WorkerDied
-from bench.workers import exit_with_parent, stop_pool
-from experiments.runconfig import RunConfig, load_config, run_name
+from lmreg.bench.errors import WorkerDied
+from lmreg.bench.workers import exit_with_parent, stop_pool
+from lmreg.experiments.runconfig import RunConfig, load_config, run_name
 
 _PROGRESS = None  # the worker's end of the progress queue (set by its initializer)
 
@@ -24,7 +24,7 @@ def _init_worker(parent: int, progress_q) -> None:
 
 
 def _run_in_worker(cfg: RunConfig, out_dir: str) -> str:
-    from experiments.runner import run
+    from lmreg.experiments.runner import run
     name = run_name(cfg)
     return str(run(cfg, out_dir, on_epoch=lambda curve: _PROGRESS.put(name)))
 
@@ -42,7 +42,7 @@ def run_many(configs: list[RunConfig], out_dir: Path, workers: int, progress: bo
     Manager) outlives this call or its caller."""
     from tqdm import tqdm
 
-    from experiments.checks import preflight
+    from lmreg.experiments.checks import preflight
 
     out_dir = Path(out_dir)
     if not configs:
@@ -103,17 +103,17 @@ def run_many(configs: list[RunConfig], out_dir: Path, workers: int, progress: bo
 
 def comparison_table(records: list[dict], level: float = 0.95):
     """The demo's table (frame and Markdown): see paper_figures.aggregate.comparison_table."""
-    from paper_figures.aggregate import comparison_table as table
+    from lmreg.paper_figures.aggregate import comparison_table as table
     return table(records, level)
 
 
 def demo(out_dir: str | Path = "runs/demo", seeds=(0, 1, 2), quick: bool = False, workers: int = 2,
          overrides: list[str] = (), progress: bool = True) -> str:
-    from bench import registry
-    from bench.fileio import write_text
-    from paper_figures.noise import ceiling_text, noise_ceiling
-    from paper_figures.plots import VARIANT_STYLE, metric_over_epochs, rank_scatter_panels
-    from results.records import read_record
+    from lmreg.bench import registry
+    from lmreg.bench.fileio import write_text
+    from lmreg.paper_figures.noise import ceiling_text, noise_ceiling
+    from lmreg.paper_figures.plots import VARIANT_STYLE, metric_over_epochs, rank_scatter_panels
+    from lmreg.results.records import read_record
 
     out_dir = Path(out_dir)
     preset = "quick" if quick else "micro"

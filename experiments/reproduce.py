@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from experiments.config import ConfigError
-from experiments.runconfig import PRESET_DIR, RunConfig, load_config, run_name, to_dict
-from paper_figures.definitions import Definition, EntryResult, GridEntry, get_definition
-from results.records import RECORD_NAME, RecordError, read_record
+from lmreg.experiments.config import ConfigError
+from lmreg.experiments.runconfig import PRESET_DIR, RunConfig, load_config, run_name, to_dict
+from lmreg.paper_figures.definitions import Definition, EntryResult, GridEntry, get_definition
+from lmreg.results.records import RECORD_NAME, RecordError, read_record
 
 # Measured on the development machine (2 cores, one torch thread per run) for the micro
 # preset: a plain SPOS epoch, a regularised one, and scoring 100 architectures on 2000 images.
@@ -41,8 +41,8 @@ class PlannedRun:
 
 def entry_status(entry: GridEntry) -> str:
     """'' when the entry can run here, else why not (missing preset or benchmark)."""
-    from bench import registry
-    from bench.gt_table import GTFileError
+    from lmreg.bench import registry
+    from lmreg.bench.gt_table import GTFileError
 
     if not entry.preset.endswith(".toml") and not (PRESET_DIR / f"{entry.preset}.toml").is_file():
         why = f"preset {entry.preset!r} does not exist"
@@ -61,13 +61,13 @@ def entry_status(entry: GridEntry) -> str:
 
 
 def _train_images(cfg: RunConfig) -> int:
-    from bench.datasets.tasks import get_spec
+    from lmreg.bench.datasets.tasks import get_spec
     spec = get_spec(cfg.task)
     return spec.n_train or HALF_TRAIN.get(spec.dataset, MICRO_TRAIN_IMAGES)
 
 
 def _test_images(cfg: RunConfig) -> int:
-    from bench.datasets.tasks import get_spec
+    from lmreg.bench.datasets.tasks import get_spec
     spec = get_spec(cfg.task)
     if cfg.eval.n_images:
         return cfg.eval.n_images
@@ -230,7 +230,7 @@ def reproduce(name: str, scale: str = "micro", out_dir: str | Path | None = None
     todo = [r.config for r in runnable if not r.done]
     notes = [f"skipped (not runnable): {r.name}: {r.status}" for r in runs if r.status]
     if todo:
-        from experiments.demo import run_many
+        from lmreg.experiments.demo import run_many
         run_many(todo, out_dir, workers, progress)
     text, paths = render(name, scale, out_dir, level)
     return "\n".join([*notes, text, "", "written: " + ", ".join(str(p) for p in paths)])

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from algorithms.landmark_reg import LandmarkConfig
-from algorithms.spos import SPOSConfig
-from experiments.checks import check_config
-from experiments.config import ConfigError, override
+from lmreg.algorithms.landmark_reg import LandmarkConfig
+from lmreg.algorithms.spos import SPOSConfig
+from lmreg.experiments.checks import check_config
+from lmreg.experiments.config import ConfigError, override
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
 DRAWS = ("run_seed", "fixed")
@@ -31,7 +31,7 @@ class NetSpec:
     cell: str = "op_on_node"      # super-net cell: op_on_node (official) | per_edge
 
     def __post_init__(self):
-        from spaces.nb201_net import CELL_TYPES
+        from lmreg.spaces.nb201_net import CELL_TYPES
         if self.cell not in CELL_TYPES:
             raise ConfigError(f"unknown net.cell {self.cell!r}; valid cell types: {', '.join(CELL_TYPES)}")
 
@@ -48,8 +48,8 @@ class EvalConfig:
     recal_batches: int = 10
 
     def __post_init__(self):
-        from algorithms.scoring import BN_MODES
-        from bench.datasets.tasks import SPLITS
+        from lmreg.algorithms.scoring import BN_MODES
+        from lmreg.bench.datasets.tasks import SPLITS
         if self.bn_mode not in BN_MODES:
             raise ConfigError(f"unknown eval.bn_mode {self.bn_mode!r}; valid modes: {', '.join(BN_MODES)}")
         if self.split not in SPLITS:

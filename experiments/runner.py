@@ -18,20 +18,20 @@ from typing import Callable
 import numpy as np
 import torch
 
-from algorithms.landmark_reg import LandmarkRegularizer
-from algorithms.scoring import score
-from algorithms.spos import SPOSTrainer
-from bench import registry
-from bench.datasets.tasks import load_task
-from bench.errors import UserError
-from bench.fileio import ensure_dir, locked, temp_files, torch_save
-from bench.landmarks import select_landmarks, select_pool
-from experiments.checks import check_config, check_runnable, check_task_sizes
-from experiments.runconfig import RunConfig, draw_seeds, run_name, to_dict
-from paper_figures.metrics import all_metrics
-from results.records import RECORD_NAME, read_record, write_record
-from spaces import nb201
-from spaces.nb201_net import NB201Net, NetConfig
+from lmreg.algorithms.landmark_reg import LandmarkRegularizer
+from lmreg.algorithms.scoring import score
+from lmreg.algorithms.spos import SPOSTrainer
+from lmreg.bench import registry
+from lmreg.bench.datasets.tasks import load_task
+from lmreg.bench.errors import UserError
+from lmreg.bench.fileio import ensure_dir, locked, temp_files, torch_save
+from lmreg.bench.landmarks import select_landmarks, select_pool
+from lmreg.experiments.checks import check_config, check_runnable, check_task_sizes
+from lmreg.experiments.runconfig import RunConfig, draw_seeds, run_name, to_dict
+from lmreg.paper_figures.metrics import all_metrics
+from lmreg.results.records import RECORD_NAME, read_record, write_record
+from lmreg.spaces import nb201
+from lmreg.spaces.nb201_net import NB201Net, NetConfig
 
 CHECKPOINT_NAME = "checkpoint.pt"
 WEIGHTS_NAME = "supernet.pt"  # final super-net weights, for `lmreg evaluate`
@@ -193,8 +193,8 @@ def _train_and_record(cfg, run_dir, task, gt, landmarks, pool, on_epoch) -> Path
 def evaluate(run_dir: str | Path, changes: list[str] = ()) -> dict:
     """Re-score a finished run's pool with other evaluation settings (`eval.*` keys):
     e.g. another BN mode or more images. Returns the metrics and the settings used."""
-    from experiments.config import ConfigError, override
-    from experiments.runconfig import from_dict
+    from lmreg.experiments.config import ConfigError, override
+    from lmreg.experiments.runconfig import from_dict
 
     run_dir = Path(run_dir)
     if run_dir.is_file() and run_dir.name == RECORD_NAME:

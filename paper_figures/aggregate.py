@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from paper_figures.stats import hierarchical_bootstrap, hierarchical_bootstrap_diff, mean_std, t_interval
+from lmreg.paper_figures.stats import hierarchical_bootstrap, hierarchical_bootstrap_diff, mean_std, t_interval
 
 RANKING_METRICS = ("kendall_tau", "sparse_kendall_tau", "spearman_rho", "p_at_10")
 IGNORED_KEYS = ("seed",)  # what varies inside a group
@@ -105,7 +105,7 @@ def differing_keys(records: list[dict]) -> list[str]:
 def group_records(records: list[dict]) -> list[Group]:
     """Records grouped by config (all keys but the seed), sorted by label; seeds sorted
     inside a group. A seed twice in one group is an error (the same run counted twice)."""
-    from results.records import RecordError
+    from lmreg.results.records import RecordError
 
     diff = [k for k in differing_keys(records) if k not in ("name", "use_landmarks")]
     groups: dict[tuple, Group] = {}

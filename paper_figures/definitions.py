@@ -16,7 +16,7 @@ from typing import Callable
 
 import pandas as pd
 
-from paper_figures.aggregate import (RANKING_METRICS, Group, difference_cell, flatten, interval_legend,
+from lmreg.paper_figures.aggregate import (RANKING_METRICS, Group, difference_cell, flatten, interval_legend,
                                      paired_differences, summarize_group, summary_cell, write_tables)
 
 SCALES = ("micro", "paper")
@@ -256,14 +256,14 @@ def render_t1(defn: Definition, scale: str, results: list[EntryResult], out_dir:
     paths = write_tables(out_dir / defn.name, frame, pd.DataFrame(data),
                          caption=f"{defn.title} ({scale} scale): mean ± std over seeds "
                                  f"[{level * 100:g}% t; hb] (seeds; pool size)", preamble=pre)
-    from paper_figures.aggregate import to_markdown
+    from lmreg.paper_figures.aggregate import to_markdown
     return pre + "\n\n" + to_markdown(frame), paths
 
 
 def _ceiling_cell(results: list[EntryResult]) -> tuple[str, str, str] | None:
     """(benchmark, 'k GT seeds', 'ceiling [lo, hi]') of the ground truth the runs used:
     the Kendall tau a ranker knowing the true accuracies would reach (paper_figures.noise)."""
-    from paper_figures.noise import ceiling_of_runs
+    from lmreg.paper_figures.noise import ceiling_of_runs
     c = ceiling_of_runs([r for er in results for r in (er.records or [])])
     if c is None:
         return None
@@ -271,8 +271,8 @@ def _ceiling_cell(results: list[EntryResult]) -> tuple[str, str, str] | None:
 
 
 def render_t2(defn: Definition, scale: str, results: list[EntryResult], out_dir: Path, level: float):
-    from paper_figures.aggregate import to_markdown
-    from paper_figures.plots import ablation_panels
+    from lmreg.paper_figures.aggregate import to_markdown
+    from lmreg.paper_figures.plots import ablation_panels
 
     metric0 = defn.metrics[0]
     groups = {er.entry.row: er.group() for er in results}
@@ -328,7 +328,7 @@ def _figure_groups(results: list[EntryResult]) -> list[EntryResult]:
 
 
 def render_f1(defn: Definition, scale: str, results: list[EntryResult], out_dir: Path, level: float):
-    from paper_figures.plots import rank_scatter_panels
+    from lmreg.paper_figures.plots import rank_scatter_panels
 
     found = _figure_groups(results)
     if not found:
@@ -346,7 +346,7 @@ def render_f1(defn: Definition, scale: str, results: list[EntryResult], out_dir:
 
 
 def render_f2(defn: Definition, scale: str, results: list[EntryResult], out_dir: Path, level: float):
-    from paper_figures.plots import metric_over_epochs
+    from lmreg.paper_figures.plots import metric_over_epochs
 
     found = _figure_groups(results)
     if not found:
@@ -354,7 +354,7 @@ def render_f2(defn: Definition, scale: str, results: list[EntryResult], out_dir:
     groups = [(("landmark-regularised" if er.entry.use_landmarks else "baseline (SPOS)")
                + (f", {er.entry.space}" if len({x.entry.space for x in found}) > 1 else ""), er.records)
               for er in found]
-    from paper_figures.noise import ceiling_of_runs
+    from lmreg.paper_figures.noise import ceiling_of_runs
     c = ceiling_of_runs([r for er in found for r in er.records])
     paths = metric_over_epochs(groups, out_dir / defn.name, metric="kendall_tau",
                                ceiling=c["ceiling"] if c else None)

@@ -22,7 +22,7 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from paper_figures.metrics import batched_metric, kendall_tau
+from lmreg.paper_figures.metrics import batched_metric, kendall_tau
 
 
 def _fit(seed_matrix: pd.DataFrame) -> tuple[np.ndarray, float, np.ndarray]:
@@ -106,8 +106,8 @@ def ceiling_of_runs(records: list[dict]) -> dict | None:
     """The noise ceiling of the ground truth the given runs were scored against (their
     benchmark and GT metric), or None when the runs disagree on it or the GT has fewer
     than 2 seeds per architecture."""
-    from bench import registry
-    from bench.errors import UserError
+    from lmreg.bench import registry
+    from lmreg.bench.errors import UserError
 
     keys = {(r["attrs"]["config"]["benchmark"], r["attrs"]["config"].get("gt_metric", "test_acc")) for r in records}
     if len(keys) != 1:

@@ -38,9 +38,9 @@ from pathlib import Path
 
 import numpy as np
 
-from paper_figures.aggregate import RANKING_METRICS, flatten, group_records
-from paper_figures.stats import pooled_t_upper_diff
-from results.records import RecordError
+from lmreg.paper_figures.aggregate import RANKING_METRICS, flatten, group_records
+from lmreg.paper_figures.stats import pooled_t_upper_diff
+from lmreg.results.records import RecordError
 
 FORMAT = "lmreg-baseline/1"
 GATED_METRICS = RANKING_METRICS            # higher is better for each
@@ -70,7 +70,7 @@ def identity(flat_config: dict, ignore=IDENTITY_IGNORES) -> dict:
 
 def _preset_overrides(flat: dict) -> tuple[str | None, list[str]]:
     """The preset named by the config's `name` and the key=value overrides relative to it."""
-    from experiments.runconfig import load_config, presets, to_dict
+    from lmreg.experiments.runconfig import load_config, presets, to_dict
 
     name = flat.get("name")
     preset = name if name in presets() else None
@@ -112,7 +112,7 @@ def _machine(record: dict) -> str:
 
 
 def write_baseline(path: str | Path, records: list[dict], force: bool = False, **kw) -> dict:
-    from bench.fileio import ensure_dir, write_text
+    from lmreg.bench.fileio import ensure_dir, write_text
     path = Path(path)
     if path.exists() and not force:
         raise BaselineError(f"{path} exists; pass --force to replace it")

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from paper_figures.aggregate import (RANKING_METRICS, difference_cell, differing_keys, group_records, group_table,
+from lmreg.paper_figures.aggregate import (RANKING_METRICS, difference_cell, differing_keys, group_records, group_table,
                                      interval_legend, landmark_pairs, n_text, paired_differences, to_markdown,
                                      write_tables)
-from results.records import RecordError, find_records, read_record
+from lmreg.results.records import RecordError, find_records, read_record
 
 
 def load_records(paths) -> list[dict]:
@@ -43,7 +43,7 @@ def report(paths, out_dir: str | Path | None = None, metrics=RANKING_METRICS, le
     if diff_rows:
         lines += ["", f"Landmarks minus baseline on the same seeds (mean difference [{level * 100:g}% paired "
                       "t; hb]):", "", to_markdown(pd.DataFrame(diff_rows))]
-    from paper_figures.noise import ceiling_of_runs, ceiling_text
+    from lmreg.paper_figures.noise import ceiling_of_runs, ceiling_text
     ceiling = ceiling_of_runs(records)
     if ceiling:
         lines += ["", ceiling_text(ceiling)]
@@ -57,7 +57,7 @@ def report(paths, out_dir: str | Path | None = None, metrics=RANKING_METRICS, le
             paths += write_tables(out_dir / "report_differences", pd.DataFrame(diff_rows), pd.DataFrame(diff_data),
                                   caption="Landmarks minus baseline (paired over seeds)")
         if figures:
-            from paper_figures.plots import metric_over_epochs, rank_scatter_panels
+            from lmreg.paper_figures.plots import metric_over_epochs, rank_scatter_panels
             panels = [(f"{g.label}, seed {g.records[0]['attrs']['config']['seed']}", g.records[0]) for g in groups]
             paths += rank_scatter_panels(panels, out_dir / "F1_rank_scatter", ncols=2 if len(panels) <= 4 else 3)
             paths += metric_over_epochs([(g.label, g.records) for g in groups], out_dir / "F2_tau_over_epochs",

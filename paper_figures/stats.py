@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 from scipy import stats
 
-from paper_figures.metrics import batched_metric, finite_1d
+from lmreg.paper_figures.metrics import batched_metric, finite_1d
 
 
 def _as_values(values, name: str = "values") -> np.ndarray:

@@ -12,8 +12,8 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from bench.errors import UserError
-from bench.fileio import write_bytes
+from lmreg.bench.errors import UserError
+from lmreg.bench.fileio import write_bytes
 
 FORMAT = "lmreg-run/1"
 RECORD_NAME = "record.h5"

@@ -24,8 +24,7 @@ NUM_UNIQUE = 6466
 Arch = tuple  # tuple[int, ...] of length 6
 
 
-class ArchError(ValueError):
-    """A malformed NB201 architecture string or op tuple."""
+from .base import ArchError  # noqa: E402  (one error type for every space)
 
 
 def parse(text: str) -> Arch:

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import nb201
+from .base import Mixture
 
 # Recorded in every ground-truth table this code builds, so tables built with
 # other network semantics are never mixed or extended by mistake.
@@ -128,7 +129,9 @@ class Cell(nn.Module):
                 names = () if arch[slot] == 0 else (nb201.OPS[arch[slot]],)
             self.edges.append(nn.ModuleDict({n: build_op(n, c, cfg) for n in names}))
 
-    def forward(self, x: torch.Tensor, arch: nb201.Arch) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, arch) -> torch.Tensor:
+        if isinstance(arch, Mixture):
+            return self._mixed(x, arch.weights)
         nodes: list[torch.Tensor | None] = [x, None, None, None]
         for to, frm, pos, name in _plan(arch):
             src = nodes[frm]
@@ -138,6 +141,25 @@ class Cell(nn.Module):
             nodes[to] = y if nodes[to] is None else nodes[to] + y
         out = nodes[-1]
         return torch.zeros_like(x) if out is None else out
+
+    def _mixed(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """Each edge is the weighted sum of its ops (DARTS); a weight of exactly zero
+        skips its op, so a one-hot row computes one op but keeps its gradient (GDAS)."""
+        if weights.shape != (len(nb201.EDGES), len(nb201.OPS)):
+            raise ValueError(f"NB201 mixture weights must have shape ({len(nb201.EDGES)}, {len(nb201.OPS)}), "
+                             f"got {tuple(weights.shape)}")
+        nodes = [x]
+        for to in range(1, nb201.NUM_NODES):
+            total = torch.zeros_like(x)
+            for pos, (t, frm) in enumerate(nb201.EDGES):
+                if t != to:
+                    continue
+                for k, name in enumerate(nb201.OPS[1:], start=1):
+                    w = weights[pos, k]
+                    if w.requires_grad or w.item() != 0:
+                        total = total + w * self.edges[self.slots[pos]][name](nodes[frm])
+            nodes.append(total)
+        return nodes[-1]
 
 
 class ResidualReduction(nn.Module):

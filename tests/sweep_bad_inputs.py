@@ -69,7 +69,7 @@ def _wrap(cmd: list[str], mode: str, target: Path, size: str = "96k") -> list[st
 
 
 def run_cli(argv, env=None, wrap=None, target=None, timeout=90, cwd=ROOT, size="96k"):
-    cmd = [PY, "-m", "experiments.cli", *argv]
+    cmd = [PY, "-m", "lmreg", *argv]
     if wrap:
         cmd = _wrap(cmd, wrap, target, size)
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
@@ -112,12 +112,10 @@ def judge_error(proc, case: Case, work: Path) -> str | None:
 
 # Fixtures ------------------------------------------------------------------
 def make_fixtures(work: Path) -> dict:
-    sys.path.insert(0, str(ROOT))
-    import h5py
     import numpy as np
 
-    from bench.gt_table import GTTable
-    from results.records import write_record
+    from lmreg.bench.gt_table import GTTable
+    from lmreg.results.records import write_record
 
     fx = {}
     (work / "fake.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
@@ -135,7 +133,7 @@ def make_fixtures(work: Path) -> dict:
     write_record(work / "rec" / "record.h5", {"attrs": {"x": 1}, "tables": {}})
     micro = GTTable.read(ROOT / "bench" / "data" / "micro_fmnist_nb201.h5")
     fx["gt_arch"] = micro.archs[0]
-    from spaces import nb201
+    from lmreg.spaces import nb201
     fx["gt_index"] = str(nb201.to_index(nb201.parse(micro.archs[0])))
     keep = sorted(set(micro.archs))[:60]
     rows = [r for r in micro.rows() if r["arch"] in keep]
@@ -372,7 +370,7 @@ def _children(pid: int) -> list[int]:
 
 
 def _start_train(out: Path, *extra, epochs=40):
-    cmd = [PY, "-m", "experiments.cli", "train", *TINY_TRAIN, "--out", str(out),
+    cmd = [PY, "-m", "lmreg", "train", *TINY_TRAIN, "--out", str(out),
            "--set", f"train.epochs={epochs}", *extra]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -474,7 +472,7 @@ def fault_corrupt_npz(work: Path) -> str | None:
     npz = copy / "bench" / "data" / "micro_fmnist16.npz"
     data = npz.read_bytes()
     npz.write_bytes(data[: len(data) // 2])
-    cmd = [PY, "-m", "experiments.cli", "train", *TINY_TRAIN, "--set", "task=micro-fmnist",
+    cmd = [PY, "-m", "lmreg", "train", *TINY_TRAIN, "--set", "task=micro-fmnist",
            "--out", str(work / "npz_runs")]
     proc = subprocess.run(cmd, cwd=copy, env={**os.environ, "PYTHONPATH": str(copy)},
                           capture_output=True, text=True, timeout=120)

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import analog, registry
-from bench.gt_table import GTFileError, GTTable
-from bench.landmarks import select_landmarks, select_pool
-from spaces import nb201
+from lmreg.bench import analog, registry
+from lmreg.bench.gt_table import GTFileError, GTTable
+from lmreg.bench.landmarks import select_landmarks, select_pool
+from lmreg.spaces import nb201
 
 try:
     importlib.metadata.distribution(analog.DIST)

@@ -13,15 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments.cli import main
-from experiments.reproduce import plan, render
-from experiments.runconfig import load_config, to_dict
-from paper_figures.aggregate import group_records, to_latex
-from paper_figures.definitions import DEFINITIONS, PAPER_VALUES, get_definition
-from paper_figures.metrics import all_metrics
-from paper_figures.regress import BaselineError, gate, make_baseline, parse_tolerance, upper_bound
-from paper_figures.stats import hierarchical_bootstrap, hierarchical_bootstrap_diff
-from results.records import RECORD_NAME, read_record, write_record
+from lmreg.experiments.cli import main
+from lmreg.experiments.reproduce import plan, render
+from lmreg.experiments.runconfig import load_config, to_dict
+from lmreg.paper_figures.aggregate import group_records, to_latex
+from lmreg.paper_figures.definitions import DEFINITIONS, PAPER_VALUES, get_definition
+from lmreg.paper_figures.metrics import all_metrics
+from lmreg.paper_figures.regress import BaselineError, gate, make_baseline, parse_tolerance, upper_bound
+from lmreg.paper_figures.stats import hierarchical_bootstrap, hierarchical_bootstrap_diff
+from lmreg.results.records import RECORD_NAME, read_record, write_record
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK_BASELINE = ROOT / "results" / "baselines" / "quick.json"
@@ -117,8 +117,8 @@ def test_render_t1_f1_f2_from_synthetic_records(tmp_path, capsys):
     assert "| SPOS | NB201 | baseline | 3 |" in md and "landmarks − baseline (paired)" in md
     assert "paper (kendall_tau)" in md and md.count("n/a") >= 3
     # the GT's noise ceiling is a row of the table (paper_figures.noise on the shipped micro GT)
-    from bench import registry
-    from paper_figures.noise import noise_ceiling
+    from lmreg.bench import registry
+    from lmreg.paper_figures.noise import noise_ceiling
     c = noise_ceiling(registry.load("micro-fmnist-nb201").seed_matrix("eval_acc"))
     assert f"| noise ceiling of the GT | micro-fmnist-nb201 | — | 3 GT seeds | {c['ceiling']:.3f} [" in md
     import pandas as pd
@@ -259,7 +259,7 @@ def quick_runs(tmp_path_factory) -> Path:
     """6 quick runs (quick preset, seeds 0-2, with and without landmarks), trained once per
     session into a temporary folder (about a minute on 2 cores); nothing in the repository
     is read or written."""
-    from experiments.demo import run_many
+    from lmreg.experiments.demo import run_many
     cfgs = [load_config("quick", [f"seed={s}", f"use_landmarks={lm}"]) for s in (0, 1, 2) for lm in (False, True)]
     folder = tmp_path_factory.mktemp("demo-quick")
     run_many(cfgs, folder, workers=2, progress=False)

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from algorithms.standalone import StandaloneRecipe
-from bench.build import BuildError, build, journal_path
-from bench.gt_table import CURVES, GTFileError, GTTable
+from lmreg.algorithms.standalone import StandaloneRecipe
+from lmreg.bench.build import BuildError, build, journal_path
+from lmreg.bench.gt_table import CURVES, GTFileError, GTTable
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--set", "C=4", "--set", "epochs=2", "--set", "batch_size=100", "--set", "eval_batch_size=500"]
@@ -21,7 +21,7 @@ RECIPE = StandaloneRecipe(C=4, epochs=2, batch_size=100, eval_batch_size=500)
 
 
 def _cli(out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "experiments.cli", "bench", "build", "--out", str(out),
+    return [sys.executable, "-m", "lmreg", "bench", "build", "--out", str(out),
             "--task", "smoke-fmnist", "--archs", "4", "--seeds", "0,1", "--workers", "1",
             "--no-progress", *TINY, *extra]
 
@@ -124,7 +124,7 @@ def test_table_file_errors(tmp_path):
 
 
 def test_shipped_micro_gt_is_sound():
-    from spaces.nb201_net import SEMANTICS
+    from lmreg.spaces.nb201_net import SEMANTICS
     table = GTTable.read(ROOT / "bench" / "data" / "micro_fmnist_nb201.h5")
     assert table.meta["identity"]["network"] == SEMANTICS and table.meta["complete"]
     for metric in ("test_acc", "eval_acc"):
@@ -164,9 +164,9 @@ def _state(pid: int) -> bytes:
 def test_tables_record_their_network_semantics():
     """A table built with older network semantics (no 'network' in its identity) is
     never extended by a build with the official semantics."""
-    from bench.build import _identity
-    from spaces.nb201_net import SEMANTICS
-    from algorithms.standalone import StandaloneRecipe
+    from lmreg.bench.build import _identity
+    from lmreg.spaces.nb201_net import SEMANTICS
+    from lmreg.algorithms.standalone import StandaloneRecipe
     ident = _identity("smoke-fmnist", StandaloneRecipe(), 0)
     assert ident["network"] == SEMANTICS
     old = {k: v for k, v in ident.items() if k != "network"}
@@ -176,8 +176,8 @@ def test_tables_record_their_network_semantics():
 def test_standalone_scores_the_extra_split_at_the_last_epoch():
     """eval_acc pools test and extra: (acc_test * n_test + acc_extra * n_extra) / (n_test + n_extra)."""
     import math
-    from algorithms.standalone import train_standalone
-    from bench.datasets.tasks import Task, get_spec
+    from lmreg.algorithms.standalone import train_standalone
+    from lmreg.bench.datasets.tasks import Task, get_spec
     rng = np.random.default_rng(0)
     sizes = {"train": 64, "valid": 16, "test": 30, "extra": 50}
     arrays = {}
@@ -195,8 +195,8 @@ def test_standalone_scores_the_extra_split_at_the_last_epoch():
 
 def test_degenerate_tables_are_warned_about(tmp_path, capsys):
     """A new user's digits build got 3 steps per epoch and 9-17 % accuracy, silently."""
-    from bench.quality import table_warnings
-    from experiments import cli
+    from lmreg.bench.quality import table_warnings
+    from lmreg.experiments import cli
     shipped = GTTable.read(ROOT / "bench" / "data" / "micro_fmnist_nb201.h5")
     assert table_warnings(shipped, 10, 10_000) == []
     rng = np.random.default_rng(0)

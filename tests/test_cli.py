@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from experiments.cli import main
-from spaces import nb201
+from lmreg.experiments.cli import main
+from lmreg.spaces import nb201
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
 
 
 def _lmreg(*args):
-    return subprocess.run([sys.executable, "-m", "experiments.cli", *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "lmreg", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
 
 
@@ -85,7 +85,7 @@ def _nb101_acc(c: int, rep: int, epoch: int) -> float:
 @pytest.fixture
 def nb101_store(tmp_path, monkeypatch) -> list[str]:
     """The NB101_CELLS, 3 repeats each at 108 epochs, converted into $LMREG_NB101_H5."""
-    from bench import nb101, tfrecord
+    from lmreg.bench import nb101, tfrecord
     records, hashes = [], []
     for c, (m, ops) in enumerate(NB101_CELLS):
         hashes.append(nb101.cell_hash(m, ops))
@@ -140,9 +140,9 @@ def test_quick_demo_end_to_end(tmp_path):
     import pandas as pd
     from scipy import stats
 
-    from paper_figures.aggregate import RANKING_METRICS
-    from paper_figures.stats import hierarchical_bootstrap_diff
-    from results.records import read_record
+    from lmreg.paper_figures.aggregate import RANKING_METRICS
+    from lmreg.paper_figures.stats import hierarchical_bootstrap_diff
+    from lmreg.results.records import read_record
 
     proc = _lmreg("demo", "--quick", "--seeds", "0,1", "--out", str(tmp_path), "--no-progress")
     assert proc.returncode == 0, proc.stderr

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from bench.datasets import augment, readers, tasks
-from bench.datasets.readers import DataFileError
+from lmreg.bench.datasets import augment, readers, tasks
+from lmreg.bench.datasets.readers import DataFileError
 from tests.fixtures import write_cifar10, write_fashion_mnist, write_idx
 
 
@@ -146,7 +146,7 @@ def test_random_crop_and_flip():
 def test_cifar_crop_padding_is_black_in_every_channel():
     """torchvision pads the raw image with 0 before normalising, so a padded pixel
     is (0 - mean_c) / std_c in channel c (CIFAR-10's published mean and std)."""
-    from bench.datasets.tasks import Task, get_spec
+    from lmreg.bench.datasets.tasks import Task, get_spec
     spec = get_spec("cifar10")
     white = np.full((64, 3, 32, 32), 255, np.uint8)
     labels = np.zeros(64, np.int64)

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from paper_figures.aggregate import RANKING_METRICS
+from lmreg.paper_figures.aggregate import RANKING_METRICS
 
 SPEC = importlib.util.spec_from_file_location("gate_power", Path(__file__).resolve().parent.parent /
                                               "benchmarks" / "gate_power.py")

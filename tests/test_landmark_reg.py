@@ -10,13 +10,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from algorithms.landmark_reg import (
+from lmreg.algorithms.landmark_reg import (
     AdjacentPairsSampler, AllPairsSampler, LandmarkConfig, LandmarkRegularizer, OfficialPairSampler,
     UniformPairSampler, hinge, linear, logistic, make_loss_form,
     make_pair_sampler, make_schedule, official_schedule, softplus,
 )
-from spaces import nb201
-from spaces.nb201_net import NB201Net, NetConfig
+from lmreg.spaces import nb201
+from lmreg.spaces.nb201_net import NB201Net, NetConfig
 
 
 def cosine_increase(epoch, warmup, epochs, max_coef=10.0):

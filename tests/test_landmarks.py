@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from bench.landmarks import select_landmarks, select_pool
+from lmreg.bench.landmarks import select_landmarks, select_pool
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from paper_figures.metrics import (
+from lmreg.paper_figures.metrics import (
     METRICS,
     all_metrics,
     batched_metric,
@@ -17,7 +17,7 @@ from paper_figures.metrics import (
     spearman_rho,
     top_k_gt_percentile,
 )
-from paper_figures.stats import (
+from lmreg.paper_figures.stats import (
     bootstrap_ci,
     hierarchical_bootstrap,
     hierarchical_bootstrap_diff,

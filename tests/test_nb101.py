@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import nb101, registry, tfrecord
-from bench.gt_table import GTFileError
-from bench.landmarks import select_landmarks, select_pool
-from bench.nb101 import EvaluationData, ModelMetrics
+from lmreg.bench import nb101, registry, tfrecord
+from lmreg.bench.gt_table import GTFileError
+from lmreg.bench.landmarks import select_landmarks, select_pool
+from lmreg.bench.nb101 import EvaluationData, ModelMetrics
 
 graph_util = pytest.importorskip("nasbench_pytorch.model.graph_util")
 

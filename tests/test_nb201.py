@@ -1,8 +1,7 @@
-import random
 
 import pytest
 
-from spaces import nb201
+from lmreg.spaces import nb201
 
 EXAMPLE = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
 
@@ -54,7 +53,7 @@ def test_isomorphic_cells_compute_the_same_function():
     """The reordered-summands claim checked numerically: with the conv weights moved
     from edge 3<-0 to edge 3<-1, the two stand-alone networks agree."""
     import torch
-    from spaces.nb201_net import NB201Net, NetConfig
+    from lmreg.spaces.nb201_net import NB201Net, NetConfig
     a, b = nb201.parse(SWAP_A), nb201.parse(SWAP_B)
     cfg = NetConfig(C=3, N=1, in_channels=1)
     torch.manual_seed(0)

@@ -14,11 +14,11 @@ torch = pytest.importorskip("torch")
 nas_201_api = pytest.importorskip("nas_201_api")
 from nas_201_api import ArchResults, NASBench201API, ResultsCount  # noqa: E402
 
-from bench import registry  # noqa: E402
-from bench.gt_table import CURVES, GTFileError, GTTable  # noqa: E402
-from bench.landmarks import select_landmarks, select_pool  # noqa: E402
-from bench.nb201_official import (NB201Store, SPLITS, convert_nb201, open_nb201)  # noqa: E402
-from spaces import nb201  # noqa: E402
+from lmreg.bench import registry  # noqa: E402
+from lmreg.bench.gt_table import CURVES, GTFileError, GTTable  # noqa: E402
+from lmreg.bench.landmarks import select_landmarks, select_pool  # noqa: E402
+from lmreg.bench.nb201_official import (NB201Store, SPLITS, convert_nb201, open_nb201)  # noqa: E402
+from lmreg.spaces import nb201  # noqa: E402
 
 SEEDS = (777, 888, 999)
 DATASETS3 = ("cifar10-valid", "cifar10", "cifar100")
@@ -286,7 +286,7 @@ def test_bad_files(tmp_path, v11):
 @pytest.mark.skipif(not os.environ.get("LMREG_NB201_PTH"), reason="set LMREG_NB201_PTH to an official "
                     "NAS-Bench-201 .pth (v1_0 or v1_1) to run this test")
 def test_real_file(tmp_path):
-    from bench.nb201_official import load_pth
+    from lmreg.bench.nb201_official import load_pth
     pth = os.environ["LMREG_NB201_PTH"]
     data = load_pth(pth)
     sample = random.Random(0).sample(sorted(data["arch2infos"]), 20)

@@ -3,8 +3,8 @@ import dataclasses
 import pytest
 import torch
 
-from spaces import nb201
-from spaces.nb201_net import AvgPool3x3, NB201Net, NetConfig, count_flops, count_params, subnet_state
+from lmreg.spaces import nb201
+from lmreg.spaces.nb201_net import AvgPool3x3, NB201Net, NetConfig, count_flops, count_params, subnet_state
 
 CFG = NetConfig(C=4, N=2, in_channels=1, num_classes=10, bn_affine=True, bn_track_running_stats=False)
 

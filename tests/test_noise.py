@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from paper_figures.noise import noise_ceiling, split_half_tau
+from lmreg.paper_figures.noise import noise_ceiling, split_half_tau
 
 
 def _gt(n=400, k=3, true_sd=0.6, noise_sd=0.45, seed=0):
@@ -48,7 +48,7 @@ def test_ceiling_needs_two_seeds():
 @pytest.mark.parametrize("a, b", [(1, 1), (1, 2), (2, 2), (4, 4)])
 def test_predicted_agreement_matches_the_closed_form(a, b):
     """Two independent means of a and b runs: rho = tv / sqrt((tv + nv/a)(tv + nv/b))."""
-    from paper_figures.noise import predicted_agreement
+    from lmreg.paper_figures.noise import predicted_agreement
     _, gt = _gt(n=1500, k=3, true_sd=0.6, noise_sd=0.45)
     tv, nv = 0.36, 0.45**2
     rho = tv / math.sqrt((tv + nv / a) * (tv + nv / b))
@@ -57,7 +57,7 @@ def test_predicted_agreement_matches_the_closed_form(a, b):
 
 def test_seed_taus_against_scipy():
     from scipy.stats import kendalltau
-    from paper_figures.noise import seed_taus
+    from lmreg.paper_figures.noise import seed_taus
     _, gt = _gt(n=50, k=3)
     gt.iloc[0, 2] = np.nan  # a missing run: that pair uses the architectures both seeds have
     expected = [kendalltau(gt[0], gt[1]).statistic, kendalltau(gt[0].drop(0), gt[2].drop(0)).statistic,

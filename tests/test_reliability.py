@@ -5,9 +5,7 @@ The sweep behind these classes (tests/sweep_bad_inputs.py) runs every case
 against the real command; these tests keep each mechanism honest."""
 
 import errno
-import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,15 +16,15 @@ import numpy as np
 import pytest
 import torch
 
-from bench import fileio
-from bench.build import build, journal_path
-from bench.errors import BusyError, ConfigError, WriteError
-from bench.gt_table import GTTable
-from experiments import cli
-from experiments.checks import preflight
-from experiments.runconfig import load_config, run_name, to_dict
-from experiments.runner import CHECKPOINT_NAME, WEIGHTS_NAME, RunError, evaluate, run
-from results.records import RECORD_NAME, read_record, write_record
+from lmreg.bench import fileio
+from lmreg.bench.build import journal_path
+from lmreg.bench.errors import BusyError, ConfigError, WriteError
+from lmreg.bench.gt_table import GTTable
+from lmreg.experiments import cli
+from lmreg.experiments.checks import preflight
+from lmreg.experiments.runconfig import load_config, run_name, to_dict
+from lmreg.experiments.runner import CHECKPOINT_NAME, WEIGHTS_NAME, RunError, evaluate, run
+from lmreg.results.records import RECORD_NAME, write_record
 
 ROOT = Path(__file__).resolve().parent.parent
 MICRO_GT = ROOT / "bench" / "data" / "micro_fmnist_nb201.h5"
@@ -114,7 +112,7 @@ def test_stopped_or_killed_parent_leaves_no_process(tmp_path, verb, sig):
         argv = ["bench", "build", "--out", str(tmp_path / "gt.h5"), *BUILD, "--archs", "40", "--workers", "2"]
         started = lambda: journal.exists() and len(journal.read_text().splitlines()) > 1  # noqa: E731
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "experiments.cli", *argv], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "lmreg", *argv], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
         deadline = time.time() + 150
@@ -181,7 +179,7 @@ def test_bad_values_fail_before_any_work(argv, fragments, tmp_path, capsys):
 
 
 def test_documented_index_form_and_metric_are_honoured(capsys):
-    from spaces import nb201
+    from lmreg.spaces import nb201
     arch = GTTable.read(MICRO_GT).archs[0]
     index = nb201.to_index(nb201.parse(arch))
     assert cli.main(["bench", "query", "micro-fmnist-nb201", str(index)]) == 0
@@ -210,7 +208,7 @@ def test_write_failures_and_corrupt_files_name_the_path(tmp_path, capsys, monkey
     monkeypatch.setattr(fileio.os, "fsync", real_fsync)
     assert not fileio.temp_files(tmp_path / "r") and not (tmp_path / "r" / RECORD_NAME).exists()
     # Corrupt shipped data names the file and how to restore it.
-    from bench.datasets import tasks
+    from lmreg.bench.datasets import tasks
     data = tmp_path / "data"
     data.mkdir()
     shipped = tasks.DATA_DIR / "micro_fmnist16.npz"
@@ -257,7 +255,7 @@ def test_real_full_and_read_only_file_systems(tmp_path, mount, cause):
         mount_cmd = f"mount --bind {target} {target} && mount -o remount,bind,ro {target}"
     else:
         mount_cmd = f"mount -t {mount} {target}"
-    cmd = [sys.executable, "-m", "experiments.cli", "bench", "build", "--out", str(target / "gt.h5"), *BUILD]
+    cmd = [sys.executable, "-m", "lmreg", "bench", "build", "--out", str(target / "gt.h5"), *BUILD]
     proc = subprocess.run(["unshare", "-rm", "sh", "-c", f'{mount_cmd} && exec "$@"', "sh", *cmd], cwd=ROOT,
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
                           timeout=180)
@@ -278,7 +276,7 @@ def test_build_where_no_run_finishes_shows_the_error_and_writes_nothing(tmp_path
     _one_line(err, "unknown device 'foo'")
     assert not any(tmp_path.iterdir())  # no table, no journal, no lock
     import tempfile
-    import bench.build as build_mod
+    import lmreg.bench.build as build_mod
     monkeypatch.setattr(build_mod, "_run_one", _failing_run_one)
     monkeypatch.setenv("TMPDIR", str(tmp_path / "tracebacks"))
     (tmp_path / "tracebacks").mkdir()
@@ -305,7 +303,7 @@ def test_new_user_paths(tmp_path, capsys):
     # `--set task=...` alone gets its own folder, not the preset's.
     assert run_name(load_config("micro")) != run_name(load_config("micro", ["task=fmnist"]))
     # A benchmark that is converted on first use is not listed as absent.
-    from bench.registry import Benchmark
+    from lmreg.bench.registry import Benchmark
     bench = Benchmark("x", "about", lambda: tmp_path / "none.h5", GTTable.read, source=lambda: MICRO_GT)
     assert bench.state() == ("available", MICRO_GT)
     assert Benchmark("y", "about", lambda: tmp_path / "none.h5", GTTable.read).state()[0] == "absent"

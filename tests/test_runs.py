@@ -13,15 +13,15 @@ import pandas as pd
 import pytest
 import torch
 
-from algorithms.scoring import score
-from algorithms.spos import SPOSConfig, SPOSTrainer, sample_path
-from bench.datasets.tasks import load_task
-from experiments.config import ConfigError
-from experiments.runconfig import load_config, run_name
-from experiments.runner import CHECKPOINT_NAME, evaluate, run
-from results.records import RecordError, load_runs, read_record, write_record
-from spaces import nb201
-from spaces.nb201_net import NB201Net, NetConfig, subnet_state
+from lmreg.algorithms.scoring import score
+from lmreg.algorithms.spos import SPOSConfig, SPOSTrainer, sample_path
+from lmreg.bench.datasets.tasks import load_task
+from lmreg.experiments.config import ConfigError
+from lmreg.experiments.runconfig import load_config, run_name
+from lmreg.experiments.runner import CHECKPOINT_NAME, evaluate, run
+from lmreg.results.records import RecordError, load_runs, read_record, write_record
+from lmreg.spaces import nb201
+from lmreg.spaces.nb201_net import NB201Net, NetConfig, subnet_state
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = ["train.epochs=5", "train.warmup_epochs=1", "eval.every=2"]
@@ -36,7 +36,7 @@ def _tables_equal(a: dict, b: dict) -> None:
 
 @pytest.mark.slow
 def test_killed_run_resumes_to_the_same_record(tmp_path):
-    cmd = [sys.executable, "-m", "experiments.cli", "train", "--preset", "quick", "--workers", "1",
+    cmd = [sys.executable, "-m", "lmreg", "train", "--preset", "quick", "--workers", "1",
            "--no-progress", "--out", str(tmp_path / "killed"), *sum((["--set", s] for s in QUICK), [])]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True,
@@ -153,9 +153,9 @@ def test_paper_preset_is_the_official_setting():
 def test_draws_follow_the_run_seed():
     """Official: landmarks, pool and data split come from the run seed; both arms of a
     seed share them (paired differences). 'fixed' keeps them for every seed."""
-    from bench.datasets.tasks import resplit
-    from experiments.runconfig import draw_seeds
-    from experiments.runner import choose_archs
+    from lmreg.bench.datasets.tasks import resplit
+    from lmreg.experiments.runconfig import draw_seeds
+    from lmreg.experiments.runner import choose_archs
 
     def draws(*sets):
         cfg = load_config("micro", list(sets))

@@ -3,17 +3,16 @@ semantics): gradients of unsampled weights, landmark batches, partial batches.""
 
 import dataclasses
 import itertools
-import random
 
 import numpy as np
 import pytest
 import torch
 
-import algorithms.spos as spos
-from algorithms.landmark_reg import LandmarkConfig, LandmarkRegularizer
-from algorithms.spos import SPOSConfig, SPOSTrainer
-from bench.datasets.tasks import Task, get_spec
-from spaces.nb201_net import NB201Net, NetConfig
+import lmreg.algorithms.spos as spos
+from lmreg.algorithms.landmark_reg import LandmarkConfig, LandmarkRegularizer
+from lmreg.algorithms.spos import SPOSConfig, SPOSTrainer
+from lmreg.bench.datasets.tasks import Task, get_spec
+from lmreg.spaces.nb201_net import NB201Net, NetConfig
 
 PATH_A = (0, 0, 0, 3, 0, 0)   # conv3x3 on 3<-0 only
 PATH_B = (0, 0, 0, 2, 0, 0)   # conv1x1 on 3<-0 only

@@ -19,8 +19,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench.errors import UnknownNameError
-from bench.fileio import atomic_path
+from lmreg.bench.errors import UnknownNameError
+from lmreg.bench.fileio import atomic_path
 
 from . import augment, readers
 from .readers import DataFileError

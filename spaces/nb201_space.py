@@ -1,0 +1,47 @@
+"""NAS-Bench-201 behind the SearchSpace protocol: the encoding is `nb201`, the
+networks `nb201_net`; this module only connects them to the harness."""
+
+from __future__ import annotations
+
+import random
+from typing import Iterable
+
+from . import nb201, nb201_net
+from .base import NetSpec
+
+
+class NB201Space:
+    name = "nb201"
+    semantics = nb201_net.SEMANTICS
+    supports_mixture = True
+
+    def parse(self, text: str) -> nb201.Arch:
+        return nb201.parse(text)
+
+    def key(self, arch: nb201.Arch) -> str:
+        return nb201.to_str(arch)
+
+    def sample(self, n: int, seed: int, exclude: Iterable[nb201.Arch] = ()) -> list[nb201.Arch]:
+        """Distinct isomorphism-class representatives (6,466 exist)."""
+        return nb201.sample(n, seed, unique=True, exclude=exclude)
+
+    def sample_path(self, rng: random.Random) -> nb201.Arch:
+        """Uniform over all 15,625 op tuples: every edge picks one of the 5 ops (SPOS)."""
+        return tuple(rng.randrange(len(nb201.OPS)) for _ in nb201.EDGES)
+
+    def _config(self, net: NetSpec, in_channels: int, num_classes: int, cell: str) -> nb201_net.NetConfig:
+        return nb201_net.NetConfig(C=net.C, N=net.N, in_channels=in_channels, num_classes=num_classes,
+                                   bn_affine=net.bn_affine, bn_track_running_stats=net.bn_track_running_stats,
+                                   cell=cell)
+
+    def build_supernet(self, net: NetSpec, in_channels: int, num_classes: int) -> nb201_net.NB201Net:
+        return nb201_net.NB201Net(self._config(net, in_channels, num_classes, net.cell))
+
+    def build_standalone(self, arch, net: NetSpec, in_channels: int, num_classes: int) -> nb201_net.NB201Net:
+        return nb201_net.NB201Net(self._config(net, in_channels, num_classes, "per_edge"), arch)
+
+    def subnet_state(self, supernet, standalone) -> dict:
+        return nb201_net.subnet_state(supernet, standalone)
+
+
+SPACE = NB201Space()

@@ -1,0 +1,37 @@
+"""The harness installs under one import name, `lmreg`: the design card's top-level
+folders are its sub-packages, and no module reaches them by a bare top-level name
+(`spaces`, `results`, `experiments` collide with other packages and users' folders)."""
+
+import ast
+import importlib.metadata
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FOLDERS = ("bench", "spaces", "algorithms", "results", "paper_figures", "experiments")
+
+
+def test_only_lmreg_is_top_level():
+    top = importlib.metadata.distribution("lmreg").read_text("top_level.txt").split()
+    assert top == ["lmreg"]
+
+
+def test_no_module_imports_a_bare_folder_name():
+    offenders = []
+    for folder in (*FOLDERS, "lmreg", "tests", "benchmarks"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                         else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+                offenders += [f"{path.relative_to(ROOT)}: {n}" for n in names
+                              if n and n.split(".")[0] in FOLDERS]
+    assert not offenders, offenders
+
+
+def test_python_dash_m_lmreg_runs_the_cli(tmp_path):
+    # From a folder that is not the repository: the installed package answers.
+    proc = subprocess.run([sys.executable, "-m", "lmreg", "--help"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "usage: lmreg" in proc.stdout
