@@ -1,142 +1,19 @@
-"""Single-path one-shot (SPOS) super-net training, optionally with the landmark
-regulariser: each step trains one uniformly sampled path on a training batch;
-when the regulariser is active, its pair loss on a held-out landmark batch adds
-its gradients to the same step (one clip, one optimiser step, as the paper).
-docs/fidelity.md lists each rule with the official code's file and line."""
+"""Single-path one-shot (SPOS): each step trains one path drawn from the search
+space's path sampler (NB201: uniform over op tuples) on a training batch. Every
+other rule (schedule, clipping, the landmark hook, checkpoints) is the shared
+loop of `SuperNetTrainer`; docs/fidelity.md cites the official lines."""
 
 from __future__ import annotations
-
-import math
-import random
-import time
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from lmreg.algorithms.landmark_reg import LandmarkRegularizer
-from lmreg.bench.datasets.tasks import Task
-from lmreg.spaces import nb201
+from lmreg.algorithms.base import SuperNetTrainer
 
 
-UNSAMPLED_GRADS = ("zero", "none")
-
-
-@dataclass(frozen=True)
-class SPOSConfig:
-    epochs: int = 16
-    warmup_epochs: int = 6       # super-net warm-up: no landmark loss before this epoch
-    batch_size: int = 128
-    lr: float = 0.05
-    lr_min: float = 0.001        # cosine floor (official eta_min)
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    grad_clip: float = 5.0
-    # "zero": gradients are zeroed, not freed, between steps (PyTorch 1.6's zero_grad,
-    # which the official code ran on): a weight once used keeps getting weight decay
-    # and momentum on every step. "none": off-path weights stay frozen (set_to_none).
-    unsampled_grads: str = "zero"
-    drop_last: bool = False      # official loaders keep the last, smaller batch
-    landmark_augment: bool = True  # landmark batches get the training transform (official)
-
-    def __post_init__(self):
-        if not 0 <= self.warmup_epochs < self.epochs:
-            raise ValueError(f"train.warmup_epochs must be in 0..epochs-1, got {self.warmup_epochs} "
-                             f"with {self.epochs} epochs")
-        if self.unsampled_grads not in UNSAMPLED_GRADS:
-            raise ValueError(f"unknown train.unsampled_grads {self.unsampled_grads!r}; "
-                             f"valid: {', '.join(UNSAMPLED_GRADS)}")
-
-
-def sample_path(rng: random.Random) -> nb201.Arch:
-    """Uniform over all 15,625 op tuples: every edge picks one of the 5 ops."""
-    return tuple(rng.randrange(len(nb201.OPS)) for _ in nb201.EDGES)
-
-
-class SPOSTrainer:
-    """Owns the optimiser and every random state of a run, so that a checkpoint
-    taken between epochs resumes bit-for-bit on the CPU."""
-
-    def __init__(self, model: torch.nn.Module, task: Task, cfg: SPOSConfig, seed: int,
-                 regularizer: LandmarkRegularizer | None = None):
-        self.model, self.task, self.cfg, self.reg = model, task, cfg, regularizer
-        self.opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                                   weight_decay=cfg.weight_decay)
-        self.path_rng = random.Random(seed)
-        self.pair_rng = random.Random(seed + 1)
-        self.data_gen = torch.Generator().manual_seed(seed)
-        self.landmark_gen = torch.Generator().manual_seed(seed + 2)
-
-    def lr_at(self, epoch: int) -> float:
-        c = self.cfg
-        return c.lr_min + (c.lr - c.lr_min) * 0.5 * (1 + math.cos(math.pi * epoch / c.epochs))
-
-    def _landmark_batches(self):
-        """Held-out batches, reshuffled on every pass and cycled as often as needed
-        (the official RepeatedDataLoader): the last batch of a pass may be smaller."""
-        if self.task.size("valid") == 0:
-            raise ValueError("the held-out split is empty: landmark batches need held-out images")
-        while True:
-            yield from self.task.batches("valid", self.cfg.batch_size, self.landmark_gen, shuffle=True,
-                                         train_augment=self.cfg.landmark_augment)
-
-    def train_epoch(self, epoch: int) -> dict:
-        model, task, cfg = self.model, self.task, self.cfg
-        model.train()
-        for group in self.opt.param_groups:
-            group["lr"] = self.lr_at(epoch)
-        coef = self.reg.coefficient(epoch) if self.reg else 0.0
-        landmark_batches = self._landmark_batches() if coef > 0 else None
-        start = time.perf_counter()
-        loss_sum = torch.zeros((), device=task.device)
-        correct = torch.zeros((), device=task.device)
-        reg_sum = torch.zeros((), device=task.device)
-        violated = torch.zeros((), device=task.device)
-        seen, steps = 0, 0
-        for x, y in task.batches("train", cfg.batch_size, self.data_gen, shuffle=True,
-                                 train_augment=True, drop_last=cfg.drop_last):
-            logits = model(x, sample_path(self.path_rng))
-            loss = F.cross_entropy(logits, y)
-            loss.backward()
-            if landmark_batches is not None:
-                lx, ly = next(landmark_batches)
-                penalty, info = self.reg.penalty(model, lx, ly, epoch, self.pair_rng)
-                penalty.backward()
-                reg_sum += penalty.detach()
-                violated += info["violated_fraction"]
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            self.opt.step()
-            self.opt.zero_grad(set_to_none=cfg.unsampled_grads == "none")
-            loss_sum += loss.detach() * len(y)
-            correct += (logits.detach().argmax(1) == y).sum()
-            seen += len(y)
-            steps += 1
-        train_loss = loss_sum.item() / seen
-        if not math.isfinite(train_loss) or not math.isfinite(reg_sum.item()):
-            raise FloatingPointError(f"super-net loss became {train_loss} at epoch {epoch} "
-                                     f"(landmark loss {reg_sum.item()}); lower train.lr or landmarks.max_coef")
-        return {"epoch": epoch, "lr": self.lr_at(epoch), "coef": coef, "train_loss": train_loss,
-                "train_acc": 100.0 * correct.item() / seen,
-                "landmark_loss": reg_sum.item() / steps if coef > 0 else 0.0,
-                "violated_fraction": violated.item() / steps if coef > 0 else float("nan"),
-                "epoch_time": time.perf_counter() - start}
-
-    def state_dict(self) -> dict:
-        # Which weights hold a (zeroed) gradient: with unsampled_grads="zero" they keep
-        # getting weight decay and momentum, so a resumed run must restore them.
-        used = [p.grad is not None for p in self.model.parameters()]
-        return {"model": self.model.state_dict(), "opt": self.opt.state_dict(), "grad_used": used,
-                "path_rng": self.path_rng.getstate(), "pair_rng": self.pair_rng.getstate(),
-                "data_gen": self.data_gen.get_state(), "landmark_gen": self.landmark_gen.get_state(),
-                "torch_rng": torch.get_rng_state()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["opt"])
-        for p, used in zip(self.model.parameters(), state.get("grad_used", ())):
-            p.grad = torch.zeros_like(p) if used else None
-        self.path_rng.setstate(state["path_rng"])
-        self.pair_rng.setstate(state["pair_rng"])
-        self.data_gen.set_state(state["data_gen"])
-        self.landmark_gen.set_state(state["landmark_gen"])
-        torch.set_rng_state(state["torch_rng"])
+class SPOS(SuperNetTrainer):
+    def forward_backward(self, x: torch.Tensor, y: torch.Tensor, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.model(x, self.space.sample_path(self.path_rng))
+        loss = F.cross_entropy(logits, y)
+        loss.backward()
+        return loss.detach(), logits.detach()

@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 
 from lmreg.bench.datasets.tasks import EXTRA, Task
-from lmreg.spaces import nb201
-from lmreg.spaces.nb201_net import NB201Net, NetConfig, count_flops, count_params
+from lmreg.spaces.base import NetSpec, SearchSpace
+from lmreg.spaces.nb201_net import count_flops, count_params
 
 
 @dataclass(frozen=True)
@@ -54,16 +54,15 @@ def evaluate(model, task: Task, split: str, batch_size: int) -> tuple[float, flo
     return 100.0 * correct.item() / n, loss.item() / n
 
 
-def train_standalone(arch: nb201.Arch, seed: int, task: Task, recipe: StandaloneRecipe) -> dict:
+def train_standalone(space: SearchSpace, arch, seed: int, task: Task, recipe: StandaloneRecipe) -> dict:
     """Train one architecture from scratch; per-epoch train/valid/test metrics and costs.
     When the task has the extra evaluation split, the final epoch also gets extra_acc/loss
     and eval_acc: the accuracy over test and extra together (NaN at earlier epochs)."""
     start = time.perf_counter()
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    cfg = NetConfig(C=recipe.C, N=recipe.N, in_channels=task.spec.in_channels,
-                    num_classes=task.spec.num_classes, bn_affine=True, bn_track_running_stats=True)
-    model = NB201Net(cfg, arch).to(task.device)
+    net = NetSpec(C=recipe.C, N=recipe.N, bn_affine=True, bn_track_running_stats=True)
+    model = space.build_standalone(arch, net, task.spec.in_channels, task.spec.num_classes).to(task.device)
     if task.device.type == "cpu":
         model = model.to(memory_format=torch.channels_last)  # ~15% faster with oneDNN
     opt = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
@@ -92,7 +91,7 @@ def train_standalone(arch: nb201.Arch, seed: int, task: Task, recipe: Standalone
             correct += (logits.detach().argmax(1) == y).sum()
         train_loss = loss_sum.item() / seen
         if not math.isfinite(train_loss):
-            raise FloatingPointError(f"training loss is {train_loss} for {nb201.to_str(arch)} seed {seed}")
+            raise FloatingPointError(f"training loss is {train_loss} for {space.key(arch)} seed {seed}")
         curves["train_acc"].append(100.0 * correct.item() / seen)
         curves["train_loss"].append(train_loss)
         for split in ("valid", "test"):
@@ -106,7 +105,7 @@ def train_standalone(arch: nb201.Arch, seed: int, task: Task, recipe: Standalone
         pooled = (curves["test_acc"][-1] * n_test + acc * n_extra) / (n_test + n_extra)
         curves.update({"extra_acc": nan + [acc], "extra_loss": nan + [loss_val], "eval_acc": nan + [pooled]})
     return {
-        "arch": nb201.to_str(arch),
+        "arch": space.key(arch),
         "seed": seed,
         **curves,
         "params": count_params(model),

@@ -2,8 +2,8 @@
 
 Two super-nets with the same initial weights (the micro run's: C=8, N=1, BN
 with batch statistics, channels_last on the CPU) are trained by
-algorithms.spos.SPOSTrainer.train_epoch on the micro task (batch 128, the
-SPOSConfig defaults): one without a regulariser, one with a
+algorithms.spos.SPOS.train_epoch on the micro task (batch 128, the
+TrainConfig defaults): one without a regulariser, one with a
 LandmarkRegularizer (LandmarkConfig defaults: m=50 landmarks drawn with
 nb201.sample, the official pair sampler, hinge, cosine increase) whose
 warmup_epochs=0, so its coefficient is already positive at epoch 0. Every
@@ -32,7 +32,9 @@ import torch  # noqa: E402
 
 import _common  # noqa: E402
 from lmreg.algorithms.landmark_reg import LandmarkConfig, LandmarkRegularizer  # noqa: E402
-from lmreg.algorithms.spos import SPOSConfig, SPOSTrainer  # noqa: E402
+from lmreg.algorithms.base import TrainConfig as SPOSConfig  # noqa: E402
+from lmreg.algorithms.spos import SPOS  # noqa: E402
+from lmreg.spaces.nb201_space import SPACE  # noqa: E402
 from lmreg.bench.datasets.tasks import Task, get_spec, load_arrays  # noqa: E402
 from lmreg.experiments.runconfig import NetSpec  # noqa: E402
 from lmreg.spaces import nb201  # noqa: E402
@@ -85,16 +87,16 @@ def main(argv=None) -> None:
     reg = regularizer()
     coef = reg.coefficient(0)
     assert coef > 0, "the landmark coefficient must be positive at epoch 0"
-    plain = SPOSTrainer(plain_model, task, spos, args.seed, None)
-    regularised = SPOSTrainer(reg_model, task, spos, args.seed, reg)
+    plain = SPOS(plain_model, task, spos, args.seed, SPACE, None)
+    regularised = SPOS(reg_model, task, spos, args.seed, SPACE, reg)
 
     _common.header("regularised vs plain SPOS epoch", args, device,
                    f"task {args.task}, C={cfg.C} N={cfg.N}, batch {spos.batch_size}, {steps} steps per "
                    f"epoch{'' if steps == n_full else f' (of {n_full})'}, m={lm_cfg.m} landmarks, "
                    f"pair sampler {lm_cfg.pair_sampler}, coefficient {coef:.4f} at epoch 0")
     if args.warmup_steps > 0:  # caches, allocator, landmark paths; the timed trainers start fresh
-        SPOSTrainer(plain_model, warm_task, spos, args.seed + 100, None).train_epoch(0)
-        SPOSTrainer(reg_model, warm_task, spos, args.seed + 100, regularizer()).train_epoch(0)
+        SPOS(plain_model, warm_task, spos, args.seed + 100, SPACE, None).train_epoch(0)
+        SPOS(reg_model, warm_task, spos, args.seed + 100, SPACE, regularizer()).train_epoch(0)
 
     wall = {"plain": [], "regularised": []}
     inner = {"plain": [], "regularised": []}

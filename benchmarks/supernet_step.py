@@ -11,7 +11,7 @@ train.unsampled_grads says: "zero" (the default, the official PyTorch 1.6
 semantics: every weight used once is decayed and moved by momentum on every
 later step, so the super-net's optimiser touches all its used weights) or
 "none" (off-path weights frozen). The super-net keeps one optimiser over all its
-parameters, as SPOSTrainer does; its cell type is the run's default (net.cell).
+parameters, as the SPOS trainer does; its cell type is the run's default (net.cell).
 
 Each repeat times a block of steps of each model per architecture, alternating
 which model goes first; the table shows medians and the ratio of medians
@@ -34,7 +34,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import _common  # noqa: E402
-from lmreg.algorithms.spos import SPOSConfig  # noqa: E402
+from lmreg.algorithms.base import TrainConfig as SPOSConfig  # noqa: E402
 from lmreg.bench.datasets.tasks import load_task  # noqa: E402
 from lmreg.experiments.runconfig import NetSpec  # noqa: E402
 from lmreg.spaces import nb201  # noqa: E402

@@ -69,7 +69,9 @@ def cmd_regress(args) -> int:
     tolerance = parse_tolerance(args.tolerance)
     if args.write_baseline:
         kw = {"metrics": args.metrics} if args.metrics else {}
+        from lmreg.experiments.runconfig import describe_setting
         data = write_baseline(args.write_baseline, records, force=args.force, level=args.level,
+                              describe=describe_setting,
                               tolerance=tolerance if not isinstance(tolerance, dict) else max(tolerance.values()),
                               **kw)
         for label, v in data["variants"].items():

@@ -36,7 +36,9 @@ def check_config(cfg) -> None:
     combinations that would only fail after training."""
     from lmreg.bench import registry
     from lmreg.bench.datasets.tasks import get_spec, split_sizes
+    from lmreg.algorithms.base import get_algorithm
     from lmreg.bench.devices import check_device
+    from lmreg.spaces.base import get_space
 
     _need(bool(NAME_RE.match(cfg.name or "")), "name", "a plain folder-name word (letters, digits, . _ + = -)",
           cfg.name)
@@ -45,6 +47,13 @@ def check_config(cfg) -> None:
     check_device(cfg.device)
     spec = get_spec(cfg.task)
     registry.resolve(cfg.benchmark)  # unknown names list the valid ones
+    get_algorithm(cfg.algorithm)
+    space = get_space(cfg.space)
+    declared = getattr(registry.BENCHMARKS.get(cfg.benchmark), "space", None)
+    if declared is not None and declared != cfg.space:
+        raise ConfigError(f"benchmark {cfg.benchmark!r} covers the {declared} space, but space={cfg.space!r}; "
+                          f"set space={declared} or pick a {cfg.space} benchmark")
+    space.check_net(cfg.net)
     n, t, e, lm = cfg.net, cfg.train, cfg.eval, cfg.landmarks
     _need(n.C >= 1, "net.C", ">= 1", n.C)
     _need(n.N >= 1, "net.N", ">= 1", n.N)
@@ -98,9 +107,9 @@ def check_runnable(cfg) -> None:
 
     check_available(cfg.device)
     table = registry.load(cfg.benchmark)
-    space = getattr(table, "space", "nb201")
-    if space != "nb201":
-        raise ConfigError(f"benchmark {cfg.benchmark!r} covers the {space} space; super-net runs use NB201")
+    space = getattr(table, "space", None)
+    if space != cfg.space:
+        raise ConfigError(f"ground truth {cfg.benchmark!r} covers the {space} space, but space={cfg.space!r}")
     try:
         gt = table.per_arch(cfg.gt_metric).dropna()
     except KeyError as e:
@@ -115,7 +124,7 @@ def preflight(configs, out_dir: str | Path) -> None:
     """Checks for a batch of runs into ``out_dir`` before any of them starts."""
     from lmreg.bench.fileio import ensure_dir, is_locked
     from lmreg.bench.errors import BusyError
-    from lmreg.experiments.runconfig import run_name, to_dict
+    from lmreg.experiments.runconfig import run_name, same_setting, to_dict
     from lmreg.results.records import RECORD_NAME, read_record
 
     out_dir = Path(out_dir)
@@ -138,6 +147,6 @@ def preflight(configs, out_dir: str | Path) -> None:
             raise BusyError(f"{run_dir}: another process is training this run right now; wait for it to "
                             "finish or use another --out")
         record = run_dir / RECORD_NAME
-        if record.exists() and read_record(record)["attrs"]["config"] != cfg_dict:
+        if record.exists() and not same_setting(read_record(record)["attrs"]["config"], cfg_dict):
             raise ConfigError(f"{record} holds a run with a different config; use another --out")
     ensure_dir(out_dir)  # a file in the way, a read-only folder: one line now, not in every worker

@@ -180,10 +180,10 @@ def cmd_bench_query(args) -> int:
 
 def cmd_bench_build(args) -> int:
     from lmreg.algorithms.standalone import StandaloneRecipe
-    from lmreg.bench.build import build, check_recipe
+    from lmreg.experiments.gt_build import build, check_recipe
     from lmreg.experiments.config import override
     recipe = check_recipe(override(StandaloneRecipe(), args.set))
-    table = build(args.out, task=args.task, recipe=recipe, n_archs=args.archs, seeds=args.seeds,
+    table = build(args.out, task=args.task, space=args.space, recipe=recipe, n_archs=args.archs, seeds=args.seeds,
                   sample_seed=args.sample_seed, workers=args.workers, device=args.device,
                   threads=args.threads, progress=not args.no_progress, reverse=args.reverse,
                   merge=args.merge)
@@ -202,7 +202,7 @@ def _print_table_warnings(table) -> None:
 
 # super-net runs -----------------------------------------------------------------
 def cmd_train(args) -> int:
-    from lmreg.experiments.demo import run_many
+    from lmreg.experiments.runner import run_many
     from lmreg.experiments.runconfig import load_config
     from lmreg.results.records import read_record
     base = load_config(args.preset, args.set)
@@ -276,7 +276,8 @@ def make_parser() -> argparse.ArgumentParser:
     q = bench.add_parser("build", help="train stand-alone networks into a ground-truth table (resumable)")
     q.add_argument("--out", required=True, help="output .h5 (a journal beside it makes the build resumable)")
     q.add_argument("--task", default="micro-fmnist")
-    q.add_argument("--archs", type=positive_int, default=400, help="architectures drawn from the unique NB201 cells")
+    q.add_argument("--space", default="nb201", help="search space the cells are drawn from (nb201, nb101, ...)")
+    q.add_argument("--archs", type=positive_int, default=400, help="architectures drawn from the space's unique cells")
     q.add_argument("--seeds", type=_seeds, default=[0, 1], help="comma-separated training seeds")
     q.add_argument("--sample-seed", type=_non_negative, default=0, help="seed of the architecture draw")
     q.add_argument("--workers", type=positive_int, default=2)

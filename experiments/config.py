@@ -41,11 +41,15 @@ def override(cfg, assignments: list[str], prefix: str = ""):
             raise ConfigError(f"override {prefix + item!r} must look like key=value")
         head, dot, rest = key.partition(".")
         if head not in names:
-            raise ConfigError(f"unknown config key {prefix + head!r}; valid keys: {', '.join(names)}")
+            valid = ', '.join(names) if names else f"none ({prefix.rstrip('.')} has no options)"
+            raise ConfigError(f"unknown config key {prefix + head!r}; valid keys: {valid}")
         if dot:
             if not dataclasses.is_dataclass(getattr(cfg, head)):
                 raise ConfigError(f"config key {prefix + head!r} has no sub-keys")
             nested.setdefault(head, []).append(f"{rest}={value}")
+        elif dataclasses.is_dataclass(getattr(cfg, head)):
+            raise ConfigError(f"config key {prefix + head!r} is a section; set its keys as "
+                              f"{prefix + head}.KEY=VALUE")
         else:
             changes[head] = _coerce(value, hints[head], prefix + head)
     for head, items in nested.items():

@@ -3,102 +3,10 @@ seeds, run in parallel worker processes; then the comparison table and figures."
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import queue
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from lmreg.bench.errors import WorkerDied
-from lmreg.bench.workers import exit_with_parent, stop_pool
-from lmreg.experiments.runconfig import RunConfig, load_config, run_name
-
-_PROGRESS = None  # the worker's end of the progress queue (set by its initializer)
-
-
-def _init_worker(parent: int, progress_q) -> None:
-    global _PROGRESS
-    exit_with_parent(parent)
-    _PROGRESS = progress_q
-
-
-def _run_in_worker(cfg: RunConfig, out_dir: str) -> str:
-    from lmreg.experiments.runner import run
-    name = run_name(cfg)
-    return str(run(cfg, out_dir, on_epoch=lambda curve: _PROGRESS.put(name)))
-
-
-def run_many(configs: list[RunConfig], out_dir: Path, workers: int, progress: bool = True) -> list[Path]:
-    """Run configs in parallel processes (one torch thread each), with one progress
-    bar over all epochs. Finished runs are skipped, interrupted ones resume.
-
-    Everything that can be checked without training is checked first, in this
-    process: two configs with the same run folder, a folder another process is
-    writing, landmark and pool sizes against the ground truth, the device, the
-    data. A run that fails later does not stop the others; the first failure is
-    raised once they are done. SIGTERM and Ctrl-C stop the workers at once (their
-    last checkpoints stay) and are re-raised. No helper process (no multiprocessing
-    Manager) outlives this call or its caller."""
-    from tqdm import tqdm
-
-    from lmreg.experiments.checks import preflight
-
-    out_dir = Path(out_dir)
-    if not configs:
-        return []
-    preflight(configs, out_dir)
-    total = sum(c.train.epochs for c in configs)
-    ctx = multiprocessing.get_context("spawn")
-    progress_q = ctx.Queue()
-    pool = ProcessPoolExecutor(min(workers, len(configs)), mp_context=ctx, initializer=_init_worker,
-                               initargs=(os.getpid(), progress_q))
-    counted = {run_name(c): 0 for c in configs}
-    paths, errors = {}, []
-    try:
-        futures = {pool.submit(_run_in_worker, c, str(out_dir)): c for c in configs}
-        with tqdm(total=total, unit="epoch", disable=not progress, dynamic_ncols=True,
-                  desc=f"{len(configs)} super-net runs") as bar:
-            def drain():
-                while True:
-                    try:
-                        counted[progress_q.get_nowait()] += 1
-                    except queue.Empty:
-                        return
-                    bar.update(1)
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-                drain()
-                for fut in done:
-                    cfg = futures[fut]
-                    name = run_name(cfg)
-                    if fut.exception() is not None:
-                        errors.append((name, fut.exception()))
-                        continue
-                    paths[name] = Path(fut.result())
-                    # skipped or resumed runs report fewer epochs than they hold
-                    bar.update(max(0, cfg.train.epochs - counted[name]))
-                    counted[name] = cfg.train.epochs
-    except BaseException:
-        stop_pool(pool)
-        raise
-    else:
-        pool.shutdown(wait=True)
-    finally:
-        progress_q.close()
-        progress_q.join_thread()
-    if errors:
-        name, first = errors[0]
-        if isinstance(first, BrokenProcessPool):
-            first = WorkerDied(f"a worker process died (killed by the system, e.g. out of memory?); finished runs "
-                               f"and the last checkpoints are kept in {out_dir}: rerun the same command to resume")
-        if len(errors) > 1 or len(configs) > 1:
-            import sys
-            print(f"lmreg: {len(errors)} of {len(configs)} runs failed ({', '.join(n for n, _ in errors)}); "
-                  f"{len(paths)} finished. First failure, in {name}:", file=sys.stderr)
-        raise first
-    return [paths[run_name(c)] for c in configs]
+from lmreg.experiments.runner import run_many
+from lmreg.experiments.runconfig import load_config
 
 
 def comparison_table(records: list[dict], level: float = 0.95):

@@ -230,7 +230,7 @@ def reproduce(name: str, scale: str = "micro", out_dir: str | Path | None = None
     todo = [r.config for r in runnable if not r.done]
     notes = [f"skipped (not runnable): {r.name}: {r.status}" for r in runs if r.status]
     if todo:
-        from lmreg.experiments.demo import run_many
+        from lmreg.experiments.runner import run_many
         run_many(todo, out_dir, workers, progress)
     text, paths = render(name, scale, out_dir, level)
     return "\n".join([*notes, text, "", "written: " + ", ".join(str(p) for p in paths)])

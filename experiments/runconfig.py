@@ -5,35 +5,21 @@ written into the run record."""
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from lmreg.algorithms.base import NoOptions, TrainConfig, get_algorithm
 from lmreg.algorithms.landmark_reg import LandmarkConfig
-from lmreg.algorithms.spos import SPOSConfig
 from lmreg.experiments.checks import check_config
 from lmreg.experiments.config import ConfigError, override
+from lmreg.results.identity import setting, setting_hash
+from lmreg.spaces.base import NetSpec
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
 DRAWS = ("run_seed", "fixed")
-
-
-@dataclass(frozen=True)
-class NetSpec:
-    C: int = 8
-    N: int = 1
-    bn_affine: bool = True
-    bn_track_running_stats: bool = False
-    cell: str = "op_on_node"      # super-net cell: op_on_node (official) | per_edge
-
-    def __post_init__(self):
-        from lmreg.spaces.nb201_net import CELL_TYPES
-        if self.cell not in CELL_TYPES:
-            raise ConfigError(f"unknown net.cell {self.cell!r}; valid cell types: {', '.join(CELL_TYPES)}")
 
 
 @dataclass(frozen=True)
@@ -65,6 +51,8 @@ class RunConfig:
     benchmark: str = "micro-fmnist-nb201"
     gt_metric: str = "test_acc"
     task: str = "micro-fmnist"
+    space: str = "nb201"          # spaces.base.SPACES; must be the benchmark's space
+    algorithm: str = "spos"       # algorithms.base.ALGORITHMS
     seed: int = 0
     device: str = "cpu"
     threads: int = 1
@@ -75,7 +63,8 @@ class RunConfig:
     # Either way both arms of a seed share all three, so differences stay paired.
     draws: str = "run_seed"
     net: NetSpec = field(default_factory=NetSpec)
-    train: SPOSConfig = field(default_factory=SPOSConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    algo: object = field(default_factory=NoOptions)  # the algorithm's own options (its options_type)
     landmarks: LandmarkConfig = field(default_factory=LandmarkConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
@@ -107,8 +96,21 @@ def _flatten(table: dict, prefix: str = "") -> list[str]:
     return out
 
 
+def _with_algorithm(cfg: RunConfig, assignments: list[str]) -> RunConfig:
+    """The `algo` section takes the options type of the algorithm the assignments end
+    with, so that `algo.*` keys are checked against the right algorithm."""
+    name = cfg.algorithm
+    for item in assignments:
+        key, _, value = item.partition("=")
+        if key == "algorithm":
+            name = value
+    options = get_algorithm(name).options_type
+    return cfg if type(cfg.algo) is options else dataclasses.replace(cfg, algorithm=name, algo=options())
+
+
 def load_config(preset: str | None = None, overrides: list[str] = ()) -> RunConfig:
     cfg = RunConfig()
+    table: dict = {}
     if preset:
         path = Path(preset) if preset.endswith(".toml") else PRESET_DIR / f"{preset}.toml"
         if not path.is_file():
@@ -118,8 +120,9 @@ def load_config(preset: str | None = None, overrides: list[str] = ()) -> RunConf
             table = tomllib.loads(path.read_text())
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{path}: invalid TOML ({e})") from None
-        cfg = override(cfg, _flatten(table))
     try:
+        cfg = _with_algorithm(cfg, _flatten(table) + list(overrides))
+        cfg = override(cfg, _flatten(table))
         cfg = override(cfg, list(overrides))
         check_config(cfg)
         return cfg
@@ -133,20 +136,37 @@ def to_dict(cfg: RunConfig) -> dict:
     return dataclasses.asdict(cfg)
 
 
+def same_setting(a: RunConfig | dict, b: RunConfig | dict) -> bool:
+    """Whether two configs compute the same run (results.identity)."""
+    def as_dict(c):
+        return to_dict(c) if isinstance(c, RunConfig) else c
+    return setting(as_dict(a)) == setting(as_dict(b))
+
+
 def from_dict(data: dict) -> RunConfig:
     return load_config(None, _flatten(data))
 
 
 def config_hash(cfg: RunConfig) -> str:
-    """8 hex digits of the resolved config, seed and variant left out (they are in the
-    folder name), so the seeds and both variants of one setting share it."""
-    data = to_dict(cfg)
-    data.pop("seed")
-    data.pop("use_landmarks")
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:8]
+    """8 hex digits of the run's setting (results.identity: seed, device and threads
+    left out) without the variant, so the seeds and both variants of one setting share it."""
+    return setting_hash(to_dict(cfg), without=("use_landmarks",))
 
 
 def run_name(cfg: RunConfig) -> str:
     """The run folder: readable parts plus the config hash, so two configs never share
     a folder (e.g. `--set task=...` on the micro preset still gets its own)."""
     return f"{cfg.name}-{'landmarks' if cfg.use_landmarks else 'baseline'}-seed{cfg.seed}-{config_hash(cfg)}"
+
+
+def describe_setting(flat: dict) -> tuple[str | None, list[str]]:
+    """The preset named by a flattened config's `name` and the key=value overrides
+    that turn that preset into it (for baselines, so a reader can rerun a variant)."""
+    from lmreg.results.identity import flatten
+
+    name = flat.get("name")
+    preset = name if name in presets() else None
+    ref = flatten(to_dict(load_config(preset)))
+    changes = [f"{k}={'none' if v is None else v}" for k, v in sorted(flat.items())
+               if k != "seed" and ref.get(k) != v]
+    return preset, changes

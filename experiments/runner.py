@@ -10,28 +10,32 @@ in it is written atomically and durably (`bench.fileio`)."""
 from __future__ import annotations
 
 import platform
+import queue
 import subprocess
+import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import pandas as pd
 import torch
 
+from lmreg.algorithms.base import get_algorithm
 from lmreg.algorithms.landmark_reg import LandmarkRegularizer
 from lmreg.algorithms.scoring import score
-from lmreg.algorithms.spos import SPOSTrainer
 from lmreg.bench import registry
 from lmreg.bench.datasets.tasks import load_task
 from lmreg.bench.errors import UserError
 from lmreg.bench.fileio import ensure_dir, locked, temp_files, torch_save
 from lmreg.bench.landmarks import select_landmarks, select_pool
 from lmreg.experiments.checks import check_config, check_runnable, check_task_sizes
-from lmreg.experiments.runconfig import RunConfig, draw_seeds, run_name, to_dict
+from lmreg.experiments.executor import run_jobs, spawn_context
+from lmreg.experiments.runconfig import RunConfig, draw_seeds, run_name, same_setting, to_dict
 from lmreg.paper_figures.metrics import all_metrics
 from lmreg.results.records import RECORD_NAME, read_record, write_record
-from lmreg.spaces import nb201
-from lmreg.spaces.nb201_net import NB201Net, NetConfig
+from lmreg.spaces.base import SearchSpace, get_space
 
 CHECKPOINT_NAME = "checkpoint.pt"
 WEIGHTS_NAME = "supernet.pt"  # final super-net weights, for `lmreg evaluate`
@@ -60,6 +64,16 @@ def _versions() -> dict:
             "cuda_device": torch.cuda.get_device_name() if torch.cuda.is_available() else ""}
 
 
+@dataclass
+class RunPlan:
+    """Everything a run needs besides training, found before its folder exists."""
+    space: SearchSpace
+    task: object
+    gt: pd.Series                 # the GT metric per architecture key
+    landmarks: list[str]          # GT-ascending keys
+    pool: list[str]
+
+
 def choose_archs(cfg: RunConfig):
     """GT series, landmarks (GT-ascending) and pool: table look-ups, no training.
     Both variants of a seed see the same pool, so their difference is paired."""
@@ -70,11 +84,19 @@ def choose_archs(cfg: RunConfig):
     return gt, landmarks, pool
 
 
-def build_supernet(cfg: RunConfig, task) -> NB201Net:
-    net_cfg = NetConfig(C=cfg.net.C, N=cfg.net.N, in_channels=task.spec.in_channels,
-                        num_classes=task.spec.num_classes, bn_affine=cfg.net.bn_affine,
-                        bn_track_running_stats=cfg.net.bn_track_running_stats, cell=cfg.net.cell)
-    model = NB201Net(net_cfg).to(task.device)
+def prepare(cfg: RunConfig) -> RunPlan:
+    """Checks, data and the architecture draws; fails before anything is written."""
+    check_runnable(cfg)
+    torch.set_num_threads(cfg.threads)
+    task = load_task(cfg.task, cfg.device, split_seed=draw_seeds(cfg)["split"])
+    check_task_sizes(cfg, task)
+    gt, landmarks, pool = choose_archs(cfg)
+    return RunPlan(get_space(cfg.space), task, gt, landmarks, pool)
+
+
+def build_supernet(cfg: RunConfig, task, space: SearchSpace | None = None) -> torch.nn.Module:
+    space = space or get_space(cfg.space)
+    model = space.build_supernet(cfg.net, task.spec.in_channels, task.spec.num_classes).to(task.device)
     if task.device.type == "cpu":
         model = model.to(memory_format=torch.channels_last)  # ~15% faster with oneDNN
     return model
@@ -91,7 +113,7 @@ def _load_torch(path: Path, device, what: str, weights_only: bool):
 def _finished(record_path: Path, cfg: RunConfig) -> bool:
     if not record_path.exists():
         return False
-    if read_record(record_path)["attrs"]["config"] != to_dict(cfg):
+    if not same_setting(read_record(record_path)["attrs"]["config"], cfg):
         raise RunError(f"{record_path} holds a run with a different config; use another --out")
     return True
 
@@ -101,12 +123,7 @@ def run(cfg: RunConfig, out_dir: str | Path, on_epoch: Callable[[dict], None] | 
     record_path = run_dir / RECORD_NAME
     if _finished(record_path, cfg):
         return record_path
-    # Everything that can fail without training fails here, before the folder exists.
-    check_runnable(cfg)
-    torch.set_num_threads(cfg.threads)
-    task = load_task(cfg.task, cfg.device, split_seed=draw_seeds(cfg)["split"])
-    check_task_sizes(cfg, task)
-    gt, landmarks, pool = choose_archs(cfg)
+    plan = prepare(cfg)  # everything that can fail without training fails here, before the folder exists
     created = not run_dir.exists()
     ensure_dir(run_dir)
     try:
@@ -115,39 +132,46 @@ def run(cfg: RunConfig, out_dir: str | Path, on_epoch: Callable[[dict], None] | 
                 return record_path
             for stale in temp_files(run_dir):  # left by a killed writer
                 stale.unlink(missing_ok=True)
-            return _train_and_record(cfg, run_dir, task, gt, landmarks, pool, on_epoch)
+            return _train_and_record(cfg, run_dir, plan, on_epoch)
     except BaseException:
         if created and run_dir.is_dir() and not any(run_dir.iterdir()):
             run_dir.rmdir()  # failed before writing anything: leave no empty folder behind
         raise
 
 
-def _train_and_record(cfg, run_dir, task, gt, landmarks, pool, on_epoch) -> Path:
-    record_path = run_dir / RECORD_NAME
+def make_trainer(cfg: RunConfig, plan: RunPlan):
+    """The configured algorithm's trainer on a fresh super-net (seeded by the run seed)."""
     torch.manual_seed(cfg.seed)
-    model = build_supernet(cfg, task)
-    landmark_archs = [nb201.parse(a) for a in landmarks]
-    pool_archs = [nb201.parse(a) for a in pool]
-    reg = (LandmarkRegularizer(cfg.landmarks, landmark_archs, cfg.train.warmup_epochs, cfg.train.epochs)
-           if cfg.use_landmarks else None)
-    trainer = SPOSTrainer(model, task, cfg.train, cfg.seed, reg)
-    state = {"epoch": 0, "curves": [], "evals": [], "train_s": 0.0, "score_s": 0.0}
+    model = build_supernet(cfg, plan.task, plan.space)
+    reg = (LandmarkRegularizer(cfg.landmarks, [plan.space.parse(a) for a in plan.landmarks],
+                               cfg.train.warmup_epochs, cfg.train.epochs) if cfg.use_landmarks else None)
+    return get_algorithm(cfg.algorithm)(model, plan.task, cfg.train, cfg.seed, plan.space, reg, cfg.algo)
 
+
+def _resume(trainer, ckpt: Path, cfg: RunConfig, device) -> dict:
+    """The run state of the last checkpoint (its trainer state loaded), or a fresh one."""
+    if not ckpt.exists():
+        return {"epoch": 0, "curves": [], "evals": [], "train_s": 0.0, "score_s": 0.0}
+    saved = _load_torch(ckpt, device, "checkpoint", weights_only=False)
+    if not isinstance(saved, dict) or not {"config", "trainer", "state"} <= saved.keys():
+        raise RunError(f"{ckpt}: not an lmreg checkpoint (wrong structure); delete it to start this run over")
+    if not same_setting(saved["config"], cfg):
+        raise RunError(f"{ckpt} belongs to a run with a different config; use another --out")
+    try:
+        trainer.load_state_dict(saved["trainer"])
+    except (KeyError, RuntimeError, ValueError, TypeError) as e:
+        raise RunError(f"{ckpt}: checkpoint does not fit this run's super-net or optimiser "
+                       f"({type(e).__name__}); delete it to start this run over") from None
+    return saved["state"]
+
+
+def _train_and_record(cfg: RunConfig, run_dir: Path, plan: RunPlan, on_epoch) -> Path:
+    trainer = make_trainer(cfg, plan)
+    model, task = trainer.model, plan.task
     ckpt = run_dir / CHECKPOINT_NAME
-    if ckpt.exists():
-        saved = _load_torch(ckpt, task.device, "checkpoint", weights_only=False)
-        if not isinstance(saved, dict) or not {"config", "trainer", "state"} <= saved.keys():
-            raise RunError(f"{ckpt}: not an lmreg checkpoint (wrong structure); delete it to start this run over")
-        if saved["config"] != to_dict(cfg):
-            raise RunError(f"{ckpt} belongs to a run with a different config; use another --out")
-        try:
-            trainer.load_state_dict(saved["trainer"])
-        except (KeyError, RuntimeError, ValueError, TypeError) as e:
-            raise RunError(f"{ckpt}: checkpoint does not fit this run's super-net or optimiser "
-                           f"({type(e).__name__}); delete it to start this run over") from None
-        state = saved["state"]
-
-    gt_pool = gt.loc[pool].to_numpy()
+    state = _resume(trainer, ckpt, cfg, task.device)
+    pool_archs = [plan.space.parse(a) for a in plan.pool]
+    gt_pool = plan.gt.loc[plan.pool].to_numpy()
     for epoch in range(state["epoch"], cfg.train.epochs):
         curve = trainer.train_epoch(epoch)
         state["train_s"] += curve["epoch_time"]
@@ -166,10 +190,19 @@ def _train_and_record(cfg, run_dir, task, gt, landmarks, pool, on_epoch) -> Path
             on_epoch(curve)
 
     t0 = time.perf_counter()
-    lm_acc, lm_loss = _score(model, landmark_archs, task, cfg)
+    lm_acc, lm_loss = _score(model, [plan.space.parse(a) for a in plan.landmarks], task, cfg)
     state["score_s"] += time.perf_counter() - t0
+    torch_save(model.state_dict(), run_dir / WEIGHTS_NAME)
+    record_path = run_dir / RECORD_NAME
+    write_record(record_path, _record(cfg, plan, state, lm_acc, lm_loss))
+    ckpt.unlink(missing_ok=True)  # the record is durable; the checkpoint is no longer needed
+    return record_path
+
+
+def _record(cfg: RunConfig, plan: RunPlan, state: dict, lm_acc, lm_loss) -> dict:
     acc, loss = state["pool_scores"]
-    record = {
+    gt_pool = plan.gt.loc[plan.pool].to_numpy()
+    return {
         "attrs": {"config": to_dict(cfg), "versions": _versions(), "git_commit": _git_commit(),
                   "seeds": {"run": cfg.seed, "draws": cfg.draws,
                             **{k: -1 if v is None else v for k, v in draw_seeds(cfg).items()}},
@@ -178,16 +211,12 @@ def _train_and_record(cfg, run_dir, task, gt, landmarks, pool, on_epoch) -> Path
         "tables": {
             "curves": state["curves"],
             "evals": state["evals"],
-            "landmarks": [{"arch": a, "gt": float(gt[a]), "score_acc": float(s), "score_loss": float(l)}
-                          for a, s, l in zip(landmarks, lm_acc, lm_loss)],
+            "landmarks": [{"arch": a, "gt": float(plan.gt[a]), "score_acc": float(s), "score_loss": float(l)}
+                          for a, s, l in zip(plan.landmarks, lm_acc, lm_loss)],
             "pool": [{"arch": a, "gt": float(g), "score_acc": float(s), "score_loss": float(l)}
-                     for a, g, s, l in zip(pool, gt_pool, acc, loss)],
+                     for a, g, s, l in zip(plan.pool, gt_pool, acc, loss)],
         },
     }
-    torch_save(model.state_dict(), run_dir / WEIGHTS_NAME)
-    write_record(record_path, record)
-    ckpt.unlink(missing_ok=True)  # the record is durable; the checkpoint is no longer needed
-    return record_path
 
 
 def evaluate(run_dir: str | Path, changes: list[str] = ()) -> dict:
@@ -212,21 +241,17 @@ def evaluate(run_dir: str | Path, changes: list[str] = ()) -> dict:
     weights = run_dir / WEIGHTS_NAME
     if not weights.exists():
         raise RunError(f"{weights}: no super-net weights saved for this run")
-    check_runnable(cfg)
-    torch.set_num_threads(cfg.threads)
-    task = load_task(cfg.task, cfg.device, split_seed=draw_seeds(cfg)["split"])
-    check_task_sizes(cfg, task)
-    model = build_supernet(cfg, task)
-    state = _load_torch(weights, task.device, "super-net weights", weights_only=True)
+    plan = prepare(cfg)
+    model = build_supernet(cfg, plan.task, plan.space)
+    state = _load_torch(weights, plan.task.device, "super-net weights", weights_only=True)
     try:
         model.load_state_dict(state)
     except (RuntimeError, TypeError, AttributeError) as e:
         raise RunError(f"{weights}: not the super-net weights of this run (wrong structure: "
                        f"{' '.join(str(e).split())[:150]})") from None
-    gt, _, pool = choose_archs(cfg)
     t0 = time.perf_counter()
-    acc, _ = _score(model, [nb201.parse(a) for a in pool], task, cfg)
-    metrics = all_metrics(acc, gt.loc[pool].to_numpy())
+    acc, _ = _score(model, [plan.space.parse(a) for a in plan.pool], plan.task, cfg)
+    metrics = all_metrics(acc, plan.gt.loc[plan.pool].to_numpy())
     return {"metrics": metrics, "eval": to_dict(cfg)["eval"], "score_s": time.perf_counter() - t0}
 
 
@@ -234,3 +259,75 @@ def _score(model, archs, task, cfg: RunConfig):
     e = cfg.eval
     return score(model, archs, task, split=e.split, n=e.n_images, batch_size=e.batch_size,
                  bn_mode=e.bn_mode, recal_batches=e.recal_batches, recal_seed=cfg.seed)
+
+
+# Many runs at once -------------------------------------------------------------
+_PROGRESS = None  # the worker's end of the progress queue (set by its initializer)
+
+
+def _init_worker(progress_q) -> None:
+    global _PROGRESS
+    _PROGRESS = progress_q
+
+
+def _run_in_worker(cfg: RunConfig, out_dir: str) -> str:
+    name = run_name(cfg)
+    return str(run(cfg, out_dir, on_epoch=lambda curve: _PROGRESS.put(name)))
+
+
+def run_many(configs: list[RunConfig], out_dir: Path, workers: int, progress: bool = True) -> list[Path]:
+    """Run configs in parallel processes (one torch thread each), with one progress
+    bar over all epochs. Finished runs are skipped, interrupted ones resume.
+
+    Everything that can be checked without training is checked first, in this
+    process: two configs with the same run folder, a folder another process is
+    writing, landmark and pool sizes against the ground truth, the device, the
+    data. A run that fails later does not stop the others; the first failure is
+    raised once they are done. SIGTERM and Ctrl-C stop the workers at once (their
+    last checkpoints stay) and are re-raised (experiments.executor)."""
+    from tqdm import tqdm
+
+    from lmreg.experiments.checks import preflight
+
+    out_dir = Path(out_dir)
+    if not configs:
+        return []
+    preflight(configs, out_dir)
+    progress_q = spawn_context().Queue()
+    names = [run_name(c) for c in configs]
+    counted = dict.fromkeys(names, 0)
+    paths = {}
+    try:
+        with tqdm(total=sum(c.train.epochs for c in configs), unit="epoch", disable=not progress,
+                  dynamic_ncols=True, desc=f"{len(configs)} super-net runs") as bar:
+            def drain():
+                while True:
+                    try:
+                        counted[progress_q.get_nowait()] += 1
+                    except queue.Empty:
+                        return
+                    bar.update(1)
+
+            def finished(i: int, path: str):
+                drain()
+                paths[names[i]] = Path(path)
+                # skipped or resumed runs report fewer epochs than they hold
+                bar.update(max(0, configs[i].train.epochs - counted[names[i]]))
+                counted[names[i]] = configs[i].train.epochs
+
+            errors = run_jobs(_run_in_worker, [(c, str(out_dir)) for c in configs], workers=workers,
+                              on_done=finished, init=_init_worker, init_args=(progress_q,), on_poll=drain,
+                              keep_going=True,
+                              died_message=f"a worker process died (killed by the system, e.g. out of memory?); "
+                                           f"finished runs and the last checkpoints are kept in {out_dir}: rerun "
+                                           "the same command to resume")
+    finally:
+        progress_q.close()
+        progress_q.join_thread()
+    if errors:
+        i, first = errors[0]
+        if len(errors) > 1 or len(configs) > 1:
+            print(f"lmreg: {len(errors)} of {len(configs)} runs failed ({', '.join(names[j] for j, _ in errors)}); "
+                  f"{len(paths)} finished. First failure, in {names[i]}:", file=sys.stderr)
+        raise first
+    return [paths[n] for n in names]

@@ -15,21 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lmreg.results.identity import NOT_SETTING, flatten, setting
 from lmreg.paper_figures.stats import hierarchical_bootstrap, hierarchical_bootstrap_diff, mean_std, t_interval
 
 RANKING_METRICS = ("kendall_tau", "sparse_kendall_tau", "spearman_rho", "p_at_10")
-IGNORED_KEYS = ("seed",)  # what varies inside a group
-
-
-def flatten(config: dict, prefix: str = "") -> dict:
-    """Nested config dict -> {"train.epochs": 16, ...}."""
-    out = {}
-    for key, value in config.items():
-        if isinstance(value, dict):
-            out.update(flatten(value, f"{prefix}{key}."))
-        else:
-            out[prefix + key] = value
-    return out
 
 
 def variant(use_landmarks: bool) -> str:
@@ -41,7 +30,7 @@ class Group:
     """Runs of one config over seeds."""
 
     label: str
-    config: dict                      # flattened, without the seed
+    config: dict                      # the setting (results.identity): flattened, no seed/device/threads
     records: list[dict] = field(default_factory=list)
 
     @property
@@ -90,15 +79,14 @@ def shared_pool(records: list[dict]) -> bool:
 
 
 def _identity(config: dict) -> tuple:
-    flat = flatten(config)
-    return tuple(sorted((k, repr(v)) for k, v in flat.items() if k not in IGNORED_KEYS))
+    return tuple(sorted((k, repr(v)) for k, v in setting(config).items()))
 
 
 def differing_keys(records: list[dict]) -> list[str]:
     """Config keys (other than the seed) whose values differ between records."""
     flats = [flatten(r["attrs"]["config"]) for r in records]
     keys = sorted(set().union(*flats)) if flats else []
-    return [k for k in keys if k not in IGNORED_KEYS
+    return [k for k in keys if k not in NOT_SETTING
             and len({repr(f.get(k)) for f in flats}) > 1]
 
 
@@ -111,7 +99,7 @@ def group_records(records: list[dict]) -> list[Group]:
     groups: dict[tuple, Group] = {}
     for rec in records:
         cfg = rec["attrs"]["config"]
-        flat = {k: v for k, v in flatten(cfg).items() if k not in IGNORED_KEYS}
+        flat = setting(cfg)
         key = _identity(cfg)
         if key not in groups:
             extra = ", ".join(f"{k}={flat.get(k)}" for k in diff)

@@ -38,13 +38,15 @@ from pathlib import Path
 
 import numpy as np
 
-from lmreg.paper_figures.aggregate import RANKING_METRICS, flatten, group_records
+from typing import Callable
+
+from lmreg.paper_figures.aggregate import RANKING_METRICS, group_records
+from lmreg.results.identity import setting
 from lmreg.paper_figures.stats import pooled_t_upper_diff
 from lmreg.results.records import RecordError
 
 FORMAT = "lmreg-baseline/1"
 GATED_METRICS = RANKING_METRICS            # higher is better for each
-IDENTITY_IGNORES = ("seed", "device", "threads")  # do not change what a run computes (CPU: bit-for-bit)
 DEFAULT_TOLERANCE = 0.05
 DEFAULT_LEVEL = 0.95
 RULE_TEXT = ("fail when the one-sided pooled two-sample Student-t upper bound (level) of new mean - baseline mean "
@@ -64,30 +66,22 @@ def _git_commit() -> str:
         return "unknown"
 
 
-def identity(flat_config: dict, ignore=IDENTITY_IGNORES) -> dict:
-    return {k: v for k, v in flat_config.items() if k not in ignore}
-
-
-def _preset_overrides(flat: dict) -> tuple[str | None, list[str]]:
-    """The preset named by the config's `name` and the key=value overrides relative to it."""
-    from lmreg.experiments.runconfig import load_config, presets, to_dict
-
-    name = flat.get("name")
-    preset = name if name in presets() else None
-    ref = flatten(to_dict(load_config(preset)))
-    changes = [f"{k}={'none' if v is None else v}" for k, v in sorted(flat.items())
-               if k != "seed" and ref.get(k) != v]
-    return preset, changes
+def identity(flat_config: dict) -> dict:
+    """The setting of a (flattened) config: what the gate matches variants by."""
+    return setting(flat_config)
 
 
 def make_baseline(records: list[dict], metrics=GATED_METRICS, tolerance: float = DEFAULT_TOLERANCE,
-                  level: float = DEFAULT_LEVEL) -> dict:
+                  level: float = DEFAULT_LEVEL,
+                  describe: Callable[[dict], tuple[str | None, list[str]]] | None = None) -> dict:
+    """``describe(flat_config)`` names the preset a variant comes from and its overrides
+    (the experiments layer knows the presets); without it they are left empty."""
     if not records:
         raise BaselineError("no run records given for the baseline")
     _check_metrics(metrics)
     variants = {}
     for g in group_records(records):
-        preset, overrides = _preset_overrides({**g.config, "seed": None})
+        preset, overrides = describe(g.config) if describe else (None, [])
         variants[g.label] = {
             "preset": preset, "overrides": overrides, "config": g.config, "seeds": g.seeds,
             "values": {m: [None if not math.isfinite(v) else float(v) for v in g.values(m)] for m in metrics},

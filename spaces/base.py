@@ -67,6 +67,9 @@ class SearchSpace(Protocol):
     def sample_path(self, rng: random.Random) -> Arch:
         """One path for a super-net step, drawn with rng only."""
 
+    def check_net(self, net: NetSpec) -> None:
+        """Raise ValueError with a one-line message when the space cannot build `net`."""
+
     def build_supernet(self, net: NetSpec, in_channels: int, num_classes: int) -> nn.Module: ...
 
     def build_standalone(self, arch: Arch, net: NetSpec, in_channels: int, num_classes: int) -> nn.Module: ...

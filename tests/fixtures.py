@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import gzip
 import pickle
+import sys
 from pathlib import Path
 
 import numpy as np
+
+
+# `python -m lmreg` in a child process. -P keeps the working folder off sys.path, so a
+# source checkout's lmreg/ folder never shadows the installed package (CI installs a wheel).
+LMREG = [sys.executable, *(["-P"] if sys.version_info >= (3, 11) else []), "-m", "lmreg"]
 
 
 def write_idx(path: Path, array: np.ndarray, compress: bool = True) -> Path:

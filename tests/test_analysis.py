@@ -19,6 +19,7 @@ from lmreg.experiments.runconfig import load_config, to_dict
 from lmreg.paper_figures.aggregate import group_records, to_latex
 from lmreg.paper_figures.definitions import DEFINITIONS, PAPER_VALUES, get_definition
 from lmreg.paper_figures.metrics import all_metrics
+from lmreg.experiments.runconfig import describe_setting
 from lmreg.paper_figures.regress import BaselineError, gate, make_baseline, parse_tolerance, upper_bound
 from lmreg.paper_figures.stats import hierarchical_bootstrap, hierarchical_bootstrap_diff
 from lmreg.results.records import RECORD_NAME, read_record, write_record
@@ -191,7 +192,7 @@ def _records(quality_lm: float, quality_base: float = 0.4, noise: int = 0):
 
 
 def test_regress_pass_and_fail_on_synthetic_values(tmp_path, capsys):
-    baseline = make_baseline(_records(0.8))
+    baseline = make_baseline(_records(0.8), describe=describe_setting)
     assert set(baseline["variants"]) == {"quick-baseline", "quick-landmarks"}
     v = baseline["variants"]["quick-baseline"]
     assert v["preset"] == "quick" and v["overrides"] == ["use_landmarks=False"] and v["seeds"] == [0, 1, 2]
@@ -259,7 +260,7 @@ def quick_runs(tmp_path_factory) -> Path:
     """6 quick runs (quick preset, seeds 0-2, with and without landmarks), trained once per
     session into a temporary folder (about a minute on 2 cores); nothing in the repository
     is read or written."""
-    from lmreg.experiments.demo import run_many
+    from lmreg.experiments.runner import run_many
     cfgs = [load_config("quick", [f"seed={s}", f"use_landmarks={lm}"]) for s in (0, 1, 2) for lm in (False, True)]
     folder = tmp_path_factory.mktemp("demo-quick")
     run_many(cfgs, folder, workers=2, progress=False)

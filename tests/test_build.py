@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from lmreg.algorithms.standalone import StandaloneRecipe
-from lmreg.bench.build import BuildError, build, journal_path
+from lmreg.experiments.gt_build import BuildError, build, journal_path
 from lmreg.bench.gt_table import CURVES, GTFileError, GTTable
+from tests.fixtures import LMREG
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--set", "C=4", "--set", "epochs=2", "--set", "batch_size=100", "--set", "eval_batch_size=500"]
@@ -21,7 +22,7 @@ RECIPE = StandaloneRecipe(C=4, epochs=2, batch_size=100, eval_batch_size=500)
 
 
 def _cli(out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "lmreg", "bench", "build", "--out", str(out),
+    return [*LMREG, "bench", "build", "--out", str(out),
             "--task", "smoke-fmnist", "--archs", "4", "--seeds", "0,1", "--workers", "1",
             "--no-progress", *TINY, *extra]
 
@@ -49,7 +50,7 @@ def _workers_of(pid: int) -> list[int]:
 @pytest.mark.slow
 def test_killed_worker_resumes_without_retraining(tmp_path):
     out = tmp_path / "gt.h5"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = dict(os.environ)
     proc = subprocess.Popen(_cli(out), cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
@@ -139,7 +140,7 @@ def test_shipped_micro_gt_is_sound():
 @pytest.mark.slow
 def test_workers_exit_when_the_build_is_killed(tmp_path):
     out = tmp_path / "gt.h5"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = dict(os.environ)
     proc = subprocess.Popen(_cli(out), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while not _workers_of(proc.pid):
@@ -164,7 +165,7 @@ def _state(pid: int) -> bytes:
 def test_tables_record_their_network_semantics():
     """A table built with older network semantics (no 'network' in its identity) is
     never extended by a build with the official semantics."""
-    from lmreg.bench.build import _identity
+    from lmreg.experiments.gt_build import _identity
     from lmreg.spaces.nb201_net import SEMANTICS
     from lmreg.algorithms.standalone import StandaloneRecipe
     ident = _identity("smoke-fmnist", StandaloneRecipe(), 0)
@@ -177,6 +178,7 @@ def test_standalone_scores_the_extra_split_at_the_last_epoch():
     """eval_acc pools test and extra: (acc_test * n_test + acc_extra * n_extra) / (n_test + n_extra)."""
     import math
     from lmreg.algorithms.standalone import train_standalone
+    from lmreg.spaces.nb201_space import SPACE
     from lmreg.bench.datasets.tasks import Task, get_spec
     rng = np.random.default_rng(0)
     sizes = {"train": 64, "valid": 16, "test": 30, "extra": 50}
@@ -185,7 +187,7 @@ def test_standalone_scores_the_extra_split_at_the_last_epoch():
         arrays[f"{split}_x"] = rng.integers(0, 256, (n, 1, 8, 8), dtype=np.uint8)
         arrays[f"{split}_y"] = rng.integers(0, 10, n).astype(np.int64)
     task = Task(get_spec("smoke-fmnist"), arrays)
-    row = train_standalone((3, 1, 0, 2, 0, 1), 0, task, StandaloneRecipe(C=2, epochs=2, batch_size=16))
+    row = train_standalone(SPACE, (3, 1, 0, 2, 0, 1), 0, task, StandaloneRecipe(C=2, epochs=2, batch_size=16))
     assert math.isnan(row["extra_acc"][0]) and math.isnan(row["eval_acc"][0])
     expected = (row["test_acc"][-1] * 30 + row["extra_acc"][-1] * 50) / 80
     assert row["eval_acc"][-1] == pytest.approx(expected)

@@ -8,13 +8,14 @@ import pytest
 
 from lmreg.experiments.cli import main
 from lmreg.spaces import nb201
+from tests.fixtures import LMREG
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
 
 
 def _lmreg(*args):
-    return subprocess.run([sys.executable, "-m", "lmreg", *args], cwd=ROOT,
+    return subprocess.run([*LMREG, *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
 
 

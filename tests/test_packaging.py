@@ -7,6 +7,7 @@ import importlib.metadata
 import subprocess
 import sys
 from pathlib import Path
+from tests.fixtures import LMREG
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = ("bench", "spaces", "algorithms", "results", "paper_figures", "experiments")
@@ -31,7 +32,7 @@ def test_no_module_imports_a_bare_folder_name():
 
 def test_python_dash_m_lmreg_runs_the_cli(tmp_path):
     # From a folder that is not the repository: the installed package answers.
-    proc = subprocess.run([sys.executable, "-m", "lmreg", "--help"], cwd=tmp_path, capture_output=True,
+    proc = subprocess.run([*LMREG, "--help"], cwd=tmp_path, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "usage: lmreg" in proc.stdout

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from lmreg.bench import fileio
-from lmreg.bench.build import journal_path
+from lmreg.experiments.gt_build import journal_path
 from lmreg.bench.errors import BusyError, ConfigError, WriteError
 from lmreg.bench.gt_table import GTTable
 from lmreg.experiments import cli
@@ -25,6 +25,7 @@ from lmreg.experiments.checks import preflight
 from lmreg.experiments.runconfig import load_config, run_name, to_dict
 from lmreg.experiments.runner import CHECKPOINT_NAME, WEIGHTS_NAME, RunError, evaluate, run
 from lmreg.results.records import RECORD_NAME, write_record
+from tests.fixtures import LMREG
 
 ROOT = Path(__file__).resolve().parent.parent
 MICRO_GT = ROOT / "bench" / "data" / "micro_fmnist_nb201.h5"
@@ -111,8 +112,8 @@ def test_stopped_or_killed_parent_leaves_no_process(tmp_path, verb, sig):
     else:
         argv = ["bench", "build", "--out", str(tmp_path / "gt.h5"), *BUILD, "--archs", "40", "--workers", "2"]
         started = lambda: journal.exists() and len(journal.read_text().splitlines()) > 1  # noqa: E731
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "lmreg", *argv], cwd=ROOT, env=env,
+    env = dict(os.environ)
+    proc = subprocess.Popen([*LMREG, *argv], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
         deadline = time.time() + 150
@@ -255,9 +256,9 @@ def test_real_full_and_read_only_file_systems(tmp_path, mount, cause):
         mount_cmd = f"mount --bind {target} {target} && mount -o remount,bind,ro {target}"
     else:
         mount_cmd = f"mount -t {mount} {target}"
-    cmd = [sys.executable, "-m", "lmreg", "bench", "build", "--out", str(target / "gt.h5"), *BUILD]
+    cmd = [*LMREG, "bench", "build", "--out", str(target / "gt.h5"), *BUILD]
     proc = subprocess.run(["unshare", "-rm", "sh", "-c", f'{mount_cmd} && exec "$@"', "sh", *cmd], cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                          env=dict(os.environ), capture_output=True, text=True,
                           timeout=180)
     lines = [l for l in proc.stderr.splitlines() if l.strip()]
     assert proc.returncode == 1, proc.stderr
@@ -276,7 +277,7 @@ def test_build_where_no_run_finishes_shows_the_error_and_writes_nothing(tmp_path
     _one_line(err, "unknown device 'foo'")
     assert not any(tmp_path.iterdir())  # no table, no journal, no lock
     import tempfile
-    import lmreg.bench.build as build_mod
+    import lmreg.experiments.gt_build as build_mod
     monkeypatch.setattr(build_mod, "_run_one", _failing_run_one)
     monkeypatch.setenv("TMPDIR", str(tmp_path / "tracebacks"))
     (tmp_path / "tracebacks").mkdir()

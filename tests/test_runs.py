@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from lmreg.algorithms.scoring import score
-from lmreg.algorithms.spos import SPOSConfig, SPOSTrainer, sample_path
+from lmreg.algorithms.base import TrainConfig
+from lmreg.algorithms.spos import SPOS
 from lmreg.bench.datasets.tasks import load_task
 from lmreg.experiments.config import ConfigError
 from lmreg.experiments.runconfig import load_config, run_name
@@ -22,6 +23,8 @@ from lmreg.experiments.runner import CHECKPOINT_NAME, evaluate, run
 from lmreg.results.records import RecordError, load_runs, read_record, write_record
 from lmreg.spaces import nb201
 from lmreg.spaces.nb201_net import NB201Net, NetConfig, subnet_state
+from lmreg.spaces.nb201_space import SPACE
+from tests.fixtures import LMREG
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = ["train.epochs=5", "train.warmup_epochs=1", "eval.every=2"]
@@ -36,9 +39,9 @@ def _tables_equal(a: dict, b: dict) -> None:
 
 @pytest.mark.slow
 def test_killed_run_resumes_to_the_same_record(tmp_path):
-    cmd = [sys.executable, "-m", "lmreg", "train", "--preset", "quick", "--workers", "1",
+    cmd = [*LMREG, "train", "--preset", "quick", "--workers", "1",
            "--no-progress", "--out", str(tmp_path / "killed"), *sum((["--set", s] for s in QUICK), [])]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = dict(os.environ)
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     cfg = load_config("quick", QUICK)
@@ -185,7 +188,7 @@ def test_draws_follow_the_run_seed():
 def test_sample_path_is_uniform_over_ops():
     import random
     rng = random.Random(0)
-    draws = np.array([sample_path(rng) for _ in range(5000)])
+    draws = np.array([SPACE.sample_path(rng) for _ in range(5000)])
     for pos in range(6):
         counts = np.bincount(draws[:, pos], minlength=5) / len(draws)
         assert np.all(np.abs(counts - 0.2) < 0.03)
@@ -194,7 +197,7 @@ def test_sample_path_is_uniform_over_ops():
 def test_nan_loss_stops_with_clear_error():
     task = load_task("smoke-fmnist")
     model = NB201Net(NetConfig(C=4, N=1, in_channels=1))
-    trainer = SPOSTrainer(model, task, SPOSConfig(epochs=2, warmup_epochs=0, lr=1e30, grad_clip=1e30), 0)
+    trainer = SPOS(model, task, TrainConfig(epochs=2, warmup_epochs=0, lr=1e30, grad_clip=1e30), 0, SPACE)
     with pytest.raises(FloatingPointError, match="loss became nan|loss became inf"):
         for epoch in range(2):
             trainer.train_epoch(epoch)

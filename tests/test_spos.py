@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-import lmreg.algorithms.spos as spos
 from lmreg.algorithms.landmark_reg import LandmarkConfig, LandmarkRegularizer
-from lmreg.algorithms.spos import SPOSConfig, SPOSTrainer
+from lmreg.algorithms.base import TrainConfig as SPOSConfig
+from lmreg.algorithms.spos import SPOS
 from lmreg.bench.datasets.tasks import Task, get_spec
 from lmreg.spaces.nb201_net import NB201Net, NetConfig
+from lmreg.spaces.nb201_space import SPACE
 
 PATH_A = (0, 0, 0, 3, 0, 0)   # conv3x3 on 3<-0 only
 PATH_B = (0, 0, 0, 2, 0, 0)   # conv1x1 on 3<-0 only
@@ -39,11 +40,11 @@ def test_unsampled_weights_follow_pytorch_1_6_zero_grad(monkeypatch, mode):
     official code) A's conv still moves in step 2: SGD with a zero gradient applies
     d = 0 + wd * p, buf = momentum * buf + d, p -= lr * buf. With 'none' it stays."""
     paths = iter([PATH_A, PATH_B])
-    monkeypatch.setattr(spos, "sample_path", lambda rng: next(paths))
+    monkeypatch.setattr(SPACE, "sample_path", lambda rng: next(paths))
     cfg = SPOSConfig(epochs=2, warmup_epochs=0, batch_size=8, lr=0.1, lr_min=0.1, weight_decay=0.01,
                      unsampled_grads=mode)
     model = _model()
-    trainer = SPOSTrainer(model, _task(), cfg, seed=0)
+    trainer = SPOS(model, _task(), cfg, 0, SPACE)
     weight = model.blocks[0].edges[3]["nor_conv_3x3"][1].weight
     snapshots = []
     original_step = trainer.opt.step
@@ -70,7 +71,7 @@ def test_held_out_split_smaller_than_a_batch_still_trains():
     cfg = SPOSConfig(epochs=2, warmup_epochs=0, batch_size=8)
     landmarks = [(0, 0, 0, 3, 0, 0), (0, 0, 0, 2, 0, 0)]
     reg = LandmarkRegularizer(LandmarkConfig(m=2), landmarks, warmup_epochs=0, epochs=2)
-    trainer = SPOSTrainer(_model(), task, cfg, seed=0, regularizer=reg)
+    trainer = SPOS(_model(), task, cfg, 0, SPACE, reg)
     sizes = [len(y) for _, y in itertools.islice(trainer._landmark_batches(), 3)]
     assert sizes == [5, 5, 5]
     curve = trainer.train_epoch(0)
@@ -84,7 +85,7 @@ def test_landmark_batches_get_the_training_transform():
     task.augment = lambda x, g: calls.append(len(x)) or original(x, g)
     for augment, expected in ((True, [8]), (False, [])):
         calls.clear()
-        trainer = SPOSTrainer(_model(), task, SPOSConfig(batch_size=8, landmark_augment=augment), seed=0)
+        trainer = SPOS(_model(), task, SPOSConfig(batch_size=8, landmark_augment=augment), 0, SPACE)
         next(trainer._landmark_batches())
         assert calls == expected
 
@@ -92,7 +93,7 @@ def test_landmark_batches_get_the_training_transform():
 def test_last_partial_training_batch_is_kept_by_default():
     task = _task(n_train=20)
     seen = []
-    trainer = SPOSTrainer(_model(), task, SPOSConfig(epochs=2, warmup_epochs=0, batch_size=8), seed=0)
+    trainer = SPOS(_model(), task, SPOSConfig(epochs=2, warmup_epochs=0, batch_size=8), 0, SPACE)
     original = task.batches
 
     def spy(*a, **kw):
@@ -112,7 +113,7 @@ def test_lr_floor_is_the_official_eta_min():
     """torch's CosineAnnealingLR(T_max=epochs, eta_min=0.001), stepped once per epoch."""
     cfg = SPOSConfig(epochs=10, warmup_epochs=0, lr=0.025)
     assert cfg.lr_min == 0.001
-    trainer = SPOSTrainer(_model(), _task(), cfg, seed=0)
+    trainer = SPOS(_model(), _task(), cfg, 0, SPACE)
     param = torch.nn.Parameter(torch.zeros(1))
     opt = torch.optim.SGD([param], lr=0.025)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=10, eta_min=0.001)
@@ -132,13 +133,13 @@ def test_resume_restores_which_weights_keep_getting_decay():
     trainer rebuilt from the checkpoint must continue bit for bit like the original."""
     cfg = SPOSConfig(epochs=3, warmup_epochs=0, batch_size=8)
     task = _task(n_train=32)
-    straight = SPOSTrainer(_model(), task, cfg, seed=3)
+    straight = SPOS(_model(), task, cfg, 3, SPACE)
     for epoch in range(2):
         straight.train_epoch(epoch)
-    first = SPOSTrainer(_model(), task, cfg, seed=3)
+    first = SPOS(_model(), task, cfg, 3, SPACE)
     first.train_epoch(0)
     state = first.state_dict()
-    resumed = SPOSTrainer(_model(), task, cfg, seed=99)
+    resumed = SPOS(_model(), task, cfg, 99, SPACE)
     resumed.load_state_dict(state)
     assert [p.grad is not None for p in resumed.model.parameters()] == state["grad_used"]
     assert not all(state["grad_used"])  # one epoch of 4 paths leaves some weights unused

@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing
 import os
 import platform
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict
 from pathlib import Path
 
@@ -29,11 +26,11 @@ import torch
 from lmreg.algorithms.standalone import StandaloneRecipe, train_standalone
 from lmreg.bench.datasets.tasks import get_spec, load_task, split_sizes
 from lmreg.bench.devices import check_available
-from lmreg.bench.errors import ConfigError, UserError
+from lmreg.bench.errors import ConfigError, UserError, WorkerDied
 from lmreg.bench.fileio import ensure_dir, fsync_dir, locked, temp_files, translated
 from lmreg.bench.gt_table import GTTable
-from lmreg.bench.workers import exit_with_parent, stop_pool
-from lmreg.spaces import nb201
+from lmreg.experiments.executor import run_jobs
+from lmreg.spaces.base import get_space
 
 JOURNAL_SUFFIX = ".journal.jsonl"
 SNAPSHOT_EVERY_S = 60.0
@@ -75,17 +72,18 @@ def check_recipe(recipe: StandaloneRecipe, task: str | None = None) -> Standalon
     return recipe
 
 
-def plan(n_archs: int, sample_seed: int) -> list[nb201.Arch]:
-    """The architectures of a build: drawn uniformly from the unique cells."""
-    return nb201.sample(n_archs, seed=sample_seed, unique=True)
+def plan(n_archs: int, sample_seed: int, space: str = "nb201") -> list[str]:
+    """The architecture keys of a build, drawn by the space (distinct cells; a larger
+    n extends a smaller one)."""
+    sp = get_space(space)
+    return [sp.key(a) for a in sp.sample(n_archs, sample_seed)]
 
 
-def _identity(task: str, recipe: StandaloneRecipe, sample_seed: int) -> dict:
+def _identity(task: str, recipe: StandaloneRecipe, sample_seed: int, space: str = "nb201") -> dict:
     """What makes two builds' rows interchangeable. The number of architectures and
     the seeds are not part of it: growing either reuses every finished run."""
-    from lmreg.spaces.nb201_net import SEMANTICS
-    return {"space": "nb201", "task": task, "recipe": asdict(recipe), "sample_seed": sample_seed,
-            "network": SEMANTICS}
+    return {"space": space, "task": task, "recipe": asdict(recipe), "sample_seed": sample_seed,
+            "network": get_space(space).semantics}
 
 
 def _load_done(out: Path, ident: dict, merge: list[Path] = ()) -> dict[tuple[str, int], dict]:
@@ -152,8 +150,8 @@ def _diff(a, b) -> str:
 def _write_table(out: Path, rows: dict, ident: dict, device: str, wanted: set) -> GTTable:
     meta = {"identity": ident, "torch": torch.__version__, "python": platform.python_version(),
             "devices": sorted({r.get("device", device) for r in rows.values()}), "complete": False}
-    table = GTTable.from_rows(list(rows.values()), "nb201", ident["task"], ident["recipe"], meta,
-                              sort_key=lambda r: (nb201.to_index(nb201.parse(r["arch"])), r["seed"]))
+    table = GTTable.from_rows(list(rows.values()), ident["space"], ident["task"], ident["recipe"], meta,
+                              sort_key=lambda r: (r["arch"], r["seed"]))
     table.meta["complete"] = wanted <= rows.keys()
     table.write(out)
     return table
@@ -163,9 +161,9 @@ def _write_table(out: Path, rows: dict, ident: dict, device: str, wanted: set) -
 _WORKER: dict = {}
 
 
-def _init_worker(task_name: str, device: str, threads: int, parent: int) -> None:
-    exit_with_parent(parent)
+def _init_worker(task_name: str, space: str, device: str, threads: int) -> None:
     torch.set_num_threads(threads)
+    _WORKER["space"] = get_space(space)
     try:
         _WORKER["task"] = load_task(task_name, device, extra=True)
     except Exception as e:  # kept and raised by the first run, so the parent sees the real error
@@ -176,12 +174,13 @@ def _init_worker(task_name: str, device: str, threads: int, parent: int) -> None
 def _run_one(arch_str: str, seed: int, recipe: dict) -> dict:
     if "error" in _WORKER:
         raise _WORKER["error"]
-    row = train_standalone(nb201.parse(arch_str), seed, _WORKER["task"], StandaloneRecipe(**recipe))
+    space = _WORKER["space"]
+    row = train_standalone(space, space.parse(arch_str), seed, _WORKER["task"], StandaloneRecipe(**recipe))
     row["device"] = _WORKER["device"]
     return row
 
 
-def build(out: str | Path, task: str = "micro-fmnist", recipe: StandaloneRecipe | None = None,
+def build(out: str | Path, task: str = "micro-fmnist", recipe: StandaloneRecipe | None = None, space: str = "nb201",
           n_archs: int = 400, seeds=(0, 1), sample_seed: int = 0, workers: int = 2,
           device: str = "cpu", threads: int = 1, progress: bool = True,
           reverse: bool = False, merge: list[Path] = ()) -> GTTable:
@@ -190,8 +189,9 @@ def build(out: str | Path, task: str = "micro-fmnist", recipe: StandaloneRecipe 
     ends; ``merge`` adds other journals of the same build."""
     out = Path(out)
     recipe = check_recipe(recipe or StandaloneRecipe(), task)  # unknown task names fail here too
-    if not 1 <= n_archs <= nb201.NUM_UNIQUE:
-        raise ConfigError(f"--archs must be in 1..{nb201.NUM_UNIQUE} (the unique NB201 cells), got {n_archs}")
+    get_space(space)  # an unknown name lists the valid ones
+    if n_archs < 1:
+        raise ConfigError(f"--archs must be >= 1, got {n_archs}")
     seeds = list(seeds)
     if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
         raise ConfigError(f"seeds must be distinct integers >= 0, got {seeds}")
@@ -203,14 +203,18 @@ def build(out: str | Path, task: str = "micro-fmnist", recipe: StandaloneRecipe 
     if out.is_dir():
         raise BuildError(f"{out} is a folder; --out names the table file, e.g. {out / 'gt.h5'}")
     load_task(task)  # a missing dataset fails here, once, not in every worker
-    ident = _identity(task, recipe, sample_seed)
+    ident = _identity(task, recipe, sample_seed, space)
+    try:
+        keys = plan(n_archs, sample_seed, space)
+    except ValueError as e:  # more cells than the space has
+        raise ConfigError(f"--archs: {e}") from None
     _load_done(out, ident, merge)  # a foreign table or journal is refused before anything is written
     ensure_dir(out.parent)
     with locked(lock_path(out), f"the ground-truth table {out.name}"):
         for stale in temp_files(out.parent, out.name):  # left by a killed writer of this table
             stale.unlink(missing_ok=True)
         done = _load_done(out, ident, merge)
-        wanted = [(nb201.to_str(a), s) for a in plan(n_archs, sample_seed) for s in seeds]
+        wanted = [(k, s) for k in keys for s in seeds]
         todo = [key for key in (reversed(wanted) if reverse else wanted) if key not in done]
         wanted = set(wanted)
         jpath = journal_path(out)
@@ -237,17 +241,12 @@ def _train_all(todo, done, jpath, out, ident, wanted, task, recipe, workers, dev
     bar = tqdm(total=len(todo) + len(done), initial=len(done), unit="run", disable=not progress,
                desc=f"GT {out.name}", dynamic_ncols=True)
     last_snapshot = time.monotonic()
-    ctx = multiprocessing.get_context("spawn")
     recipe_dict = asdict(recipe)
     had = len(done)
-    pool = ProcessPoolExecutor(min(workers, len(todo)), mp_context=ctx, initializer=_init_worker,
-                               initargs=(task, device, threads, os.getpid()))
-    finished = False
     try:
         with translated(jpath), open(jpath, "a") as journal:
-            futures = [pool.submit(_run_one, a, s, recipe_dict) for a, s in todo]
-            for fut in as_completed(futures):
-                row = fut.result()
+            def finished(_: int, row: dict) -> None:
+                nonlocal last_snapshot
                 journal.write(json.dumps(row) + "\n")
                 journal.flush()
                 os.fsync(journal.fileno())
@@ -256,19 +255,16 @@ def _train_all(todo, done, jpath, out, ident, wanted, task, recipe, workers, dev
                 if time.monotonic() - last_snapshot > SNAPSHOT_EVERY_S:
                     _write_table(out, done, ident, device, wanted)
                     last_snapshot = time.monotonic()
-        finished = True
-    except BrokenProcessPool:
-        raise BuildError(f"a worker process died (killed by the system, e.g. out of memory?); {len(done)} "
-                         f"finished runs are saved in {jpath}: rerun the same command to resume") from None
+
+            run_jobs(_run_one, [(a, s, recipe_dict) for a, s in todo], workers=workers, on_done=finished,
+                     init=_init_worker, init_args=(task, ident["space"], device, threads),
+                     died_message="a worker process died (killed by the system, e.g. out of memory?); "
+                                  f"finished runs are saved in {jpath}: rerun the same command to resume")
+    except WorkerDied as e:
+        raise BuildError(str(e)) from None
     except FloatingPointError as e:
         raise BuildError(f"{e}; finished runs are saved in {jpath}") from None
     finally:
-        # Never wait for queued or running work on the way out (errors, Ctrl-C, SIGTERM):
-        # it is redone on resume, and no worker may outlive the build.
-        if finished:
-            pool.shutdown(wait=True)
-        else:
-            stop_pool(pool)
         bar.close()
         if len(done) > had:  # a snapshot of what finished; no table at all when nothing did
             _write_table(out, done, ident, device, wanted)

@@ -1,0 +1,36 @@
+"""When two runs count as the same configuration: one definition for the run
+folder's hash, the grouping of runs over seeds, and the regression gate.
+
+Two runs have the same *setting* when their resolved configs agree on every key
+except those that do not change what is computed: the seed (it varies inside a
+group), the device and the number of threads (they change float paths only)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+NOT_SETTING = ("seed", "device", "threads")
+
+
+def flatten(config: dict, prefix: str = "") -> dict:
+    """Nested config dict -> {"train.epochs": 16, ...}."""
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def setting(config: dict) -> dict:
+    """The flattened config without the keys that do not change what a run computes."""
+    return {k: v for k, v in flatten(config).items() if k not in NOT_SETTING}
+
+
+def setting_hash(config: dict, without: tuple[str, ...] = ()) -> str:
+    """8 hex digits of the setting, leaving out `without` too (e.g. use_landmarks, so
+    both variants of a setting share the hash)."""
+    data = {k: v for k, v in setting(config).items() if k not in without}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:8]
