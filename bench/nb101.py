@@ -365,18 +365,6 @@ class NB101Record:
     ops: list[str]              # n labels, 'input' ... 'output'
     metrics: ModelMetrics
 
-    def final_and_halfway(self) -> tuple[EvaluationData, EvaluationData | None]:
-        return pick_evaluations(self.metrics.evaluation_data)
-
-
-def pick_evaluations(evals: list[EvaluationData]) -> tuple[EvaluationData, EvaluationData | None]:
-    if not evals:
-        raise ValueError("ModelMetrics has no evaluation_data")
-    ordered = sorted(evals, key=lambda e: e.current_epoch)
-    final = ordered[-1]
-    half = ordered[-2] if len(ordered) >= 2 and ordered[-2].current_epoch > 0 else None
-    return final, half
-
 
 def _split_record(data: bytes) -> tuple[str, int, str, str, bytes]:
     try:

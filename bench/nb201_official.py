@@ -558,10 +558,3 @@ class NB201Table(GTTable):
             cols = {c: g[c][:, e] for c in ALL_CURVES}
         data = {"arch": self.archs, "seed": self.seeds, **cols, **self.scalars}
         return pd.DataFrame(data)
-
-    def to_gt_table(self) -> GTTable:
-        """A plain in-memory GTTable (every curve loaded), e.g. to write it out."""
-        return GTTable(space=self.space, task=self.task, recipe=self.recipe, archs=list(self.archs),
-                       seeds=self.seeds.copy(), curves={c: self.curves[c] for c in CURVES},
-                       scalars={s: self.scalars[s] for s in ("params", "flops", "wall_time")},
-                       meta=dict(self.meta))
