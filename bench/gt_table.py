@@ -45,6 +45,11 @@ class GTTable:
     def epochs(self) -> int:
         return self.curves["test_acc"].shape[1]
 
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """The curves per_arch and seed_matrix accept (bench.ground_truth.GroundTruth)."""
+        return tuple(self.curves)
+
     @classmethod
     def from_rows(cls, rows: list[dict], space: str, task: str, recipe: dict, meta: dict,
                   sort_key=None) -> "GTTable":
@@ -113,8 +118,18 @@ class GTTable:
         return table
 
     # Views ---------------------------------------------------------------
+    def _check_epoch(self, epoch: int) -> None:
+        if not -self.epochs <= epoch < self.epochs:
+            raise IndexError(f"epoch {epoch} out of range for {self.epochs} epoch(s) (indices 0..{self.epochs - 1}, "
+                             "or -1 for the last)")
+
+    def _check_metric(self, metric: str) -> None:
+        if metric not in self.curves:
+            raise UnknownNameError(f"unknown metric {metric!r}; valid metrics: {', '.join(self.metrics)}")
+
     def frame(self, epoch: int = -1) -> pd.DataFrame:
         """One row per (arch, seed): the curves at ``epoch`` plus the scalars."""
+        self._check_epoch(epoch)
         data = {"arch": self.archs, "seed": self.seeds}
         data.update({c: self.curves[c][:, epoch] for c in self.curves})
         data.update(self.scalars)
@@ -122,10 +137,10 @@ class GTTable:
 
     def per_arch(self, metric: str = "test_acc", epoch: int = -1) -> pd.Series:
         """Mean over seeds of one metric at one epoch, indexed by architecture."""
-        if metric not in self.curves:
-            raise UnknownNameError(f"unknown metric {metric!r}; valid metrics: {', '.join(self.curves)}")
+        self._check_metric(metric)
         return self.frame(epoch).groupby("arch", sort=True)[metric].mean()
 
     def seed_matrix(self, metric: str = "test_acc", epoch: int = -1) -> pd.DataFrame:
         """Architectures x seeds (NaN where a seed is missing)."""
+        self._check_metric(metric)
         return self.frame(epoch).pivot(index="arch", columns="seed", values=metric)

@@ -1,7 +1,9 @@
 """Landmark and evaluation-pool selection from a ground-truth table.
 
 Works on architecture strings and GT accuracies only (no torch), so choosing
-landmarks costs a table look-up, as on the tabular benchmarks of the paper.
+landmarks costs a table look-up, as on the tabular benchmarks of the paper. The
+``gt`` argument is a GT vector, ``GroundTruth.per_arch(metric)`` of any table
+(bench.ground_truth): keys in the table's space, one value per architecture.
 """
 
 from __future__ import annotations

@@ -42,6 +42,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from lmreg.bench.errors import UnknownNameError
 from lmreg.bench.gt_table import GTFileError
 from lmreg.bench.tfrecord import TFRecordError, iter_records
 from lmreg.spaces.nb201 import ArchError
@@ -364,18 +365,6 @@ class NB101Record:
     ops: list[str]              # n labels, 'input' ... 'output'
     metrics: ModelMetrics
 
-    def final_and_halfway(self) -> tuple[EvaluationData, EvaluationData | None]:
-        return pick_evaluations(self.metrics.evaluation_data)
-
-
-def pick_evaluations(evals: list[EvaluationData]) -> tuple[EvaluationData, EvaluationData | None]:
-    if not evals:
-        raise ValueError("ModelMetrics has no evaluation_data")
-    ordered = sorted(evals, key=lambda e: e.current_epoch)
-    final = ordered[-1]
-    half = ordered[-2] if len(ordered) >= 2 and ordered[-2].current_epoch > 0 else None
-    return final, half
-
 
 def _split_record(data: bytes) -> tuple[str, int, str, str, bytes]:
     try:
@@ -626,8 +615,9 @@ class NB101Table:
     """The converted NB101 file. Loads the cell hashes at once and every other array on
     first use, so the GT of all cells is a few milliseconds of I/O.
 
-    Compatible with GTTable where the harness uses it: per_arch, seed_matrix, frame, space,
-    task, epochs, seeds, scalars, meta, len (rows = cell x repeat with data)."""
+    A bench.ground_truth.GroundTruth: per_arch, seed_matrix, frame, space, task, metrics,
+    epochs, seeds, scalars, recipe, meta, len (rows = cell x repeat with data). Epochs are
+    halfway (``epochs // 2``) and final (-1, ``epochs - 1`` or ``epochs``) only."""
 
     space = "nb101"
     task = "cifar10"
@@ -684,6 +674,10 @@ class NB101Table:
         return int(self.attrs["epochs"])
 
     @property
+    def metrics(self) -> tuple[str, ...]:
+        return METRICS
+
+    @property
     def recipe(self) -> dict:
         return {"source": "NAS-Bench-101 (Ying et al. 2019), CIFAR-10", "epochs": self.epochs,
                 "repeats": int(self.attrs["repeats"]), "converted_from": str(self.attrs["source"])}
@@ -693,18 +687,18 @@ class NB101Table:
         return {k: (v.item() if hasattr(v, "item") else v) for k, v in self.attrs.items()}
 
     def _when(self, epoch) -> str:
-        if epoch in (-1, self.epochs, "final"):
+        if epoch in (-1, self.epochs - 1, self.epochs, "final"):
             return "final"
         if epoch in (self.epochs // 2, "halfway"):
             return "halfway"
         raise KeyError(f"NB101 has evaluations at epochs {self.epochs // 2} (halfway) and "
-                       f"{self.epochs} (final, also -1), not {epoch!r}")
+                       f"{self.epochs} (final, also -1 or {self.epochs - 1}), not {epoch!r}")
 
     def repeats(self, metric: str = "test_acc", epoch=-1) -> np.ndarray:
         """(cells, repeats) in the source's unit (accuracies as fractions, times in s), NaN
         where a repeat is missing."""
         if metric not in METRICS:
-            raise KeyError(f"unknown metric {metric!r}; valid metrics: {', '.join(METRICS)}")
+            raise UnknownNameError(f"unknown metric {metric!r}; valid metrics: {', '.join(METRICS)}")
         return self.array(f"{self._when(epoch)}_{metric}")
 
     def _pct(self, metric: str, values: np.ndarray) -> np.ndarray:

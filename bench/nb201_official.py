@@ -71,6 +71,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from lmreg.bench.errors import UnknownNameError
 from lmreg.bench.fileio import atomic_path
 from lmreg.bench.gt_table import CURVES, GTFileError, GTTable
 
@@ -504,7 +505,7 @@ class NB201Table(GTTable):
 
     def _check_metric(self, metric: str) -> None:
         if metric not in ALL_CURVES:
-            raise KeyError(f"unknown metric {metric!r}; valid metrics: {', '.join(ALL_CURVES)}")
+            raise UnknownNameError(f"unknown metric {metric!r}; valid metrics: {', '.join(ALL_CURVES)}")
 
     def column(self, metric: str, epoch: int = -1) -> np.ndarray:
         """One metric at one epoch for every row (reads one chunk)."""
@@ -557,10 +558,3 @@ class NB201Table(GTTable):
             cols = {c: g[c][:, e] for c in ALL_CURVES}
         data = {"arch": self.archs, "seed": self.seeds, **cols, **self.scalars}
         return pd.DataFrame(data)
-
-    def to_gt_table(self) -> GTTable:
-        """A plain in-memory GTTable (every curve loaded), e.g. to write it out."""
-        return GTTable(space=self.space, task=self.task, recipe=self.recipe, archs=list(self.archs),
-                       seeds=self.seeds.copy(), curves={c: self.curves[c] for c in CURVES},
-                       scalars={s: self.scalars[s] for s in ("params", "flops", "wall_time")},
-                       meta=dict(self.meta))

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from lmreg.bench.ground_truth import GroundTruth
+
 CHANCE_FACTOR = 1.5      # median accuracy below 1.5x chance: the networks did not learn
 MIN_STEPS_PER_EPOCH = 10
 MIN_SEED_TAU = 0.3
 
 
-def table_warnings(table, num_classes: int = 10, train_size: int | None = None) -> list[str]:
+def table_warnings(table: GroundTruth, num_classes: int = 10, train_size: int | None = None) -> list[str]:
     """One line per problem found; empty when the table looks usable. ``train_size``
     (images per training epoch) enables the steps-per-epoch check."""
     from lmreg.paper_figures.noise import seed_taus

@@ -5,7 +5,7 @@ wherever a name does."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -13,6 +13,7 @@ import h5py
 import pandas as pd
 
 from lmreg.bench import analog, nb101, nb201_official
+from lmreg.bench.ground_truth import GroundTruth
 from lmreg.bench.gt_table import FORMAT as GT_FORMAT
 from lmreg.bench.gt_table import GTFileError, GTTable
 from lmreg.spaces import nb201
@@ -25,8 +26,9 @@ class Benchmark:
     name: str
     about: str
     path: Callable[[], Path]
-    open: Callable[[Path], object]  # -> a table with per_arch(metric), seed_matrix, frame, ...
+    open: Callable[[Path], GroundTruth]
     source: Callable[[], Path | None] | None = None  # where it is built from on first use, if anywhere
+    space: str = field(kw_only=True)  # search space of its architectures (spaces.base registry name)
 
     def state(self) -> tuple[str, Path]:
         """('present', store) | ('available', source it is converted from on first use) | ('absent', store)."""
@@ -51,22 +53,22 @@ def _build_registry() -> dict[str, Benchmark]:
     found = [Benchmark("micro-fmnist-nb201",
                        "NB201 cells trained stand-alone on the micro Fashion-MNIST task (built by this "
                        "harness; see README)",
-                       lambda: DATA_DIR / "micro_fmnist_nb201.h5", GTTable.read)]
+                       lambda: DATA_DIR / "micro_fmnist_nb201.h5", GTTable.read, space="nb201")]
     for ds in nb201_official.DATASETS:
         for hp, suffix in (("200", ""), ("12", "-hp12")):
             found.append(Benchmark(
                 f"nb201-{ds}{suffix}",
                 f"official NAS-Bench-201 {ds}, hp {hp}, per seed (convert once: "
                 f"`lmreg bench convert nb201 FILE.pth`; ${nb201_official.ENV_STORE})",
-                nb201_official.default_store_path, _nb201_view(ds, hp)))
+                nb201_official.default_store_path, _nb201_view(ds, hp), space="nb201"))
     found.append(Benchmark("analog-nb201",
                            "analog-nasbench: an independent 200-epoch CIFAR-10 run of all 15,625 NB201 "
                            f"cells, not the official data (pip install analog-nasbench; ${analog.ENV_PATH})",
-                           analog.default_path, analog.load_analog, source=analog.data_file))
+                           analog.default_path, analog.load_analog, source=analog.data_file, space="nb201"))
     found.append(Benchmark("nb101",
                            "NAS-Bench-101, 423,624 cells x 3 repeats at 108 epochs (convert once: "
                            f"`lmreg bench convert nb101 nasbench_only108.tfrecord`; ${nb101.ENV_H5})",
-                           nb101.h5_path, nb101.NB101Table.read))
+                           nb101.h5_path, nb101.NB101Table.read, space="nb101"))
     return {b.name: b for b in found}
 
 
@@ -83,7 +85,7 @@ def resolve(name_or_path: str) -> Path:
                       "(or a path to a .h5 ground-truth table)")
 
 
-def load(name_or_path: str):
+def load(name_or_path: str) -> GroundTruth:
     """The ground-truth table of a benchmark name or file."""
     if name_or_path in BENCHMARKS:
         bench = BENCHMARKS[name_or_path]
@@ -118,7 +120,7 @@ class Query:
 _NB201_COLUMNS = ("seed", "train_acc", "valid_acc", "test_acc", "test_loss", "params", "flops", "wall_time")
 
 
-def query(table, arch: str, epoch: int = -1) -> Query:
+def query(table: GroundTruth, arch: str, epoch: int = -1) -> Query:
     """One architecture of a loaded benchmark table: an NB101 module hash (32 hex digits)
     for NB101, an official NB201 string or a cell index (0..15624) for NB201 tables, where
     the cell's isomorphism class representative is found too. Malformed input raises

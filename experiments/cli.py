@@ -71,7 +71,7 @@ def cmd_bench_list(args) -> int:
     for name, bench in sorted(BENCHMARKS.items()):
         state, where = bench.state()
         note = " (converted on first use)" if state == "available" else ""
-        print(f"{name:28s} {state:9s} {where}{note}\n{'':28s} {bench.about}")
+        print(f"{name:28s} {state:9s} {where}{note}\n{'':28s} [{bench.space}] {bench.about}")
     return 0
 
 
@@ -116,7 +116,7 @@ def cmd_bench_info(args) -> int:
     else:
         print("test acc    no values")
     from lmreg.paper_figures.noise import noise_ceiling, predicted_agreement, seed_taus
-    for metric in [m for m in ("test_acc", "eval_acc") if m in table.curves]:
+    for metric in [m for m in ("test_acc", "eval_acc") if m in table.metrics]:
         matrix = table.seed_matrix(metric)
         taus = seed_taus(matrix)
         if not taus:

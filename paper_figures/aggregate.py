@@ -118,7 +118,6 @@ def group_records(records: list[dict]) -> list[Group]:
 
 # Seed statistics ----------------------------------------------------------------
 T_METHOD = "Student-t over seeds"
-HB_METHOD = "hierarchical bootstrap over seeds and pool architectures"
 N_BOOT = 2000
 
 

@@ -403,6 +403,3 @@ def get_definition(name: str) -> Definition:
         raise UnknownDefinition(f"unknown table or figure {name!r}; valid names: "
                                 f"{', '.join(DEFINITIONS)}") from None
 
-
-def list_definitions() -> list[str]:
-    return list(DEFINITIONS)

@@ -115,6 +115,8 @@ def test_bench_query_nb101_by_module_hash(nb101_store, capsys):
     assert main(["bench", "query", "nb101", nb101_store[1], "--epoch", "54"]) == 0
     mean = sum(_nb101_acc(1, r, 54) - 1 / 32 for r in range(3)) / 3 * 100
     assert capsys.readouterr().out.strip().splitlines()[-1] == f"mean test_acc over seeds: {mean:.3f}"
+    assert main(["bench", "info", "nb101"]) == 0  # the GroundTruth members only (no .curves)
+    assert "seed tau    test_acc" in capsys.readouterr().out
     assert main(["bench", "query", "nb101", "--top", "1"]) == 0
     assert capsys.readouterr().out.split()[1] == nb101_store[1]
     assert main(["bench", "query", "nb101", "0123456789abcdef" * 2]) == 1

@@ -161,3 +161,85 @@ def test_cifar_crop_padding_is_black_in_every_channel():
     assert bool((is_black | is_white).all())
     assert bool(is_black.any())  # some crops were shifted into the padding
     assert bool((is_black.all(1) | is_white.all(1)).all())  # a pixel is black in all channels or none
+
+
+# A dataset and task registered from outside the package -------------------------
+def _read_toy(root):
+    """The toy format: four .npy files, images as (N, 8, 8) uint8."""
+    out = {}
+    for split in ("train", "test"):
+        out[f"{split}_x"] = np.load(root / f"{split}_x.npy")[:, None]  # add the channel axis
+        out[f"{split}_y"] = np.load(root / f"{split}_y.npy")
+    return out
+
+
+def _write_toy(root, n_train=40, n_test=20, classes=4):
+    """Digit-like 8x8 images: class k is a bright bar in row 2k, plus noise."""
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    for split, n in (("train", n_train), ("test", n_test)):
+        y = np.arange(n) % classes
+        x = rng.integers(0, 60, (n, 8, 8))
+        for i, k in enumerate(y):
+            x[i, 2 * k] += 180
+        np.save(root / f"{split}_x.npy", x.astype(np.uint8))
+        np.save(root / f"{split}_y.npy", y.astype(np.int64))
+    return root
+
+
+@pytest.fixture
+def clean_registry(monkeypatch):
+    monkeypatch.setattr(tasks, "DATASETS", dict(tasks.DATASETS))
+    monkeypatch.setattr(tasks, "TASKS", dict(tasks.TASKS))
+
+
+def test_task_registered_from_outside_runs_end_to_end(tmp_path, monkeypatch, clean_registry):
+    import random
+
+    from lmreg.spaces.base import NetSpec, get_space
+    toy = tasks.register_dataset(tasks.Dataset(
+        "toy-digits", _read_toy, mean=(0.25,), std=(0.3,), sizes=(40, 20), dir_env="TOY_DIGITS_DIR",
+        dir_default="~/nowhere/toy-digits", hint="run _write_toy"))
+    tasks.register_task(tasks.TaskSpec("toy", "toy-digits", resolution=8, n_train=None, n_valid=12,
+                                       n_test=None, num_classes=4))
+    # missing folder: the dataset's own hint
+    monkeypatch.setenv("TOY_DIGITS_DIR", str(tmp_path / "none"))
+    with pytest.raises(DataFileError, match="toy-digits not found at .*: run _write_toy"):
+        tasks.load_task("toy")
+    monkeypatch.setenv("TOY_DIGITS_DIR", str(_write_toy(tmp_path / "toy")))
+    task = tasks.load_task("toy")
+    assert task.spec.in_channels == toy.in_channels == 1
+    assert {s: task.size(s) for s in tasks.SPLITS} == tasks.split_sizes(task.spec) == \
+        {"train": 20, "valid": 12, "test": 20}
+    x, y = next(task.batches("train", 8))
+    assert x.shape == (8, 1, 8, 8) and x.dtype == torch.float32
+    space = get_space("nb201")
+    net = space.build_supernet(NetSpec(C=4), task.spec.in_channels, task.spec.num_classes)
+    logits = net(x, space.sample_path(random.Random(0)))
+    logits = logits[-1] if isinstance(logits, tuple) else logits
+    assert logits.shape == (8, 4) and torch.isfinite(logits).all()
+
+
+def test_registry_rejects_duplicates_and_unknown_names(clean_registry):
+    fm = tasks.get_dataset("fashion-mnist")
+    with pytest.raises(ValueError, match="dataset 'fashion-mnist' is already registered"):
+        tasks.register_dataset(fm)
+    with pytest.raises(ValueError, match="task 'micro-fmnist' is already registered"):
+        tasks.register_task(tasks.get_spec("micro-fmnist"))
+    with pytest.raises(KeyError, match="unknown dataset 'svhn'; valid datasets: cifar10, fashion-mnist"):
+        tasks.register_task(tasks.TaskSpec("s", "svhn", 32, None, None, None))
+    with pytest.raises(KeyError, match="unknown task 'nope'; valid tasks: "):
+        tasks.register_task(tasks.TaskSpec("s", "cifar10", 32, None, None, None, subset_of="nope"))
+    assert "s" not in tasks.TASKS
+
+
+def test_reader_output_is_checked(tmp_path, clean_registry):
+    arrays = {}
+    tasks.register_dataset(tasks.Dataset("bad", lambda root: arrays, (0.5,), (0.5,), (2, 2),
+                                         "LMREG_TEST_BAD_DIR", str(tmp_path), "n/a"))
+    with pytest.raises(DataFileError, match="the bad reader returned no train_x/train_y arrays"):
+        tasks.read_raw("bad")
+    arrays.update({f"{s}_{k}": np.zeros((2, 8, 8) if k == "x" else 2, np.uint8) for s in ("train", "test")
+                   for k in "xy"})
+    with pytest.raises(DataFileError, match=r"bad train_x must be uint8 \(N, 1, H, W\)"):
+        tasks.read_raw("bad")

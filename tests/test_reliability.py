@@ -305,9 +305,10 @@ def test_new_user_paths(tmp_path, capsys):
     assert run_name(load_config("micro")) != run_name(load_config("micro", ["task=fmnist"]))
     # A benchmark that is converted on first use is not listed as absent.
     from lmreg.bench.registry import Benchmark
-    bench = Benchmark("x", "about", lambda: tmp_path / "none.h5", GTTable.read, source=lambda: MICRO_GT)
+    bench = Benchmark("x", "about", lambda: tmp_path / "none.h5", GTTable.read, source=lambda: MICRO_GT,
+                      space="nb201")
     assert bench.state() == ("available", MICRO_GT)
-    assert Benchmark("y", "about", lambda: tmp_path / "none.h5", GTTable.read).state()[0] == "absent"
+    assert Benchmark("y", "about", lambda: tmp_path / "none.h5", GTTable.read, space="nb201").state()[0] == "absent"
 
 
 # 7. Durability ---------------------------------------------------------------------

@@ -13,7 +13,7 @@ import hashlib
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -31,20 +31,32 @@ SPLITS = ("train", "valid", "test")
 # held-out half uses (45,000 of Fashion-MNIST's 60,000 for the micro task). Only the
 # ground-truth builder reads it, to estimate stand-alone accuracy with less noise.
 EXTRA = "extra"
-MEAN_STD = {
-    "fashion-mnist": ((0.2860,), (0.3530,)),
-    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
-}
-RAW_SIZES = {"fashion-mnist": (60_000, 10_000), "cifar10": (50_000, 10_000)}  # (train, test) as published
-RAW_DIR_ENV = {"fashion-mnist": "LMREG_FMNIST_DIR", "cifar10": "LMREG_CIFAR10_DIR"}
-RAW_DIR_DEFAULT = {"fashion-mnist": "/usr/share/datasets/fashion-mnist",
-                   "cifar10": "~/data/cifar-10-batches-py"}
-RAW_DIR_HINT = {
-    "fashion-mnist": "install it with `apt-get install dataset-fashion-mnist` (Debian) or point "
-                     "LMREG_FMNIST_DIR at a folder holding the four IDX files",
-    "cifar10": "download cifar-10-python.tar.gz, unpack it and point LMREG_CIFAR10_DIR at its "
-               "cifar-10-batches-py folder",
-}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A raw image dataset: where its files are and how to read them.
+
+    ``reader(root)`` gets the dataset's folder and returns uint8 images and integer
+    labels as ``{"train_x": (N, C, H, W), "train_y": (N,), "test_x": ..., "test_y": ...}``
+    (it raises ``DataFileError`` naming the file when one is missing or malformed).
+    """
+    name: str
+    reader: Callable[[Path], dict[str, np.ndarray]]
+    mean: tuple[float, ...]      # per channel, on the 0..1 scale
+    std: tuple[float, ...]
+    sizes: tuple[int, int]       # (train, test) images as published
+    dir_env: str                 # environment variable that points at the folder
+    dir_default: str             # folder used when the variable is unset (~ expanded)
+    hint: str                    # how to get the files, shown when the folder is missing
+
+    def __post_init__(self):
+        if not self.mean or len(self.mean) != len(self.std):
+            raise ValueError(f"dataset {self.name!r}: mean and std need one value per channel")
+
+    @property
+    def in_channels(self) -> int:
+        return len(self.mean)
 
 
 @dataclass(frozen=True)
@@ -66,27 +78,67 @@ class TaskSpec:
 
     @property
     def in_channels(self) -> int:
-        return len(MEAN_STD[self.dataset][0])
+        return get_dataset(self.dataset).in_channels
 
 
-TASKS = {
-    # The embedded default: 16x16 Fashion-MNIST, 10k training images, 5k held out,
-    # the full 10k test set (small test sets make the ground truth noisy).
-    "micro-fmnist": TaskSpec("micro-fmnist", "fashion-mnist", 16, 10_000, 5_000, None,
-                             embedded="micro_fmnist16.npz", extra=True,
-                             extra_embedded="micro_fmnist16_extra.npz"),
-    # A slice of the micro task for smoke runs and tests: seconds, not minutes.
-    "smoke-fmnist": TaskSpec("smoke-fmnist", "fashion-mnist", 16, 1_000, 500, 1_000,
-                             subset_of="micro-fmnist"),
-    "fmnist": TaskSpec("fmnist", "fashion-mnist", 28, None, None, None, crop_padding=2),
-    "cifar10": TaskSpec("cifar10", "cifar10", 32, None, None, None, crop_padding=4, hflip=True),
-}
+# The registries: name -> record. Fill them only through register_dataset / register_task.
+DATASETS: dict[str, Dataset] = {}
+TASKS: dict[str, TaskSpec] = {}
+
+
+def register_dataset(dataset: Dataset) -> Dataset:
+    """Make a raw dataset known by its name; a name can be registered once."""
+    if dataset.name in DATASETS:
+        raise ValueError(f"dataset {dataset.name!r} is already registered; pick another name")
+    DATASETS[dataset.name] = dataset
+    return dataset
+
+
+def register_task(spec: TaskSpec) -> TaskSpec:
+    """Make a task known to `load_task` and to configs by its name; its dataset (or the
+    task it is a subset of) must be registered first; a name can be registered once."""
+    if spec.name in TASKS:
+        raise ValueError(f"task {spec.name!r} is already registered; pick another name")
+    get_dataset(spec.dataset)
+    if spec.subset_of is not None:
+        get_spec(spec.subset_of)
+    TASKS[spec.name] = spec
+    return spec
+
+
+def get_dataset(name: str) -> Dataset:
+    if name not in DATASETS:
+        raise UnknownNameError(f"unknown dataset {name!r}; valid datasets: {', '.join(sorted(DATASETS))}")
+    return DATASETS[name]
 
 
 def get_spec(name: str) -> TaskSpec:
     if name not in TASKS:
         raise UnknownNameError(f"unknown task {name!r}; valid tasks: {', '.join(sorted(TASKS))}")
     return TASKS[name]
+
+
+# Built-in datasets and tasks: registrations like any other.
+register_dataset(Dataset(
+    "fashion-mnist", readers.read_fashion_mnist, (0.2860,), (0.3530,), (60_000, 10_000),
+    "LMREG_FMNIST_DIR", "/usr/share/datasets/fashion-mnist",
+    "install it with `apt-get install dataset-fashion-mnist` (Debian) or point "
+    "LMREG_FMNIST_DIR at a folder holding the four IDX files"))
+register_dataset(Dataset(
+    "cifar10", readers.read_cifar10, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), (50_000, 10_000),
+    "LMREG_CIFAR10_DIR", "~/data/cifar-10-batches-py",
+    "download cifar-10-python.tar.gz, unpack it and point LMREG_CIFAR10_DIR at its "
+    "cifar-10-batches-py folder"))
+
+# The embedded default: 16x16 Fashion-MNIST, 10k training images, 5k held out,
+# the full 10k test set (small test sets make the ground truth noisy).
+register_task(TaskSpec("micro-fmnist", "fashion-mnist", 16, 10_000, 5_000, None,
+                       embedded="micro_fmnist16.npz", extra=True,
+                       extra_embedded="micro_fmnist16_extra.npz"))
+# A slice of the micro task for smoke runs and tests: seconds, not minutes.
+register_task(TaskSpec("smoke-fmnist", "fashion-mnist", 16, 1_000, 500, 1_000, subset_of="micro-fmnist"))
+register_task(TaskSpec("fmnist", "fashion-mnist", 28, None, None, None, crop_padding=2))
+register_task(TaskSpec("cifar10", "cifar10", 32, None, None, None, crop_padding=4, hflip=True))
 
 
 def split_sizes(spec: TaskSpec) -> dict[str, int]:
@@ -96,7 +148,7 @@ def split_sizes(spec: TaskSpec) -> dict[str, int]:
         parent = split_sizes(get_spec(spec.subset_of))
         limits = {"train": spec.n_train, "valid": spec.n_valid, "test": spec.n_test}
         return {k: min(v, limits[k]) if limits[k] is not None else v for k, v in parent.items()}
-    n_train, n_test = RAW_SIZES[spec.dataset]
+    n_train, n_test = get_dataset(spec.dataset).sizes
     halves = {"train": n_train // 2, "valid": n_train - n_train // 2}
     return {"train": min(halves["train"], spec.n_train or halves["train"]),
             "valid": min(halves["valid"], spec.n_valid or halves["valid"]),
@@ -104,15 +156,32 @@ def split_sizes(spec: TaskSpec) -> dict[str, int]:
 
 
 def raw_dir(dataset: str) -> Path:
-    return Path(os.environ.get(RAW_DIR_ENV[dataset], RAW_DIR_DEFAULT[dataset])).expanduser()
+    ds = get_dataset(dataset)
+    return Path(os.environ.get(ds.dir_env, ds.dir_default)).expanduser()
 
 
 def read_raw(dataset: str, root: str | Path | None = None) -> dict[str, np.ndarray]:
+    ds = get_dataset(dataset)
     root = Path(root) if root is not None else raw_dir(dataset)
     if not root.is_dir():
-        raise DataFileError(f"{dataset} not found at {root}: {RAW_DIR_HINT[dataset]}")
-    reader = readers.read_fashion_mnist if dataset == "fashion-mnist" else readers.read_cifar10
-    return reader(root)
+        raise DataFileError(f"{dataset} not found at {root}: {ds.hint}")
+    raw = ds.reader(root)
+    _check_raw(ds, root, raw)
+    return raw
+
+
+def _check_raw(ds: Dataset, root: Path, raw: dict[str, np.ndarray]) -> None:
+    """A reader's output has the shape the rest of the harness relies on."""
+    for split in ("train", "test"):
+        x, y = raw.get(f"{split}_x"), raw.get(f"{split}_y")
+        if x is None or y is None:
+            raise DataFileError(f"{root}: the {ds.name} reader returned no {split}_x/{split}_y arrays")
+        if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1] != ds.in_channels:
+            raise DataFileError(f"{root}: {ds.name} {split}_x must be uint8 (N, {ds.in_channels}, H, W), "
+                                f"got {x.dtype} {x.shape}")
+        if y.ndim != 1 or len(y) != len(x):
+            raise DataFileError(f"{root}: {ds.name} {split}_y must hold one label per image, "
+                                f"got shape {y.shape} for {len(x)} images")
 
 
 def make_arrays(spec: TaskSpec, raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -173,9 +242,10 @@ def write_embedded(spec: TaskSpec, out: Path, raw_root: str | Path | None = None
     return _save_npz(Path(out), {k: v for k, v in arrays.items() if not _is_extra(k)}, spec)
 
 
-def _load_npz(path: Path, task: str) -> dict[str, np.ndarray]:
+def _load_npz(path: Path, spec: TaskSpec) -> dict[str, np.ndarray]:
     restore = (f"restore it with `git checkout -- bench/data/{path.name}` (or reinstall lmreg), or "
-               f"rebuild it from Debian's dataset-fashion-mnist with `lmreg data embed {task}`")
+               f"rebuild it from the raw {spec.dataset} files with `lmreg data embed {spec.name}` "
+               f"({spec.dataset}: {get_dataset(spec.dataset).hint})")
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files if k not in ("digest", "spec")}
@@ -191,11 +261,11 @@ def load_arrays(spec: TaskSpec, extra: bool = False) -> dict[str, np.ndarray]:
     """The task's uint8 arrays; ``extra`` adds the extra evaluation split where the task
     has one (only the ground-truth builder reads it)."""
     if spec.embedded and (DATA_DIR / spec.embedded).is_file():
-        arrays = _load_npz(DATA_DIR / spec.embedded, spec.name)
+        arrays = _load_npz(DATA_DIR / spec.embedded, spec)
         if spec.extra and extra:
             extra_path = DATA_DIR / (spec.extra_embedded or "")
             if spec.extra_embedded and extra_path.is_file():
-                arrays.update(_load_npz(extra_path, spec.name))
+                arrays.update(_load_npz(extra_path, spec))
             else:
                 arrays.update({k: v for k, v in make_arrays(spec, read_raw(spec.dataset)).items() if _is_extra(k)})
         return arrays
@@ -216,7 +286,8 @@ class Task:
         self.splits = SPLITS + ((EXTRA,) if f"{EXTRA}_y" in arrays else ())
         self.x = {s: torch.from_numpy(arrays[f"{s}_x"]).to(self.device) for s in self.splits}
         self.y = {s: torch.from_numpy(arrays[f"{s}_y"]).to(self.device) for s in self.splits}
-        mean, std = MEAN_STD[spec.dataset]
+        ds = get_dataset(spec.dataset)
+        mean, std = ds.mean, ds.std
         self._mean = torch.tensor(mean, device=self.device).view(1, -1, 1, 1) * 255
         self._std = torch.tensor(std, device=self.device).view(1, -1, 1, 1) * 255
 
