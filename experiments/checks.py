@@ -49,7 +49,8 @@ def check_config(cfg) -> None:
     registry.resolve(cfg.benchmark)  # unknown names list the valid ones
     get_algorithm(cfg.algorithm)
     space = get_space(cfg.space)
-    declared = getattr(registry.BENCHMARKS.get(cfg.benchmark), "space", None)
+    known = registry.BENCHMARKS.get(cfg.benchmark)  # None for a file path: checked when it is opened
+    declared = known.space if known else None
     if declared is not None and declared != cfg.space:
         raise ConfigError(f"benchmark {cfg.benchmark!r} covers the {declared} space, but space={cfg.space!r}; "
                           f"set space={declared} or pick a {cfg.space} benchmark")
