@@ -183,9 +183,12 @@ def parse(text: str) -> Cell:
         raise ArchError(f"malformed NB101 key {text!r}: expected 'ROW/ROW/...:input,OP,...,output'")
     rows = rows.split("/")
     n = len(rows)
-    if any(len(r) != n or set(r) - {"0", "1"} for r in rows):
-        raise ArchError(f"malformed NB101 key {text!r}: the matrix must be {n} rows of {n} '0'/'1' "
-                        "characters joined by '/'")
+    for r in rows:
+        if set(r) - {"0", "1"}:
+            raise ArchError(f"malformed NB101 key {text!r}: matrix row {r!r} is not made of '0'/'1'")
+        if len(r) != n:
+            raise ArchError(f"malformed NB101 key {text!r}: the matrix is not square ({n} rows, "
+                            f"row {r!r} has {len(r)} entries)")
     ops = tuple(labels.split(","))
     if len(ops) != n:
         raise ArchError(f"malformed NB101 key {text!r}: {n} matrix rows but {len(ops)} ops")
