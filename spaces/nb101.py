@@ -23,6 +23,7 @@ different keys but the same `module_hash`, which is what the official table is k
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import random
 import sys
 from dataclasses import dataclass
@@ -40,6 +41,10 @@ OP_CODES = {INPUT: -1, OUTPUT: -2, **{op: i for i, op in enumerate(OPS)}}
 MAX_VERTICES = 7
 MAX_EDGES = 9
 NUM_UNIQUE = 423_624  # cells in the NB101 dataset (distinct module hashes)
+# Unique cells by vertex count: V <= 6 counted here by enumerating every cell and its
+# module hash (docs/fidelity.md); V = 7 is the rest of NUM_UNIQUE.
+UNIQUE_BY_VERTICES = {2: 1, 3: 6, 4: 84, 5: 2441, 6: 62_010}
+UNIQUE_BY_VERTICES[7] = NUM_UNIQUE - sum(UNIQUE_BY_VERTICES.values())  # 359,082
 _HEX = frozenset("0123456789abcdef")
 
 
@@ -250,7 +255,8 @@ def random_cell(rng: random.Random) -> Cell:
 
     This is NOT uniform over the 423,624 unique cells: a cell is drawn in proportion to
     the number of raw (matrix, ops) draws that prune to it or to an isomorphic relabelling,
-    which favours small cells (docs/fidelity.md, "NAS-Bench-101 space", has the numbers).
+    which favours small cells heavily (0.3 % of draws have 7 vertices against 84.8 % of the
+    unique cells; docs/fidelity.md, "NAS-Bench-101 space"). `uniform_cell` is uniform.
     Draws per try: one getrandbits(21) for the edges (bit k = edge k of the row-major upper
     triangle), then 5 randrange(3) for the ops."""
     while True:
@@ -271,11 +277,71 @@ def random_cell(rng: random.Random) -> Cell:
         return Cell(pm, tuple(ops[i] for i in idx))
 
 
-def sample(n: int, seed: int, exclude: Iterable = ()) -> list[Cell]:
+def labellings(arch) -> int:
+    """How many distinct (matrix, ops) pairs name this cell: the vertex orders that keep
+    every edge forward (linear extensions of its DAG) divided by its label-preserving
+    automorphisms."""
+    c = check(arch)
+    n, m = c.num_vertices, c.matrix
+    inner = range(1, n - 1)
+    preds = [sum(1 << (i - 1) for i in inner if m[i][j]) for j in range(n)]
+    ext = {0: 1}  # linear extensions of each placed subset of interior vertices (bitmask)
+    for mask in range(1 << (n - 2)):
+        if mask not in ext:
+            continue
+        for j in inner:
+            bit = 1 << (j - 1)
+            if not mask & bit and preds[j] & mask == preds[j]:
+                ext[mask | bit] = ext.get(mask | bit, 0) + ext[mask]
+    orders = ext[(1 << (n - 2)) - 1]
+    sig = [(c.ops[v], sum(m[v]), sum(r[v] for r in m)) for v in range(n)]
+    autos = 0
+    for perm in itertools.permutations(inner):
+        p = (0, *perm, n - 1)
+        if all(sig[p[v]] == sig[v] for v in inner) and \
+                all(m[p[i]][p[j]] == m[i][j] for i in range(n) for j in range(i + 1, n)):
+            autos += 1
+    return orders // autos
+
+
+def uniform_cell(rng: random.Random, vertices: int | None = None) -> Cell:
+    """A cell drawn uniformly from the 423,624 unique NB101 cells (each module hash equally
+    likely; with ``vertices``, uniformly from the unique cells of that size), without the
+    table: the vertex count is drawn with the weights UNIQUE_BY_VERTICES, then a labelled
+    cell of that size uniformly (random upper-triangular matrix with edge probability 1/2
+    and uniform ops, redrawn until every vertex is on an input->output path and it has
+    <= 9 edges), kept with probability 1/labellings(cell) so that every cell counts once.
+    The official SPOS default (uniform over the NB101 table's cells) has this distribution."""
+    if vertices is None:
+        sizes = list(UNIQUE_BY_VERTICES)
+        vertices = rng.choices(sizes, weights=[UNIQUE_BY_VERTICES[v] for v in sizes])[0]
+    if vertices not in UNIQUE_BY_VERTICES:
+        raise ArchError(f"NB101 cells have 2..{MAX_VERTICES} vertices, got {vertices}")
+    n = vertices
+    slots = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    while True:
+        bits = rng.getrandbits(len(slots)) if slots else 0
+        ops = (INPUT,) + tuple(OPS[rng.randrange(len(OPS))] for _ in range(n - 2)) + (OUTPUT,)
+        if bin(bits).count("1") > MAX_EDGES:
+            continue
+        m = [[0] * n for _ in range(n)]
+        for k, (i, j) in enumerate(slots):
+            if bits >> k & 1:
+                m[i][j] = 1
+        m = tuple(map(tuple, m))
+        if not all(_on_path(m)):
+            continue
+        c = Cell(m, ops)
+        if rng.random() * labellings(c) < 1.0:
+            return c
+
+
+def sample(n: int, seed: int, exclude: Iterable = (), sampler=None) -> list[Cell]:
     """n cells with distinct module hashes, none isomorphic to a cell in ``exclude``: the
-    first n distinct cells of the stream `random_cell(random.Random(seed))`, so a larger n
-    extends a smaller one (same seed and exclude). Same distribution as `random_cell`
-    (not uniform over the unique cells), each cell in the labelling it was drawn in."""
+    first n distinct cells of the stream ``sampler(random.Random(seed))`` (default
+    `uniform_cell`: uniform over the unique cells), so a larger n extends a smaller one
+    (same seed and exclude). Each cell is returned in the labelling it was drawn in."""
+    sampler = uniform_cell if sampler is None else sampler
     if n < 0:
         raise ArchError(f"cannot sample {n} architectures")
     if n > NUM_UNIQUE:
@@ -283,7 +349,7 @@ def sample(n: int, seed: int, exclude: Iterable = ()) -> list[Cell]:
     seen = {module_hash(a) for a in map(as_arch, exclude)}
     rng, out = random.Random(seed), []
     while len(out) < n:
-        c = random_cell(rng)
+        c = sampler(rng)
         h = module_hash(c)
         if h not in seen:
             seen.add(h)

@@ -22,16 +22,15 @@ class NB101Space:
         return nb101.key(arch)
 
     def sample(self, n: int, seed: int, exclude: Iterable[nb101.Cell] = ()) -> list[nb101.Cell]:
-        """Cells with distinct module hashes, drawn as `sample_path` draws (not uniform
-        over the 423,624 unique cells; see nb101.random_cell)."""
+        """Cells with distinct module hashes, uniform over NB101's 423,624 unique cells."""
         return nb101.sample(n, seed, exclude)
 
     def sample_path(self, rng: random.Random) -> nb101.Cell:
-        """NB101's random_spec distribution (random 7x7 matrix with edge probability 1/2,
-        uniform ops, pruned, redrawn until valid), which favours small cells. The official
-        SPOS default instead draws uniformly from the NB101 table's cells, which needs
-        the table; docs/fidelity.md ("NAS-Bench-101 space") compares the two."""
-        return nb101.random_cell(rng)
+        """Uniform over the 423,624 unique cells (each module hash equally likely), the
+        official SPOS default's distribution, without needing the table (nb101.uniform_cell).
+        NB101's random_spec (nb101.random_cell; the official 'random_nas' option) is not
+        used: it draws 7-vertex cells 0.3 % of the time (docs/fidelity.md)."""
+        return nb101.uniform_cell(rng)
 
     def _config(self, net: NetSpec, in_channels: int, num_classes: int) -> nb101_net.NetConfig:
         return nb101_net.NetConfig(C=net.C, N=net.N, in_channels=in_channels, num_classes=num_classes,

@@ -4,6 +4,8 @@ paths against stand-alone networks loaded with the path's weights)."""
 
 from __future__ import annotations
 
+import collections
+import itertools
 import random
 
 import numpy as np
@@ -164,9 +166,56 @@ def test_sample_path_uses_only_the_rng():
     p1 = [space.sample_path(random.Random(5)) for _ in range(2)]
     assert p1[0] == p1[1]
     rng = random.Random(0)
-    paths = [space.sample_path(rng) for _ in range(300)]
+    paths = [space.sample_path(rng) for _ in range(100)]
     assert all(isinstance(p, nb101.Cell) for p in paths)
-    assert {p.num_vertices for p in paths} >= {3, 4, 5, 6, 7}
+    sizes = collections.Counter(p.num_vertices for p in paths)  # 7, 6, 5: 84.8, 14.6, 0.6 % of cells
+    assert set(sizes) <= {5, 6, 7} and sizes[7] > 70
+
+
+def _labelled_cells(V):
+    """Every valid NB101 cell of exactly V vertices (no pruning needed), as labelled."""
+    slots = [(i, j) for i in range(V) for j in range(i + 1, V)]
+    for bits in range(1 << len(slots)):
+        m = [[0] * V for _ in range(V)]
+        for k, (i, j) in enumerate(slots):
+            m[i][j] = bits >> k & 1
+        if sum(map(sum, m)) <= nb101.MAX_EDGES and all(nb101._on_path(tuple(map(tuple, m)))):
+            for ops in itertools.product(nb101.OPS, repeat=V - 2):
+                yield nb101.cell(m, [I, *ops, O])
+
+
+def test_labellings_count_the_cells_of_one_hash():
+    """Grouping every labelled 4-vertex cell by module hash: 84 unique cells (as
+    UNIQUE_BY_VERTICES), each group as large as labellings() says."""
+    groups = collections.defaultdict(set)
+    for c in _labelled_cells(4):
+        groups[nb101.module_hash(c)].add(c)
+    assert len(groups) == nb101.UNIQUE_BY_VERTICES[4] == 84
+    assert {len(g) for g in groups.values()} == {1, 2}
+    for g in groups.values():
+        assert all(nb101.labellings(c) == len(g) for c in g)
+    assert sum(nb101.UNIQUE_BY_VERTICES.values()) == nb101.NUM_UNIQUE
+
+
+def test_uniform_cell_is_uniform_over_hashes():
+    """4-vertex cells: each of the 84 hashes about equally often (chi-square well inside
+    its 83-dof range), while the labelled draw it corrects is not."""
+    rng = random.Random(0)
+    draws = collections.Counter(nb101.module_hash(nb101.uniform_cell(rng, vertices=4)) for _ in range(4200))
+    assert len(draws) == 84
+    chi2 = sum((k - 50) ** 2 / 50 for k in draws.values())
+    assert chi2 < 83 + 4 * (2 * 83) ** 0.5
+    labelled = collections.Counter(nb101.module_hash(c) for c in _labelled_cells(4))
+    assert max(labelled.values()) == 2 * min(labelled.values())
+
+
+def test_random_spec_sampler_favours_small_cells():
+    rng = random.Random(0)
+    sizes = collections.Counter(nb101.random_cell(rng).num_vertices for _ in range(2000))
+    assert sizes[7] < 40  # about 0.3 %, against 84.8 % of the unique cells
+    rng = random.Random(0)
+    sizes = collections.Counter(nb101.uniform_cell(rng).num_vertices for _ in range(200))
+    assert sizes[7] > 150
 
 
 def test_space_conforms():
