@@ -26,12 +26,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import importlib.util
 import json
 import operator
 import os
 import struct
-import sys
 import time
 from array import array
 from dataclasses import dataclass, field
@@ -46,6 +44,7 @@ from lmreg.bench.errors import UnknownNameError
 from lmreg.bench.gt_table import GTFileError
 from lmreg.bench.tfrecord import TFRecordError, iter_records
 from lmreg.spaces.nb201 import ArchError
+from lmreg.spaces.nb101 import _load_graph_util, cell_hash, labeling  # noqa: F401  (cell hashing lives with the space)
 
 FORMAT = "lmreg-nb101/1"
 INPUT, OUTPUT = "input", "output"
@@ -427,39 +426,6 @@ def iter_nb101(path: str | Path, verify: bool = True) -> Iterator[tuple[int, NB1
                 raise NB101FormatError(f"{path}: record at byte offset {off}: {e}") from None
     except TFRecordError as e:
         raise NB101FormatError(str(e)) from None
-
-
-# --- cell hashing (agrees with nasbench / nasbench_pytorch graph_util) --------------------
-_graph_util = None
-
-
-def _load_graph_util():
-    """nasbench_pytorch's graph_util, without importing torch (its package __init__ imports
-    the networks) unless torch-side code has already imported it."""
-    global _graph_util
-    if _graph_util is None:
-        mod = sys.modules.get("nasbench_pytorch.model.graph_util")
-        if mod is None:
-            spec = importlib.util.find_spec("nasbench_pytorch")
-            if spec is None or not spec.submodule_search_locations:
-                raise ImportError("nasbench-pytorch is not installed (pip install nasbench-pytorch)")
-            file = Path(list(spec.submodule_search_locations)[0]) / "model" / "graph_util.py"
-            gspec = importlib.util.spec_from_file_location("_lmreg_nb101_graph_util", file)
-            mod = importlib.util.module_from_spec(gspec)
-            gspec.loader.exec_module(mod)
-        _graph_util = mod
-    return _graph_util
-
-
-def labeling(ops: list[str]) -> list[int]:
-    """graph_util labels: -1 input, -2 output, index in OPS otherwise."""
-    return [OP_CODES[op] for op in ops]
-
-
-def cell_hash(matrix, ops: list[str]) -> str:
-    """The NASBench module hash of a (pruned) cell: graph_util.hash_module on the numpy
-    matrix, so isomorphic cells hash alike."""
-    return _load_graph_util().hash_module(np.asarray(matrix), labeling(ops))
 
 
 # --- conversion --------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ Conventions every space follows:
 * An architecture (`arch`) is an immutable, hashable value of the space's own
   choosing (NB201: a tuple of 6 op indices; NB101: a (matrix, ops) cell).
 * `key(arch)` is the string a ground-truth table indexes it by (NB201: the
-  official string; NB101: the module hash). `parse(key(a)) == a` for canonical a.
+  official string; NB101: the cell as 'rows:ops', see spaces/nb101.py; the official
+  NB101 table is keyed by `nb101.module_hash`). `parse(key(a)) == a` for canonical a.
 * A super-net is called as `net(x, path)`: `path` is one architecture (single
   path), or, for spaces with `supports_mixture`, a `Mixture` of per-choice
   weights (GDAS / DARTS-style algorithms).
@@ -81,6 +82,7 @@ class SearchSpace(Protocol):
 # name -> "module:attribute" of a SearchSpace instance; imported on first use.
 SPACES = {
     "nb201": "lmreg.spaces.nb201_space:SPACE",
+    "nb101": "lmreg.spaces.nb101_space:SPACE",
 }
 
 

@@ -1,0 +1,49 @@
+"""NAS-Bench-101 behind the SearchSpace protocol: the encoding is `nb101`, the
+networks `nb101_net`; this module only connects them to the harness."""
+
+from __future__ import annotations
+
+import random
+from typing import Iterable
+
+from . import nb101, nb101_net
+from .base import NetSpec
+
+
+class NB101Space:
+    name = "nb101"
+    semantics = nb101_net.SEMANTICS
+    supports_mixture = False
+
+    def parse(self, text: str) -> nb101.Cell:
+        return nb101.parse(text)
+
+    def key(self, arch: nb101.Cell) -> str:
+        return nb101.key(arch)
+
+    def sample(self, n: int, seed: int, exclude: Iterable[nb101.Cell] = ()) -> list[nb101.Cell]:
+        """Cells with distinct module hashes, uniform over NB101's 423,624 unique cells."""
+        return nb101.sample(n, seed, exclude)
+
+    def sample_path(self, rng: random.Random) -> nb101.Cell:
+        """Uniform over the 423,624 unique cells (each module hash equally likely), the
+        official SPOS default's distribution, without needing the table (nb101.uniform_cell).
+        NB101's random_spec (nb101.random_cell; the official 'random_nas' option) is not
+        used: it draws 7-vertex cells 0.3 % of the time (docs/fidelity.md)."""
+        return nb101.uniform_cell(rng)
+
+    def _config(self, net: NetSpec, in_channels: int, num_classes: int) -> nb101_net.NetConfig:
+        return nb101_net.NetConfig(C=net.C, N=net.N, in_channels=in_channels, num_classes=num_classes,
+                                   bn_affine=net.bn_affine, bn_track_running_stats=net.bn_track_running_stats)
+
+    def build_supernet(self, net: NetSpec, in_channels: int, num_classes: int) -> nb101_net.NB101Net:
+        return nb101_net.NB101Net(self._config(net, in_channels, num_classes))
+
+    def build_standalone(self, arch, net: NetSpec, in_channels: int, num_classes: int) -> nb101_net.NB101Net:
+        return nb101_net.NB101Net(self._config(net, in_channels, num_classes), nb101.check(arch))
+
+    def subnet_state(self, supernet, standalone) -> dict:
+        return nb101_net.subnet_state(supernet, standalone)
+
+
+SPACE = NB101Space()
