@@ -161,7 +161,7 @@ class SuperNetTrainer:
         self.load_extra_state(state.get("extra", {}))
 
 
-# name -> "module:class" of a SuperNetTrainer subclass; imported on first use.
+# name -> "module:class" of a SuperNetTrainer subclass (imported on first use), or the class.
 ALGORITHMS = {
     "spos": "lmreg.algorithms.spos:SPOS",
 }
@@ -174,5 +174,8 @@ def algorithm_names() -> list[str]:
 def get_algorithm(name: str) -> type[SuperNetTrainer]:
     if name not in ALGORITHMS:
         raise UnknownNameError(f"unknown algorithm {name!r}; valid algorithms: {', '.join(algorithm_names())}")
-    module, _, attr = ALGORITHMS[name].partition(":")
+    target = ALGORITHMS[name]
+    if not isinstance(target, str):  # a class registered directly (e.g. from a user's own module)
+        return target
+    module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)

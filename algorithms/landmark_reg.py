@@ -20,7 +20,7 @@ import math
 import random
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable, Sequence
+from typing import Callable, Hashable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -262,10 +262,11 @@ class LandmarkRegularizer:
     official code does; the landmark batch should come from held-out training data.
     """
 
-    def __init__(self, cfg: LandmarkConfig, landmarks: Sequence[Sequence[int]],
+    def __init__(self, cfg: LandmarkConfig, landmarks: Sequence[Hashable],
                  warmup_epochs: int, epochs: int):
         self.cfg = cfg
-        self.landmarks = [tuple(a) for a in landmarks]
+        # Architectures of any space (hashable values); lists, e.g. from JSON, become tuples.
+        self.landmarks = [tuple(a) if isinstance(a, list) else a for a in landmarks]
         if len(self.landmarks) != cfg.m:
             raise ValueError(f"config says m={cfg.m} landmarks, got {len(self.landmarks)}")
         if len(set(self.landmarks)) != len(self.landmarks):

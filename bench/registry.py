@@ -54,6 +54,10 @@ def _build_registry() -> dict[str, Benchmark]:
                        "NB201 cells trained stand-alone on the micro Fashion-MNIST task (built by this "
                        "harness; see README)",
                        lambda: DATA_DIR / "micro_fmnist_nb201.h5", GTTable.read, space="nb201")]
+    found.append(Benchmark("micro-fmnist-nb101",
+                           "NB101 cells trained stand-alone on the micro Fashion-MNIST task (build it: "
+                           "`lmreg bench build --space nb101 --set C=16 --out bench/data/micro_fmnist_nb101.h5`)",
+                           lambda: DATA_DIR / "micro_fmnist_nb101.h5", GTTable.read, space="nb101"))
     for ds in nb201_official.DATASETS:
         for hp, suffix in (("200", ""), ("12", "-hp12")):
             found.append(Benchmark(
@@ -89,6 +93,9 @@ def load(name_or_path: str) -> GroundTruth:
     """The ground-truth table of a benchmark name or file."""
     if name_or_path in BENCHMARKS:
         bench = BENCHMARKS[name_or_path]
+        state, where = bench.state()
+        if state == "absent":
+            raise GTFileError(f"benchmark {bench.name}: {where} does not exist; {bench.about}")
         return bench.open(bench.path())
     path = resolve(name_or_path)
     if not path.is_file():

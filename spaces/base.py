@@ -79,7 +79,7 @@ class SearchSpace(Protocol):
         """The super-net weights of the stand-alone network's path, under its names."""
 
 
-# name -> "module:attribute" of a SearchSpace instance; imported on first use.
+# name -> "module:attribute" of a SearchSpace instance (imported on first use), or the instance.
 SPACES = {
     "nb201": "lmreg.spaces.nb201_space:SPACE",
     "nb101": "lmreg.spaces.nb101_space:SPACE",
@@ -93,5 +93,8 @@ def space_names() -> list[str]:
 def get_space(name: str) -> SearchSpace:
     if name not in SPACES:
         raise UnknownNameError(f"unknown search space {name!r}; valid spaces: {', '.join(space_names())}")
-    module, _, attr = SPACES[name].partition(":")
+    target = SPACES[name]
+    if not isinstance(target, str):  # an instance registered directly (e.g. from a user's own module)
+        return target
+    module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)

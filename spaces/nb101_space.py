@@ -32,6 +32,12 @@ class NB101Space:
         used: it draws 7-vertex cells 0.3 % of the time (docs/fidelity.md)."""
         return nb101.uniform_cell(rng)
 
+    def check_net(self, net: NetSpec) -> None:
+        # A module splits its output channels over up to 5 vertices feeding the output.
+        if net.C < 5 or net.N < 1:
+            raise ValueError(f"NB101 needs net.C >= 5 (a module's channels are split over up to 5 vertices) "
+                             f"and net.N >= 1, got C={net.C}, N={net.N}")
+
     def _config(self, net: NetSpec, in_channels: int, num_classes: int) -> nb101_net.NetConfig:
         return nb101_net.NetConfig(C=net.C, N=net.N, in_channels=in_channels, num_classes=num_classes,
                                    bn_affine=net.bn_affine, bn_track_running_stats=net.bn_track_running_stats)
