@@ -93,10 +93,12 @@ def load(name_or_path: str) -> GroundTruth:
     """The ground-truth table of a benchmark name or file."""
     if name_or_path in BENCHMARKS:
         bench = BENCHMARKS[name_or_path]
-        state, where = bench.state()
-        if state == "absent":
-            raise GTFileError(f"benchmark {bench.name}: {where} does not exist; {bench.about}")
-        return bench.open(bench.path())
+        try:
+            return bench.open(bench.path())
+        except GTFileError as e:
+            if bench.path().exists():
+                raise
+            raise GTFileError(f"{e.args[0] if e.args else e} (benchmark {bench.name}: {bench.about})") from None
     path = resolve(name_or_path)
     if not path.is_file():
         raise GTFileError(f"{path}: no such ground-truth file")

@@ -266,8 +266,10 @@ def test_real_full_and_read_only_file_systems(tmp_path, mount, cause):
 
 
 # 5. bench build failures ---------------------------------------------------------
-def _failing_run_one(arch_str, seed, recipe):  # runs in a spawned build worker
+INJECTED = """
+def failing_run_one(arch_str, seed, recipe):  # runs in a spawned build worker
     raise ValueError(f"injected failure training {arch_str}")
+"""
 
 
 def test_build_where_no_run_finishes_shows_the_error_and_writes_nothing(tmp_path, capsys, monkeypatch):
@@ -278,7 +280,12 @@ def test_build_where_no_run_finishes_shows_the_error_and_writes_nothing(tmp_path
     assert not any(tmp_path.iterdir())  # no table, no journal, no lock
     import tempfile
     import lmreg.experiments.gt_build as build_mod
-    monkeypatch.setattr(build_mod, "_run_one", _failing_run_one)
+    # Spawned workers unpickle the function by module name: give it a module of its own
+    # on sys.path (the repository root must stay off it; see pyproject's pytest options).
+    (tmp_path / "injected_faults.py").write_text(INJECTED)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import injected_faults
+    monkeypatch.setattr(build_mod, "_run_one", injected_faults.failing_run_one)
     monkeypatch.setenv("TMPDIR", str(tmp_path / "tracebacks"))
     (tmp_path / "tracebacks").mkdir()
     monkeypatch.setattr(tempfile, "tempdir", None)
