@@ -15,7 +15,6 @@ its options (the run config's `algo` section) are the dataclass `options_type`.
 
 from __future__ import annotations
 
-import importlib
 import math
 import random
 import time
@@ -25,8 +24,7 @@ import torch
 
 from lmreg.algorithms.landmark_reg import LandmarkRegularizer
 from lmreg.bench.datasets.tasks import Task
-from lmreg.bench.errors import UnknownNameError
-from lmreg.spaces.base import SearchSpace
+from lmreg.spaces.base import SearchSpace, lookup
 
 UNSAMPLED_GRADS = ("zero", "none")
 
@@ -172,10 +170,4 @@ def algorithm_names() -> list[str]:
 
 
 def get_algorithm(name: str) -> type[SuperNetTrainer]:
-    if name not in ALGORITHMS:
-        raise UnknownNameError(f"unknown algorithm {name!r}; valid algorithms: {', '.join(algorithm_names())}")
-    target = ALGORITHMS[name]
-    if not isinstance(target, str):  # a class registered directly (e.g. from a user's own module)
-        return target
-    module, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module), attr)
+    return lookup(ALGORITHMS, name, "algorithm")

@@ -9,7 +9,8 @@ Conventions:
 * A *row* is one (architecture, seed) training run with a result; ``len(table)``
   counts rows, ``seeds`` holds each row's seed and ``scalars`` per-row costs.
 * An architecture is named by its *key* in the table's ``space`` (NB201: the
-  official string; NB101: the 32-hex-digit module hash); views are indexed by key,
+  official string; the official NB101 table: the 32-hex-digit module hash; NB101
+  tables built by the harness: `spaces.nb101` cell keys); views are indexed by key,
   sorted, with the index named ``"arch"``.
 * ``epoch`` is a 0-based index into the training curve; ``-1`` (the default) and
   ``epochs - 1`` both mean the final epoch. Sources without full curves (NB101:

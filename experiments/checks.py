@@ -54,7 +54,10 @@ def check_config(cfg) -> None:
     if declared is not None and declared != cfg.space:
         raise ConfigError(f"benchmark {cfg.benchmark!r} covers the {declared} space, but space={cfg.space!r}; "
                           f"set space={declared} or pick a {cfg.space} benchmark")
-    space.check_net(cfg.net)
+    try:
+        space.check_net(cfg.net)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     n, t, e, lm = cfg.net, cfg.train, cfg.eval, cfg.landmarks
     _need(n.C >= 1, "net.C", ">= 1", n.C)
     _need(n.N >= 1, "net.N", ">= 1", n.N)

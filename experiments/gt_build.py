@@ -30,7 +30,7 @@ from lmreg.bench.errors import ConfigError, UserError, WorkerDied
 from lmreg.bench.fileio import ensure_dir, fsync_dir, locked, temp_files, translated
 from lmreg.bench.gt_table import GTTable
 from lmreg.experiments.executor import run_jobs
-from lmreg.spaces.base import get_space
+from lmreg.spaces.base import NetSpec, get_space
 
 JOURNAL_SUFFIX = ".journal.jsonl"
 SNAPSHOT_EVERY_S = 60.0
@@ -189,7 +189,10 @@ def build(out: str | Path, task: str = "micro-fmnist", recipe: StandaloneRecipe 
     ends; ``merge`` adds other journals of the same build."""
     out = Path(out)
     recipe = check_recipe(recipe or StandaloneRecipe(), task)  # unknown task names fail here too
-    get_space(space)  # an unknown name lists the valid ones
+    try:  # an unknown name lists the valid ones; a width the space cannot build fails here, not in a worker
+        get_space(space).check_net(NetSpec(C=recipe.C, N=recipe.N))
+    except ValueError as e:
+        raise ConfigError(f"recipe: {e}") from None
     if n_archs < 1:
         raise ConfigError(f"--archs must be >= 1, got {n_archs}")
     seeds = list(seeds)

@@ -15,7 +15,7 @@ from lmreg.algorithms.base import NoOptions, TrainConfig, get_algorithm
 from lmreg.algorithms.landmark_reg import LandmarkConfig
 from lmreg.experiments.checks import check_config
 from lmreg.experiments.config import ConfigError, override
-from lmreg.results.identity import setting, setting_hash
+from lmreg.results.identity import flatten, setting, setting_hash
 from lmreg.spaces.base import NetSpec
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
@@ -162,8 +162,6 @@ def run_name(cfg: RunConfig) -> str:
 def describe_setting(flat: dict) -> tuple[str | None, list[str]]:
     """The preset named by a flattened config's `name` and the key=value overrides
     that turn that preset into it (for baselines, so a reader can rerun a variant)."""
-    from lmreg.results.identity import flatten
-
     name = flat.get("name")
     preset = name if name in presets() else None
     ref = flatten(to_dict(load_config(preset)))

@@ -90,11 +90,17 @@ def space_names() -> list[str]:
     return sorted(SPACES)
 
 
-def get_space(name: str) -> SearchSpace:
-    if name not in SPACES:
-        raise UnknownNameError(f"unknown search space {name!r}; valid spaces: {', '.join(space_names())}")
-    target = SPACES[name]
-    if not isinstance(target, str):  # an instance registered directly (e.g. from a user's own module)
+def lookup(registry: dict, name: str, what: str):
+    """A registry entry by name: an object registered directly, or a "module:attribute"
+    string imported on first use. An unknown name lists the valid ones."""
+    if name not in registry:
+        raise UnknownNameError(f"unknown {what} {name!r}; valid: {', '.join(sorted(registry))}")
+    target = registry[name]
+    if not isinstance(target, str):
         return target
     module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)
+
+
+def get_space(name: str) -> SearchSpace:
+    return lookup(SPACES, name, "search space")

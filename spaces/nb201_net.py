@@ -143,20 +143,24 @@ class Cell(nn.Module):
         return torch.zeros_like(x) if out is None else out
 
     def _mixed(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        """Each edge is the weighted sum of its ops (DARTS); a weight of exactly zero
-        skips its op, so a one-hot row computes one op but keeps its gradient (GDAS)."""
+        """Each edge is the weighted sum of its ops (DARTS). A weight of exactly zero
+        skips its op and adds only itself (value 0), so a one-hot row computes one op
+        and every weight still gets a gradient (GDAS's hard weights)."""
         if weights.shape != (len(nb201.EDGES), len(nb201.OPS)):
             raise ValueError(f"NB201 mixture weights must have shape ({len(nb201.EDGES)}, {len(nb201.OPS)}), "
                              f"got {tuple(weights.shape)}")
+        active = weights.detach().ne(0).tolist()  # one host sync per cell, not one per op
         nodes = [x]
         for to in range(1, nb201.NUM_NODES):
             total = torch.zeros_like(x)
             for pos, (t, frm) in enumerate(nb201.EDGES):
                 if t != to:
                     continue
-                for k, name in enumerate(nb201.OPS[1:], start=1):
+                for k, name in enumerate(nb201.OPS):
                     w = weights[pos, k]
-                    if w.requires_grad or w.item() != 0:
+                    if not active[pos][k]:
+                        total = total + w
+                    elif name != "none":
                         total = total + w * self.edges[self.slots[pos]][name](nodes[frm])
             nodes.append(total)
         return nodes[-1]

@@ -32,8 +32,6 @@ class NB201Space:
     def check_net(self, net: NetSpec) -> None:
         if net.cell not in nb201_net.CELL_TYPES:
             raise ValueError(f"unknown net.cell {net.cell!r}; valid cell types: {', '.join(nb201_net.CELL_TYPES)}")
-        if net.C < 1 or net.N < 1:
-            raise ValueError(f"net.C and net.N must be >= 1, got C={net.C}, N={net.N}")
 
     def _config(self, net: NetSpec, in_channels: int, num_classes: int, cell: str) -> nb201_net.NetConfig:
         return nb201_net.NetConfig(C=net.C, N=net.N, in_channels=in_channels, num_classes=num_classes,

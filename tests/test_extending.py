@@ -92,3 +92,13 @@ def test_a_toy_algorithm_plugs_in(monkeypatch, tmp_path):
         load_config("quick", ["algo.paths_per_step=3"])  # SPOS has none
     with pytest.raises(ConfigError, match="unknown algorithm 'gdas'"):
         load_config("quick", ["algorithm=gdas"])
+
+
+def test_widths_a_space_cannot_build_fail_before_training(tmp_path):
+    from lmreg.bench.errors import ConfigError as Err
+    with pytest.raises(Err, match="NB101 needs net.C >= 5"):
+        build(tmp_path / "gt.h5", task="smoke-fmnist", space="nb101", recipe=StandaloneRecipe(C=3), n_archs=2,
+              seeds=(0,), workers=1, progress=False)
+    assert not any(tmp_path.iterdir())
+    with pytest.raises(ConfigError, match="NB101 needs net.C >= 5"):
+        load_config("micro-nb101", ["net.C=4"])

@@ -164,3 +164,25 @@ def test_avg_pool_matches_torch_definition():
 def test_supernet_needs_arch():
     with pytest.raises(ValueError, match="needs an architecture"):
         NB201Net(CFG)(torch.randn(2, 1, 8, 8))
+
+
+def test_one_hot_mixture_is_the_single_path_and_every_weight_gets_a_gradient():
+    """The mixture forward (for GDAS / DARTS) against the tested single-path forward."""
+    from lmreg.spaces.base import Mixture
+    torch.manual_seed(0)
+    supernet = NB201Net(dataclasses.replace(CFG, cell="op_on_node"))
+    x = torch.randn(4, 1, 8, 8)
+    for arch in [(3, 3, 2, 1, 4, 3), (0, 1, 2, 3, 4, 0), (0, 0, 0, 0, 0, 0)]:
+        weights = torch.zeros(len(nb201.EDGES), len(nb201.OPS))
+        weights[range(len(nb201.EDGES)), list(arch)] = 1.0
+        weights.requires_grad_(True)
+        out = supernet(x, Mixture(weights))
+        torch.testing.assert_close(out, supernet(x, arch), rtol=0, atol=0)
+        out.sum().backward()
+        assert weights.grad is not None and weights.grad.shape == weights.shape
+    # a dense mixture computes every op: the loss depends on every non-'none' weight
+    dense = torch.full((len(nb201.EDGES), len(nb201.OPS)), 0.2, requires_grad=True)
+    supernet(x, Mixture(dense)).square().sum().backward()
+    assert (dense.grad[:, 1:] != 0).all()
+    with pytest.raises(ValueError, match="mixture weights must have shape"):
+        supernet(x, Mixture(torch.ones(6, 4)))
