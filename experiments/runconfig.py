@@ -86,14 +86,9 @@ def presets() -> list[str]:
     return sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
 
 
-def _flatten(table: dict, prefix: str = "") -> list[str]:
-    out = []
-    for key, value in table.items():
-        if isinstance(value, dict):
-            out += _flatten(value, f"{prefix}{key}.")
-        else:
-            out.append(f"{prefix}{key}={'none' if value is None else value}")
-    return out
+def _assignments(table: dict) -> list[str]:
+    """A nested config table as `key.sub=value` overrides (None written as `none`)."""
+    return [f"{k}={'none' if v is None else v}" for k, v in flatten(table).items()]
 
 
 def _with_algorithm(cfg: RunConfig, assignments: list[str]) -> RunConfig:
@@ -121,8 +116,8 @@ def load_config(preset: str | None = None, overrides: list[str] = ()) -> RunConf
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{path}: invalid TOML ({e})") from None
     try:
-        cfg = _with_algorithm(cfg, _flatten(table) + list(overrides))
-        cfg = override(cfg, _flatten(table))
+        cfg = _with_algorithm(cfg, _assignments(table) + list(overrides))
+        cfg = override(cfg, _assignments(table))
         cfg = override(cfg, list(overrides))
         check_config(cfg)
         return cfg
@@ -144,7 +139,7 @@ def same_setting(a: RunConfig | dict, b: RunConfig | dict) -> bool:
 
 
 def from_dict(data: dict) -> RunConfig:
-    return load_config(None, _flatten(data))
+    return load_config(None, _assignments(data))
 
 
 def config_hash(cfg: RunConfig) -> str:
@@ -165,6 +160,5 @@ def describe_setting(flat: dict) -> tuple[str | None, list[str]]:
     name = flat.get("name")
     preset = name if name in presets() else None
     ref = flatten(to_dict(load_config(preset)))
-    changes = [f"{k}={'none' if v is None else v}" for k, v in sorted(flat.items())
-               if k != "seed" and ref.get(k) != v]
+    changes = sorted(_assignments({k: v for k, v in flat.items() if k != "seed" and ref.get(k) != v}))
     return preset, changes
