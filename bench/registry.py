@@ -55,8 +55,8 @@ def _build_registry() -> dict[str, Benchmark]:
                        "harness; see README)",
                        lambda: DATA_DIR / "micro_fmnist_nb201.h5", GTTable.read, space="nb201")]
     found.append(Benchmark("micro-fmnist-nb101",
-                           "NB101 cells trained stand-alone on the micro Fashion-MNIST task (build it: "
-                           "`lmreg bench build --space nb101 --set C=16 --out bench/data/micro_fmnist_nb101.h5`)",
+                           "NB101 cells trained stand-alone on the micro Fashion-MNIST task (built by this "
+                           "harness; see README)",
                            lambda: DATA_DIR / "micro_fmnist_nb101.h5", GTTable.read, space="nb101"))
     for ds in nb201_official.DATASETS:
         for hp, suffix in (("200", ""), ("12", "-hp12")):

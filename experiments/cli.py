@@ -105,9 +105,10 @@ def cmd_bench_info(args) -> int:
     print(f"benchmark   {args.benchmark}  ({registry.resolve(args.benchmark)})")
     print(f"space/task  {table.space} / {table.task}")
     if table.meta.get("identity"):  # built by `lmreg bench build`
-        from lmreg.spaces.nb201_net import OLD_SEMANTICS, SEMANTICS
+        from lmreg.spaces.base import get_space
+        from lmreg.spaces.nb201_net import OLD_SEMANTICS  # tables from before semantics were recorded
         network = table.meta["identity"].get("network", OLD_SEMANTICS)
-        print(f"networks    {network}" + ("" if network == SEMANTICS else
+        print(f"networks    {network}" + ("" if network == get_space(table.space).semantics else
                                           "  (older than the official semantics: rebuild to compare with new runs)"))
     print(f"rows        {len(table)}  ({len(acc)} architectures, seeds {sorted(set(table.seeds.tolist()))}, "
           f"{table.epochs} epochs){'' if table.meta.get('complete', True) else '  INCOMPLETE build'}")

@@ -40,6 +40,14 @@ def test_nb101_ground_truth_from_the_builder(nb101_gt):
     assert table.meta["identity"]["network"] == "nb101-model-builder"
 
 
+def test_bench_info_judges_a_table_by_its_own_space(nb101_gt, capsys):
+    from lmreg.experiments.cli import main
+    path, _ = nb101_gt
+    assert main(["bench", "info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "networks    nb101-model-builder" in out and "older than" not in out
+
+
 def test_spos_with_landmarks_on_nb101(nb101_gt, tmp_path):
     path, _ = nb101_gt
     cfg = load_config("micro-nb101", [*SMOKE, f"benchmark={path}", "gt_metric=test_acc", "net.C=8"])
