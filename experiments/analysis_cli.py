@@ -80,7 +80,8 @@ def cmd_regress(args) -> int:
               f"commit {data['git_commit'][:12]})")
         return 0
     baseline = read_baseline(args.baseline)
-    results, notes = gate(baseline, records, tolerance=tolerance, level=args.level, metrics=args.metrics)
+    results, notes = gate(baseline, records, tolerance=tolerance, level=args.level, metrics=args.metrics,
+                          against=args.against)
     for note in notes:
         print(f"note: {note}")
     for r in results:
@@ -142,5 +143,8 @@ def add_parsers(sub) -> None:
                         "METRIC=T for one metric")
     q.add_argument("--level", type=_level, default=0.95, help="confidence of the one-sided upper bound (default 0.95)")
     q.add_argument("--metrics", type=_metrics, default=None, help="comma-separated subset to gate on")
+    q.add_argument("--against", metavar="VARIANT", default=None,
+                   help="compare every group of runs with this baseline variant (e.g. gate-landmarks) even "
+                        "when their configs differ: how a change written as a config override is gated")
     q.add_argument("--force", action="store_true", help="with --write-baseline: replace an existing file")
     q.set_defaults(func=cmd_regress)

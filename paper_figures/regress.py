@@ -85,6 +85,7 @@ def make_baseline(records: list[dict], metrics=GATED_METRICS, tolerance: float =
         variants[g.label] = {
             "preset": preset, "overrides": overrides, "config": g.config, "seeds": g.seeds,
             "values": {m: [None if not math.isfinite(v) else float(v) for v in g.values(m)] for m in metrics},
+            "spread": {m: _spread(g.values(m)) for m in metrics},
             "git_commits": sorted({r["attrs"].get("git_commit", "unknown") for r in g.records}),
             "machines": sorted({_machine(r) for r in g.records}),
             "paths": [r.get("path", "") for r in g.records],
@@ -93,6 +94,15 @@ def make_baseline(records: list[dict], metrics=GATED_METRICS, tolerance: float =
             "git_commit": _git_commit(), "metrics": list(metrics),
             "rule": {"tolerance": tolerance, "level": level, "text": RULE_TEXT},
             "variants": variants}
+
+
+def _spread(values) -> dict:
+    """The baseline as a distribution: mean, seed-to-seed standard deviation and n of the
+    finite per-seed values (what the gate's pooled t uses), stored for readers."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    return {"n": int(len(v)), "mean": float(v.mean()) if len(v) else None,
+            "sd": float(v.std(ddof=1)) if len(v) > 1 else None}
 
 
 def _machine(record: dict) -> str:
@@ -189,8 +199,11 @@ def _config_diff(a: dict, b: dict) -> list[str]:
 
 
 def gate(baseline: dict, records: list[dict], tolerance: float | dict = DEFAULT_TOLERANCE,
-         level: float = DEFAULT_LEVEL, metrics=None) -> tuple[list[GateResult], list[str]]:
-    """(results, notes). tolerance: one number or {metric: number} (missing metrics: default)."""
+         level: float = DEFAULT_LEVEL, metrics=None, against: str | None = None) -> tuple[list[GateResult], list[str]]:
+    """(results, notes). tolerance: one number or {metric: number} (missing metrics: default).
+    ``against`` names one baseline variant that every group of new runs is compared with,
+    whatever its config (a note lists the differences): how a change expressed as a config
+    override, e.g. a deliberately broken setting, is put through the gate."""
     if not 0 < level < 1:
         raise BaselineError(f"level must be strictly between 0 and 1, got {level}")
     metrics = list(metrics or baseline["metrics"])
@@ -201,13 +214,27 @@ def gate(baseline: dict, records: list[dict], tolerance: float | dict = DEFAULT_
         raise BaselineError("no run records to compare")
     groups = group_records(records)
     results, notes, matched = [], [], set()
+    if against is not None and against not in baseline["variants"]:
+        raise BaselineError(f"--against {against!r}: the baseline has no such variant; it has "
+                            f"{', '.join(baseline['variants'])}")
+    pairs = []
     for label, v in baseline["variants"].items():
+        if against is not None:
+            if label == against:
+                for g in groups:
+                    diff = _config_diff(identity(v["config"]), identity(g.config))
+                    if diff:
+                        notes.append(f"new runs {g.label} compared with {label} although their configs differ in "
+                                     f"{'; '.join(diff[:6])}{' ...' if len(diff) > 6 else ''}")
+                    pairs.append((label, v, g))
+            continue
         want = identity(v["config"])
         hits = [g for g in groups if identity(g.config) == want]
         if not hits:
             notes.append(f"baseline variant {label}: no new runs with its config; not compared")
             continue
-        g = hits[0]
+        pairs.append((label, v, hits[0]))
+    for label, v, g in pairs:
         matched.add(id(g))
         for m in metrics:
             if m not in v["values"]:

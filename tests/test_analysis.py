@@ -236,6 +236,11 @@ def test_regress_pass_and_fail_on_synthetic_values(tmp_path, capsys):
     # where the runs were measured (float paths differ between CPU kernels and threads)
     assert all(v["machines"] == ["torch fake, cpu not recorded, ? thread(s), device cpu"]
                for v in written["variants"].values())
+    # the baseline as a distribution: mean, seed sd and n per metric, as numpy computes them
+    v = written["variants"]["quick-landmarks"]
+    tau = np.array(v["values"]["kendall_tau"])
+    assert v["spread"]["kendall_tau"] == {"n": 3, "mean": pytest.approx(tau.mean()),
+                                          "sd": pytest.approx(tau.std(ddof=1))}
     assert main(["regress", "--write-baseline", str(bfile), str(runs_ok)]) == 2  # exists: needs --force
     capsys.readouterr()
     assert main(["regress", "--baseline", str(bfile), str(runs_ok)]) == 0
@@ -252,6 +257,31 @@ def test_regress_pass_and_fail_on_synthetic_values(tmp_path, capsys):
     assert "train.epochs" in capsys.readouterr().err
     (tmp_path / "junk.json").write_text("{}")
     assert main(["regress", "--baseline", str(tmp_path / "junk.json"), str(runs_ok)]) == 2
+
+
+def test_regress_against_a_named_variant(tmp_path, capsys):
+    """A change written as a config override (here a 'regression' that halves the epochs)
+    is compared with a named baseline variant; without --against it matches nothing."""
+    bfile = tmp_path / "base.json"
+    for rec in _records(0.8):
+        c = rec["attrs"]["config"]
+        write_record(tmp_path / "ok" / f"{c['use_landmarks']}-{c['seed']}" / RECORD_NAME, rec)
+    assert main(["regress", "--write-baseline", str(bfile), str(tmp_path / "ok")]) == 0
+    for s in (0, 1, 2):  # far worse rankings under a changed config
+        rec = fake_record(load_config("quick", [f"seed={s}", "train.epochs=2"]), 0.0)
+        write_record(tmp_path / "half" / str(s) / RECORD_NAME, rec)
+    capsys.readouterr()
+    assert main(["regress", "--baseline", str(bfile), str(tmp_path / "half")]) == 2  # no variant has that config
+    capsys.readouterr()
+    assert main(["regress", "--baseline", str(bfile), "--against", "quick-landmarks", str(tmp_path / "half")]) == 1
+    out, err = capsys.readouterr()
+    assert "configs differ in train.epochs: 4 vs 2" in out
+    assert err.count("FAIL quick-landmarks kendall_tau") == 1
+    # the same runs against the baseline arm's variant, with a tolerance that swallows the drop
+    assert main(["regress", "--baseline", str(bfile), "--against", "quick-baseline", "--tolerance", "1",
+                 str(tmp_path / "half")]) == 0
+    assert main(["regress", "--baseline", str(bfile), "--against", "nope", str(tmp_path / "half")]) == 2
+    assert "no such variant; it has quick-baseline, quick-landmarks" in capsys.readouterr().err
 
 
 # The quick runs and the committed quick baseline ------------------------------------

@@ -38,3 +38,38 @@ def test_false_alarm_rate_near_nominal_for_one_metric():
 def test_needs_enough_seeds():
     with pytest.raises(SystemExit, match="at least 6 seeds"):
         gate_power.rates(_values(0.5, 0.0, 0.1, n=5), k=3, draws=10, tolerance=0.05, level=0.95, drop=0.1)
+
+
+def test_model_rate_is_the_t_tests_size_and_power():
+    """Normal samples, no tolerance: the pooled t bound fails 5 % of the time at no shift
+    (its exact size), and the power at a shift matches the noncentral t (independent formula)."""
+    from scipy import stats
+    assert gate_power.model_rate(0.0, 0.1, 3, 8, 0.0, 0.95, draws=40000) == pytest.approx(0.05, abs=0.005)
+    k, kb, delta, sigma = 4, 8, -0.1, 0.1
+    dof = k + kb - 2
+    ncp = delta / (sigma * np.sqrt(1 / k + 1 / kb))
+    exact = stats.nct.cdf(-stats.t.ppf(0.95, dof), dof, ncp)  # P(T < -t_q) for T noncentral
+    assert gate_power.model_rate(delta, sigma, k, kb, 0.0, 0.95, draws=40000) == pytest.approx(exact, abs=0.01)
+    # a tolerance makes failures rarer; a large shift is always caught
+    assert gate_power.model_rate(0.0, 0.1, 3, 8, 0.05, 0.95) < 0.05
+    assert gate_power.model_rate(-1.0, 0.1, 3, 8, 0.05, 0.95) == 1.0
+
+
+def test_seeds_needed_grows_with_noise_and_uses_the_model():
+    few = gate_power.seeds_needed(-0.1, 0.05, 0.0, 0.95)
+    many = gate_power.seeds_needed(-0.1, 0.1, 0.0, 0.95)
+    assert few < many
+    # the textbook normal approximation n = 2 (z_0.95 + z_0.9)^2 (sigma/delta)^2 per side (~17 here)
+    assert many == pytest.approx(2 * (1.645 + 1.2816) ** 2, abs=2)
+    assert gate_power.model_rate(-0.1, 0.1, many, many, 0.0, 0.95) >= 0.9
+    assert gate_power.seeds_needed(-0.1, 0.1, 0.0, 0.95, k_max=5) is None
+
+
+def test_regression_runs_resampled_against_the_reference():
+    values = _values(0.5, 0.0, sd=0.05, n=8)
+    broken = {s: {m: 0.1 for m in RANKING_METRICS} for s in range(3)}
+    same = {s: dict(values[True][s]) for s in range(3)}
+    r = gate_power.rates(values, k=2, k_base=5, draws=300, tolerance=0.05, level=0.95, drop=0.0,
+                         regressions={"broken": broken, "harmless": same})
+    assert r["broken"]["any"] == 1.0 and r["harmless"]["kendall_tau"] < 0.2
+    assert set(r) == {"unchanged", "drop", "landmarks off", "broken", "harmless"}
