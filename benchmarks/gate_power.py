@@ -37,15 +37,21 @@ from lmreg.paper_figures.aggregate import RANKING_METRICS, group_records  # noqa
 from lmreg.paper_figures.metrics import all_metrics  # noqa: E402
 from lmreg.paper_figures.regress import DEFAULT_LEVEL, DEFAULT_TOLERANCE, upper_bound  # noqa: E402
 from lmreg.paper_figures.report import load_records  # noqa: E402
+from lmreg.results.identity import setting_hash  # noqa: E402
 
 Values = dict  # seed -> metric -> value
 
 
 def per_seed(records: list[dict]) -> Values:
-    """seed -> metric, recomputed from the stored pools (one metric definition for all)."""
-    return {int(r["attrs"]["config"]["seed"]): all_metrics(r["tables"]["pool"]["score_acc"].to_numpy(),
-                                                           r["tables"]["pool"]["gt"].to_numpy())
-            for r in records}
+    """run -> metric, recomputed from the stored pools (one metric definition for all). A run
+    is named "seed@cpu kernels", so the same seed run on two machines counts twice."""
+    out = {}
+    for r in records:
+        key = f"{int(r['attrs']['config']['seed'])}@{r['attrs'].get('versions', {}).get('cpu_capability', '?')}"
+        if key in out:
+            raise SystemExit(f"run {key} appears twice in one set of runs: {r.get('path', '')}")
+        out[key] = all_metrics(r["tables"]["pool"]["score_acc"].to_numpy(), r["tables"]["pool"]["gt"].to_numpy())
+    return out
 
 
 def per_seed_values(records: list[dict]) -> dict[bool, Values]:
@@ -54,6 +60,14 @@ def per_seed_values(records: list[dict]) -> dict[bool, Values]:
     for arm in (False, True):
         out[arm] = per_seed([r for r in records if bool(r["attrs"]["config"]["use_landmarks"]) == arm])
     return out
+
+
+def same_setting(records: list[dict]) -> list[dict]:
+    """Refuse a reference that mixes settings (other than the landmarks switch)."""
+    settings = {setting_hash(r["attrs"]["config"], without=("use_landmarks",)) for r in records}
+    if len(settings) > 1:
+        raise SystemExit(f"the reference runs hold {len(settings)} settings, not one (landmarks on and off aside)")
+    return records
 
 
 def gate_fails(new: dict[str, np.ndarray], base: dict[str, np.ndarray], tolerance: float, level: float):
@@ -147,7 +161,7 @@ def main(argv=None) -> None:
                     help="runs of a known regression (one config, any seeds); repeatable")
     args = ap.parse_args(argv)
     k_base = args.k_base or args.k
-    values = per_seed_values(load_records(args.runs))
+    values = per_seed_values(same_setting(load_records(args.runs)))
     regressions = {}
     for item in args.regression:
         label, sep, path = item.partition("=")
