@@ -19,7 +19,7 @@ effect (mean shift) and the pooled seed spread, and the seeds per side a gate ne
 for 90 % detection. All of it holds for the runs' setting (machine, GT, preset) only.
 
     python benchmarks/gate_power.py REFERENCE_RUNS... [--k 3] [--k-base K] [--draws 2000]
-        [--drop 0.1] [--tolerance 0.05] [--regression LABEL=RUNS_DIR ...]
+        [--drop 0.1] [--tolerance 0.05] [--regression LABEL=RUNS[,RUNS...] ...]
 """
 
 from __future__ import annotations
@@ -70,9 +70,10 @@ def same_setting(records: list[dict]) -> list[dict]:
     return records
 
 
-def gate_fails(new: dict[str, np.ndarray], base: dict[str, np.ndarray], tolerance: float, level: float):
+def gate_fails(new: dict[str, np.ndarray], base: dict[str, np.ndarray], tolerance: float, level: float,
+               metrics=RANKING_METRICS):
     """Per metric: does the gate fail? (the rule of `lmreg regress`)"""
-    return {m: upper_bound(new[m], base[m], level)[1] < -tolerance for m in RANKING_METRICS}
+    return {m: upper_bound(new[m], base[m], level)[1] < -tolerance for m in metrics}
 
 
 def _take(values: Values, chosen, shift: float = 0.0) -> dict[str, np.ndarray]:
@@ -80,8 +81,10 @@ def _take(values: Values, chosen, shift: float = 0.0) -> dict[str, np.ndarray]:
 
 
 def rates(values: dict[bool, Values], k: int, draws: int, tolerance: float, level: float, drop: float,
-          seed: int = 0, k_base: int | None = None, regressions: dict[str, Values] | None = None) -> dict:
-    """case -> metric (and "any") -> share of draws in which the gate fails."""
+          seed: int = 0, k_base: int | None = None, regressions: dict[str, Values] | None = None,
+          metrics=RANKING_METRICS) -> dict:
+    """case -> metric (and "any": any of `metrics`, the gated ones) -> share of draws in which
+    the gate fails."""
     k_base = k_base or k
     lm, base_arm = values[True], values.get(False, {})
     seeds = sorted(lm)
@@ -107,7 +110,7 @@ def rates(values: dict[bool, Values], k: int, draws: int, tolerance: float, leve
             fails = gate_fails(fresh_values, reference, tolerance, level)
             for m, failed in fails.items():
                 counts[case][m] += failed
-            counts[case]["any"] += any(fails.values())
+            counts[case]["any"] += any(fails[m] for m in metrics)
     return {case: {m: c / draws for m, c in per.items()} for case, per in counts.items()}
 
 
@@ -157,8 +160,11 @@ def main(argv=None) -> None:
     ap.add_argument("--drop", type=float, default=0.1, help="size of the synthetic regression (default 0.1)")
     ap.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE)
     ap.add_argument("--level", type=float, default=DEFAULT_LEVEL)
-    ap.add_argument("--regression", action="append", default=[], metavar="LABEL=RUNS",
-                    help="runs of a known regression (one config, any seeds); repeatable")
+    ap.add_argument("--metrics", default=None, help="comma-separated metrics the gate checks (default: all four); "
+                                                    "'any' in the output means any of these")
+    ap.add_argument("--regression", action="append", default=[], metavar="LABEL=RUNS[,RUNS...]",
+                    help="runs of a known regression (one config, any seeds; run folders or a folder of "
+                         "them, comma-separated); repeatable")
     args = ap.parse_args(argv)
     k_base = args.k_base or args.k
     values = per_seed_values(same_setting(load_records(args.runs)))
@@ -167,18 +173,22 @@ def main(argv=None) -> None:
         label, sep, path = item.partition("=")
         if not sep:
             raise SystemExit(f"--regression wants LABEL=RUNS, got {item!r}")
-        groups = group_records(load_records([path]))
+        groups = group_records(load_records(path.split(",")))
         if len(groups) != 1:
             raise SystemExit(f"--regression {label}: {path} holds {len(groups)} configs, not one")
         regressions[label] = per_seed(groups[0].records)
+    metrics = args.metrics.split(",") if args.metrics else list(RANKING_METRICS)
+    bad = [m for m in metrics if m not in RANKING_METRICS]
+    if bad:
+        raise SystemExit(f"--metrics: unknown {', '.join(bad)}; gated metrics: {', '.join(RANKING_METRICS)}")
     result = rates(values, args.k, args.draws, args.tolerance, args.level, args.drop, k_base=k_base,
-                   regressions=regressions)
+                   regressions=regressions, metrics=metrics)
     lm = values[True]
     tau = [v["kendall_tau"] for v in lm.values()]
     sd = float(np.std(tau, ddof=1))
     print(f"# gate power: reference {len(lm)} seeds (landmarks arm kendall_tau {np.mean(tau):.3f} +- {sd:.3f}), "
           f"{k_base} baseline seeds, {args.k} fresh seeds, {args.draws} draws, tolerance {args.tolerance}, "
-          f"level {args.level}")
+          f"level {args.level}; 'any' = any of {', '.join(metrics)}")
     cols = (*RANKING_METRICS, "any")
     print(f"{'case':28s} " + " ".join(f"{c:>18s}" for c in cols) + f" {'tau shift':>10s} {'model (tau)':>12s}"
           f" {'k for 90%':>10s} {'k=k_base 90%':>14s}")

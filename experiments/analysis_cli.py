@@ -11,7 +11,8 @@ GATE_RULE = ("For each config variant and metric (kendall_tau, sparse_kendall_ta
              "higher is better): D = mean of the new runs' per-seed final values - mean of the baseline's; "
              "U = one-sided upper bound of D at confidence LEVEL from the pooled two-sample Student-t "
              "(n_new + n_base - 2 degrees of freedom). The metric FAILS when U < -TOLERANCE, or when a new "
-             "value is NaN. Exit 1 with one FAIL line per failing metric on stderr; exit 0 when all pass.")
+             "value is NaN. TOLERANCE and the gated metrics are the baseline's unless given. Exit 1 with one FAIL "
+             "line per failing metric on stderr; exit 0 when all pass.")
 
 
 def _level(text: str) -> float:
@@ -63,16 +64,17 @@ def cmd_report(args) -> int:
 
 
 def cmd_regress(args) -> int:
-    from lmreg.paper_figures.regress import gate, parse_tolerance, read_baseline, write_baseline
+    from lmreg.paper_figures.regress import (DEFAULT_TOLERANCE, gate, parse_tolerance, read_baseline,
+                                             write_baseline)
     from lmreg.paper_figures.report import load_records
     records = load_records(args.runs)
-    tolerance = parse_tolerance(args.tolerance)
+    tolerance = parse_tolerance(args.tolerance) if args.tolerance else None  # None: the baseline's own
     if args.write_baseline:
         kw = {"metrics": args.metrics} if args.metrics else {}
         from lmreg.experiments.runconfig import describe_setting
         data = write_baseline(args.write_baseline, records, force=args.force, level=args.level,
                               describe=describe_setting,
-                              tolerance=tolerance if not isinstance(tolerance, dict) else max(tolerance.values()),
+                              tolerance=DEFAULT_TOLERANCE if tolerance is None else tolerance,
                               **kw)
         for label, v in data["variants"].items():
             print(f"{label}: seeds {v['seeds']}, preset {v['preset']}, overrides {v['overrides'] or 'none'}")
@@ -139,8 +141,8 @@ def add_parsers(sub) -> None:
     mode.add_argument("--write-baseline", metavar="FILE", help="write the runs as a new baseline JSON")
     q.add_argument("runs", nargs="+", help="run folders, folders of run folders, or record.h5 files")
     q.add_argument("--tolerance", action="append", default=[], metavar="T|METRIC=T",
-                   help="absolute drop allowed below the baseline mean (default 0.05); repeat as "
-                        "METRIC=T for one metric")
+                   help="absolute drop allowed below the baseline mean (default: the baseline's own, sized "
+                        "from its measured spread; 0.05 when writing one); repeat as METRIC=T for one metric")
     q.add_argument("--level", type=_level, default=0.95, help="confidence of the one-sided upper bound (default 0.95)")
     q.add_argument("--metrics", type=_metrics, default=None, help="comma-separated subset to gate on")
     q.add_argument("--against", metavar="VARIANT", default=None,

@@ -143,6 +143,10 @@ def read_baseline(path: str | Path) -> dict:
                     raise BaselineError(f"{path}: variant {label} metric {m}: {len(vals)} values "
                                         f"for {len(v['seeds'])} seeds")
             v["config"]
+        tol = data.get("rule", {}).get("tolerance", DEFAULT_TOLERANCE)
+        for t in (tol.values() if isinstance(tol, dict) else [tol]):
+            if not isinstance(t, (int, float)) or not t >= 0:
+                raise BaselineError(f"{path}: rule.tolerance must be a number >= 0 or one per metric, got {tol!r}")
     except (KeyError, TypeError, AttributeError) as e:
         raise BaselineError(f"{path}: malformed baseline ({type(e).__name__}: {e})") from None
     return data
@@ -198,9 +202,10 @@ def _config_diff(a: dict, b: dict) -> list[str]:
     return [f"{k}: {a.get(k)!r} vs {b.get(k)!r}" for k in keys if a.get(k) != b.get(k)]
 
 
-def gate(baseline: dict, records: list[dict], tolerance: float | dict = DEFAULT_TOLERANCE,
+def gate(baseline: dict, records: list[dict], tolerance: float | dict | None = None,
          level: float = DEFAULT_LEVEL, metrics=None, against: str | None = None) -> tuple[list[GateResult], list[str]]:
-    """(results, notes). tolerance: one number or {metric: number} (missing metrics: default).
+    """(results, notes). tolerance: one number or {metric: number} (missing metrics: default);
+    None takes the baseline's own (``rule.tolerance``, sized when the baseline was made).
     ``against`` names one baseline variant that every group of new runs is compared with,
     whatever its config (a note lists the differences): how a change expressed as a config
     override, e.g. a deliberately broken setting, is put through the gate."""
@@ -208,6 +213,8 @@ def gate(baseline: dict, records: list[dict], tolerance: float | dict = DEFAULT_
         raise BaselineError(f"level must be strictly between 0 and 1, got {level}")
     metrics = list(metrics or baseline["metrics"])
     _check_metrics(metrics)
+    if tolerance is None:
+        tolerance = baseline.get("rule", {}).get("tolerance", DEFAULT_TOLERANCE)
     tol = tolerance if isinstance(tolerance, dict) else {}
     default_tol = tolerance if not isinstance(tolerance, dict) else DEFAULT_TOLERANCE
     if not records:

@@ -251,6 +251,16 @@ def test_regress_pass_and_fail_on_synthetic_values(tmp_path, capsys):
     assert err and all(line.startswith("FAIL quick-landmarks ") for line in err)
     # a huge tolerance lets the drop through; a config that matches nothing is an input error
     assert main(["regress", "--baseline", str(bfile), str(runs_bad), "--tolerance", "2"]) == 0
+    # a baseline carries its own tolerance (sized from its spread): used unless --tolerance is given
+    wide = tmp_path / "wide.json"
+    assert main(["regress", "--write-baseline", str(wide), "--tolerance", "2", str(runs_ok)]) == 0
+    assert json.loads(wide.read_text())["rule"]["tolerance"] == 2.0
+    assert main(["regress", "--baseline", str(wide), str(runs_bad)]) == 0
+    assert main(["regress", "--baseline", str(wide), "--tolerance", "0.05", str(runs_bad)]) == 1
+    doctored = json.loads(wide.read_text())
+    doctored["rule"]["tolerance"] = "lots"
+    (tmp_path / "doctored.json").write_text(json.dumps(doctored))
+    assert main(["regress", "--baseline", str(tmp_path / "doctored.json"), str(runs_bad)]) == 2
     other = tmp_path / "other"
     rec = fake_record(load_config("quick", ["seed=0", "train.epochs=3"]), 0.8)
     write_record(other / "x" / RECORD_NAME, rec)
