@@ -72,7 +72,7 @@ def cmd_regress(args) -> int:
     if args.write_baseline:
         kw = {"metrics": args.metrics} if args.metrics else {}
         from lmreg.experiments.runconfig import describe_setting
-        data = write_baseline(args.write_baseline, records, force=args.force, level=args.level,
+        data = write_baseline(args.write_baseline, records, force=args.force, level=args.level, note=args.note,
                               describe=describe_setting,
                               tolerance=DEFAULT_TOLERANCE if tolerance is None else tolerance,
                               **kw)
@@ -149,4 +149,6 @@ def add_parsers(sub) -> None:
                    help="compare every group of runs with this baseline variant (e.g. gate-landmarks) even "
                         "when their configs differ: how a change written as a config override is gated")
     q.add_argument("--force", action="store_true", help="with --write-baseline: replace an existing file")
+    q.add_argument("--note", default="", help="with --write-baseline: a note kept in the file (e.g. how the "
+                                               "tolerance was sized)")
     q.set_defaults(func=cmd_regress)

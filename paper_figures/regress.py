@@ -115,12 +115,15 @@ def _machine(record: dict) -> str:
             f"{v.get('threads', '?')} thread(s), device {device}{f' ({gpu})' if gpu else ''}")
 
 
-def write_baseline(path: str | Path, records: list[dict], force: bool = False, **kw) -> dict:
+def write_baseline(path: str | Path, records: list[dict], force: bool = False, note: str = "", **kw) -> dict:
+    """``note``: free text kept in the file, e.g. how the tolerance was sized."""
     from lmreg.bench.fileio import ensure_dir, write_text
     path = Path(path)
     if path.exists() and not force:
         raise BaselineError(f"{path} exists; pass --force to replace it")
     data = make_baseline(records, **kw)
+    if note:
+        data["note"] = note
     ensure_dir(path.parent)
     write_text(path, json.dumps(data, indent=1, sort_keys=False) + "\n")
     return data
