@@ -227,23 +227,22 @@ def gate(baseline: dict, records: list[dict], tolerance: float | dict | None = N
     if against is not None and against not in baseline["variants"]:
         raise BaselineError(f"--against {against!r}: the baseline has no such variant; it has "
                             f"{', '.join(baseline['variants'])}")
-    pairs = []
-    for label, v in baseline["variants"].items():
-        if against is not None:
-            if label == against:
-                for g in groups:
-                    diff = _config_diff(identity(v["config"]), identity(g.config))
-                    if diff:
-                        notes.append(f"new runs {g.label} compared with {label} although their configs differ in "
-                                     f"{'; '.join(diff[:6])}{' ...' if len(diff) > 6 else ''}")
-                    pairs.append((label, v, g))
-            continue
-        want = identity(v["config"])
-        hits = [g for g in groups if identity(g.config) == want]
-        if not hits:
-            notes.append(f"baseline variant {label}: no new runs with its config; not compared")
-            continue
-        pairs.append((label, v, hits[0]))
+    pairs = []  # (baseline variant label, variant, group of new runs) to compare
+    if against is not None:
+        v = baseline["variants"][against]
+        for g in groups:
+            diff = _config_diff(identity(v["config"]), identity(g.config))
+            if diff:
+                notes.append(f"new runs {g.label} compared with {against} although their configs differ in "
+                             f"{'; '.join(diff[:6])}{' ...' if len(diff) > 6 else ''}")
+            pairs.append((against, v, g))
+    else:
+        for label, v in baseline["variants"].items():
+            hits = [g for g in groups if identity(g.config) == identity(v["config"])]
+            if hits:
+                pairs.append((label, v, hits[0]))
+            else:
+                notes.append(f"baseline variant {label}: no new runs with its config; not compared")
     for label, v, g in pairs:
         matched.add(id(g))
         for m in metrics:
