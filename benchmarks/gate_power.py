@@ -39,7 +39,7 @@ from lmreg.paper_figures.regress import DEFAULT_LEVEL, DEFAULT_TOLERANCE, upper_
 from lmreg.paper_figures.report import load_records  # noqa: E402
 from lmreg.results.identity import setting_hash  # noqa: E402
 
-Values = dict  # seed -> metric -> value
+Values = dict  # run ("seed@cpu kernels") -> metric -> value
 
 
 def per_seed(records: list[dict]) -> Values:
@@ -55,7 +55,7 @@ def per_seed(records: list[dict]) -> Values:
 
 
 def per_seed_values(records: list[dict]) -> dict[bool, Values]:
-    """arm (use_landmarks) -> seed -> metric, for runs of one landmarks/baseline pair."""
+    """arm (use_landmarks) -> run -> metric, for runs of one landmarks/baseline pair."""
     out: dict[bool, Values] = {False: {}, True: {}}
     for arm in (False, True):
         out[arm] = per_seed([r for r in records if bool(r["attrs"]["config"]["use_landmarks"]) == arm])
