@@ -25,19 +25,15 @@ for 90 % detection. All of it holds for the runs' setting (machine, GT, preset) 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+import numpy as np
+from scipy.stats import t as student_t
 
-import numpy as np  # noqa: E402
-from scipy.stats import t as student_t  # noqa: E402
-
-from lmreg.paper_figures.aggregate import RANKING_METRICS, group_records  # noqa: E402
-from lmreg.paper_figures.metrics import all_metrics  # noqa: E402
-from lmreg.paper_figures.regress import DEFAULT_LEVEL, DEFAULT_TOLERANCE, upper_bound  # noqa: E402
-from lmreg.paper_figures.report import load_records  # noqa: E402
-from lmreg.results.identity import setting_hash  # noqa: E402
+from lmreg.paper_figures.aggregate import RANKING_METRICS, group_records
+from lmreg.paper_figures.metrics import all_metrics
+from lmreg.paper_figures.regress import DEFAULT_LEVEL, DEFAULT_TOLERANCE, upper_bound
+from lmreg.paper_figures.report import load_records
+from lmreg.results.identity import setting_hash
 
 Values = dict  # run ("seed@cpu kernels") -> metric -> value
 
