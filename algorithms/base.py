@@ -7,7 +7,9 @@ algorithm's own forward/backward on a training batch, the landmark regulariser
 (when active) adds its gradients to the same step, then one clip and one
 optimiser step (the paper's rule). An algorithm overrides `forward_backward`
 (which paths a step trains and how); one with state of its own (architecture
-parameters, a second optimiser) also overrides `extra_state`/`load_extra_state`.
+parameters, a second optimiser) also overrides `extra_state`/`load_extra_state`;
+one with requirements on the config (a space feature, a cell type) overrides
+`check_config`.
 
 Adding an algorithm is one module with a subclass plus one line in ALGORITHMS;
 its options (the run config's `algo` section) are the dataclass `options_type`.
@@ -75,9 +77,16 @@ class SuperNetTrainer:
         self.landmark_gen = torch.Generator().manual_seed(seed + 2)
 
     # What an algorithm defines -----------------------------------------------
+    @classmethod
+    def check_config(cls, cfg) -> None:
+        """Raise ConfigError when a run config cannot work with this algorithm
+        (called with every config check, before anything runs)."""
+
     def forward_backward(self, x: torch.Tensor, y: torch.Tensor, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Train on one batch up to the gradients (no optimiser step): backward the
-        algorithm's loss; return (loss, logits), detached, for the epoch's curves."""
+        algorithm's loss; return (loss, correct) for the epoch's curves: the loss and
+        the number of correctly classified images (averaged over the paths of the
+        step), both detached 0-d tensors."""
         raise NotImplementedError
 
     def extra_state(self) -> dict:
@@ -91,14 +100,17 @@ class SuperNetTrainer:
         c = self.cfg
         return c.lr_min + (c.lr - c.lr_min) * 0.5 * (1 + math.cos(math.pi * epoch / c.epochs))
 
-    def _landmark_batches(self):
+    def held_out_batches(self, gen: torch.Generator, purpose: str = "landmark"):
         """Held-out batches, reshuffled on every pass and cycled as often as needed
         (the official RepeatedDataLoader): the last batch of a pass may be smaller."""
         if self.task.size("valid") == 0:
-            raise ValueError("the held-out split is empty: landmark batches need held-out images")
+            raise ValueError(f"the held-out split is empty: {purpose} batches need held-out images")
         while True:
-            yield from self.task.batches("valid", self.cfg.batch_size, self.landmark_gen, shuffle=True,
+            yield from self.task.batches("valid", self.cfg.batch_size, gen, shuffle=True,
                                          train_augment=self.cfg.landmark_augment)
+
+    def _landmark_batches(self):
+        return self.held_out_batches(self.landmark_gen)
 
     def train_epoch(self, epoch: int) -> dict:
         model, task, cfg = self.model, self.task, self.cfg
@@ -113,7 +125,7 @@ class SuperNetTrainer:
         seen, steps = 0, 0
         for x, y in task.batches("train", cfg.batch_size, self.data_gen, shuffle=True,
                                  train_augment=True, drop_last=cfg.drop_last):
-            loss, logits = self.forward_backward(x, y, epoch)
+            loss, n_correct = self.forward_backward(x, y, epoch)
             if landmark_batches is not None:
                 lx, ly = next(landmark_batches)
                 penalty, info = self.reg.penalty(model, lx, ly, epoch, self.pair_rng)
@@ -124,7 +136,7 @@ class SuperNetTrainer:
             self.opt.step()
             self.opt.zero_grad(set_to_none=cfg.unsampled_grads == "none")
             loss_sum += loss * len(y)
-            correct += (logits.argmax(1) == y).sum()
+            correct += n_correct
             seen += len(y)
             steps += 1
         train_loss = loss_sum.item() / seen
@@ -162,6 +174,9 @@ class SuperNetTrainer:
 # name -> "module:class" of a SuperNetTrainer subclass (imported on first use), or the class.
 ALGORITHMS = {
     "spos": "lmreg.algorithms.spos:SPOS",
+    "fairnas": "lmreg.algorithms.fairnas:FairNAS",
+    "gdas": "lmreg.algorithms.gdas:GDAS",
+    "pcdarts": "lmreg.algorithms.pcdarts:PCDARTS",
 }
 
 

@@ -47,7 +47,7 @@ def check_config(cfg) -> None:
     check_device(cfg.device)
     spec = get_spec(cfg.task)
     registry.resolve(cfg.benchmark)  # unknown names list the valid ones
-    get_algorithm(cfg.algorithm)
+    algorithm = get_algorithm(cfg.algorithm)
     space = get_space(cfg.space)
     known = registry.BENCHMARKS.get(cfg.benchmark)  # None for a file path: checked when it is opened
     declared = known.space if known else None
@@ -58,6 +58,7 @@ def check_config(cfg) -> None:
         space.check_net(cfg.net)
     except ValueError as e:
         raise ConfigError(str(e)) from None
+    algorithm.check_config(cfg)
     n, t, e, lm = cfg.net, cfg.train, cfg.eval, cfg.landmarks
     _need(n.C >= 1, "net.C", ">= 1", n.C)
     _need(n.N >= 1, "net.N", ">= 1", n.N)

@@ -10,7 +10,7 @@ Conventions every space follows:
   NB101 table is keyed by `nb101.module_hash`). `parse(key(a)) == a` for canonical a.
 * A super-net is called as `net(x, path)`: `path` is one architecture (single
   path), or, for spaces with `supports_mixture`, a `Mixture` of per-choice
-  weights (GDAS / DARTS-style algorithms).
+  weights (GDAS / DARTS-style algorithms) of the space's `mixture_shape`.
 * A stand-alone network is called as `net(x)`.
 """
 

@@ -12,9 +12,18 @@ Only ops whose result cannot reach the cell output are skipped, which changes
 nothing the network computes.
 
 Super-net cell types (`NetConfig.cell`):
-  per_edge    one set of candidate ops per edge (ours; NB201's own search cell);
-  op_on_node  the official landmark code's default (SearchCellOnNode): the edge
-              3<-2 reuses the modules of edge 3<-1, so a cell holds 5 op sets.
+  per_edge         one set of candidate ops per edge (NB201's own search cell; the
+                   official GDAS super-net);
+  op_on_node       the official landmark code's default (SearchCellOnNode): the edge
+                   3<-2 reuses the modules of edge 3<-1, so a cell holds 5 op sets;
+  partial_channel  PC-DARTS: per edge, the first C/4 channels go through the ops
+                   (built at C/4 channels), the rest bypass them, then the channels
+                   are shuffled in 4 groups. A single path runs as the official
+                   "softoneshot" mixture (`soft_path_weights`).
+
+A super-net also takes a `Mixture`: (6, 5) weights used by every cell, or
+(cells, 6, 5) weights, one row block per cell in forward order (GDAS draws its
+Gumbel sample separately in each cell).
 """
 
 from __future__ import annotations
@@ -36,8 +45,13 @@ OLD_SEMANTICS = "live-edges-only"  # before the fidelity fix: ops on all-zero no
 CONV_OPS = {"nor_conv_1x1": 1, "nor_conv_3x3": 3}
 # For each cell type, the module slot each edge position uses (EDGES order:
 # 1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2). op_on_node: 3<-2 shares 3<-1's modules.
-EDGE_SLOTS = {"per_edge": (0, 1, 2, 3, 4, 5), "op_on_node": (0, 1, 2, 3, 4, 4)}
+EDGE_SLOTS = {"per_edge": (0, 1, 2, 3, 4, 5), "op_on_node": (0, 1, 2, 3, 4, 4),
+              "partial_channel": (0, 1, 2, 3, 4, 5)}
 CELL_TYPES = tuple(EDGE_SLOTS)
+PC_GROUPS = 4  # PC-DARTS channel proportion K, hard-coded in the official SearchCellPCDarts
+# Official softoneshot_alpha (pcdarts.sh): a single path on a partial-channel cell gives
+# its op 1/5 + delta and every other op 1/5 - delta/4 (near-uniform); 0.8 is one-hot.
+SOFT_PATH_DELTA = 0.01
 
 
 @dataclass(frozen=True)
@@ -49,12 +63,18 @@ class NetConfig:
     bn_affine: bool = True
     bn_track_running_stats: bool = False  # off: batch statistics also at evaluation (the paper)
     cell: str = "per_edge"      # super-net cell type: CELL_TYPES
+    soft_path_delta: float = SOFT_PATH_DELTA  # partial_channel cells only
 
     def __post_init__(self):
         if self.cell not in CELL_TYPES:
             raise ValueError(f"unknown net.cell {self.cell!r}; valid cell types: {', '.join(CELL_TYPES)}")
         if self.C < 1 or self.N < 1:
             raise ValueError(f"net.C and net.N must be >= 1, got C={self.C}, N={self.N}")
+        if self.cell == "partial_channel" and self.C % PC_GROUPS:
+            raise ValueError(f"net.cell=partial_channel needs net.C divisible by {PC_GROUPS}, got C={self.C}")
+        n = len(nb201.OPS)
+        if not 0 < self.soft_path_delta <= 1 - 1 / n:
+            raise ValueError(f"soft_path_delta must be in (0, {1 - 1 / n}], got {self.soft_path_delta}")
 
 
 def _bn(c: int, cfg: NetConfig) -> nn.BatchNorm2d:
@@ -121,17 +141,22 @@ class Cell(nn.Module):
     def __init__(self, c: int, cfg: NetConfig, arch: nb201.Arch | None):
         super().__init__()
         self.slots = EDGE_SLOTS[cfg.cell] if arch is None else EDGE_SLOTS["per_edge"]
+        self.partial = arch is None and cfg.cell == "partial_channel"
+        self.soft_path_delta = cfg.soft_path_delta
+        c_op = c // PC_GROUPS if self.partial else c
         self.edges = nn.ModuleList()
         for slot in range(max(self.slots) + 1):
             if arch is None:
                 names = nb201.OPS[1:]
             else:
                 names = () if arch[slot] == 0 else (nb201.OPS[arch[slot]],)
-            self.edges.append(nn.ModuleDict({n: build_op(n, c, cfg) for n in names}))
+            self.edges.append(nn.ModuleDict({n: build_op(n, c_op, cfg) for n in names}))
 
     def forward(self, x: torch.Tensor, arch) -> torch.Tensor:
         if isinstance(arch, Mixture):
             return self._mixed(x, arch.weights)
+        if self.partial:  # the official PC-DARTS super-net runs a path as a mixture (softoneshot)
+            return self._mixed(x, soft_path_weights(arch, self.soft_path_delta, x))
         nodes: list[torch.Tensor | None] = [x, None, None, None]
         for to, frm, pos, name in _plan(arch):
             src = nodes[frm]
@@ -149,21 +174,52 @@ class Cell(nn.Module):
         if weights.shape != (len(nb201.EDGES), len(nb201.OPS)):
             raise ValueError(f"NB201 mixture weights must have shape ({len(nb201.EDGES)}, {len(nb201.OPS)}), "
                              f"got {tuple(weights.shape)}")
-        active = weights.detach().ne(0).tolist()  # one host sync per cell, not one per op
+        # one host sync per cell, not one per op (partial-channel mixtures are softmax: never zero)
+        active = None if self.partial else weights.detach().ne(0).tolist()
         nodes = [x]
         for to in range(1, nb201.NUM_NODES):
             total = torch.zeros_like(x)
             for pos, (t, frm) in enumerate(nb201.EDGES):
                 if t != to:
                     continue
-                for k, name in enumerate(nb201.OPS):
-                    w = weights[pos, k]
-                    if not active[pos][k]:
-                        total = total + w
-                    elif name != "none":
-                        total = total + w * self.edges[self.slots[pos]][name](nodes[frm])
+                total = total + (self._partial_edge(nodes[frm], weights[pos], self.edges[self.slots[pos]])
+                                 if self.partial else
+                                 self._edge(nodes[frm], weights[pos], active[pos], self.edges[self.slots[pos]]))
             nodes.append(total)
         return nodes[-1]
+
+    @staticmethod
+    def _edge(x, weights, active, ops):
+        total = 0
+        for k, name in enumerate(nb201.OPS):
+            if not active[k]:
+                total = total + weights[k]
+            elif name != "none":
+                total = total + weights[k] * ops[name](x)
+        return total
+
+    @staticmethod
+    def _partial_edge(x, weights, ops):
+        """PC-DARTS: the weighted ops on the first C/K channels, the rest passed
+        through, then a channel shuffle in K groups ('none' adds nothing)."""
+        c = x.shape[1] // PC_GROUPS
+        mixed = sum(weights[k] * ops[name](x[:, :c]) for k, name in enumerate(nb201.OPS) if name != "none")
+        return channel_shuffle(torch.cat([mixed, x[:, c:]], dim=1), PC_GROUPS)
+
+
+def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """(B, C, H, W) with channels read as (groups, C/groups) and written back transposed."""
+    b, c, h, w = x.shape
+    return x.view(b, groups, c // groups, h, w).transpose(1, 2).reshape(b, c, h, w)
+
+
+def soft_path_weights(arch, delta: float, like: torch.Tensor) -> torch.Tensor:
+    """The official softoneshot mixture of one path: on every edge the path's op gets
+    1/n + delta and the others 1/n - delta/(n-1) (n = 5 ops). No gradient."""
+    n = len(nb201.OPS)
+    w = torch.full((len(nb201.EDGES), n), 1 / n - delta / (n - 1), dtype=like.dtype, device=like.device)
+    w[list(range(len(nb201.EDGES))), list(arch)] = 1 / n + delta
+    return w
 
 
 class ResidualReduction(nn.Module):
@@ -204,10 +260,22 @@ class NB201Net(nn.Module):
             if self.arch is None:
                 raise ValueError("the super-net needs an architecture: forward(x, arch)")
             arch = self.arch
+        per_cell = isinstance(arch, Mixture) and arch.weights.dim() == 3
+        if per_cell and arch.weights.shape[0] != self.n_cells:
+            raise ValueError(f"per-cell mixture weights must have {self.n_cells} cells, got {arch.weights.shape[0]}")
         x = self.stem(x)
+        k = 0
         for block in self.blocks:
-            x = block(x, arch) if isinstance(block, Cell) else block(x)
+            if isinstance(block, Cell):
+                x = block(x, Mixture(arch.weights[k]) if per_cell else arch)
+                k += 1
+            else:
+                x = block(x)
         return self.classifier(self.head(x))
+
+    @property
+    def n_cells(self) -> int:
+        return 3 * self.cfg.N
 
 
 def subnet_state(supernet: NB201Net, standalone: NB201Net) -> dict:

@@ -14,6 +14,7 @@ class NB201Space:
     name = "nb201"
     semantics = nb201_net.SEMANTICS
     supports_mixture = True
+    mixture_shape = (len(nb201.EDGES), len(nb201.OPS))
 
     def parse(self, text: str) -> nb201.Arch:
         return nb201.parse(text)
@@ -29,9 +30,19 @@ class NB201Space:
         """Uniform over all 15,625 op tuples: every edge picks one of the 5 ops (SPOS)."""
         return tuple(rng.randrange(len(nb201.OPS)) for _ in nb201.EDGES)
 
+    def fair_paths(self, rng: random.Random) -> list[nb201.Arch]:
+        """FairNAS's strict-fairness group: each edge takes its own random order of
+        the 5 ops, and path i uses the i-th op of every order, so over the group every
+        op runs exactly once on every edge."""
+        orders = [rng.sample(range(len(nb201.OPS)), len(nb201.OPS)) for _ in nb201.EDGES]
+        return [tuple(order[i] for order in orders) for i in range(len(nb201.OPS))]
+
     def check_net(self, net: NetSpec) -> None:
         if net.cell not in nb201_net.CELL_TYPES:
             raise ValueError(f"unknown net.cell {net.cell!r}; valid cell types: {', '.join(nb201_net.CELL_TYPES)}")
+        if net.cell == "partial_channel" and net.C % nb201_net.PC_GROUPS:
+            raise ValueError(f"net.cell=partial_channel needs net.C divisible by {nb201_net.PC_GROUPS}, "
+                             f"got C={net.C}")
 
     def _config(self, net: NetSpec, in_channels: int, num_classes: int, cell: str) -> nb201_net.NetConfig:
         return nb201_net.NetConfig(C=net.C, N=net.N, in_channels=in_channels, num_classes=num_classes,

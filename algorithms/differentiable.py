@@ -1,0 +1,118 @@
+"""What GDAS and PC-DARTS share, following the official `DifferentiableCNNPolicy`:
+architecture parameters alpha (one (edges x ops) tensor used by every cell, outside
+the super-net's parameters) trained first-order by Adam on held-out batches, and a
+run in three phases:
+
+  epoch < train.warmup_epochs          warm-up: one uniformly drawn path per step
+                                       (the official `supernet_warmup_method`);
+  up to the last `search_epochs`       the algorithm's relaxed forward with alpha
+                                       frozen at its random initial value;
+  the last `search_epochs`             the same, with one alpha step on a held-out
+                                       batch before every weight step.
+
+The official code runs `epochs` epochs and then `policy_epochs` more with alpha
+updates, its cosine learning rate spanning both; here train.epochs is that total.
+The landmark loss runs each landmark as the net runs a single path (GDAS: the path
+itself; PC-DARTS: the softoneshot mixture), so it reaches the weights only, never
+alpha: as in the official code (docs/fidelity.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from lmreg.algorithms.base import SuperNetTrainer
+from lmreg.bench.errors import ConfigError
+from lmreg.spaces.base import Mixture
+
+
+@dataclass(frozen=True)
+class ArchOptions:
+    search_epochs: int = 50          # final epochs with alpha updates (official policy_epochs)
+    arch_lr: float = 3e-4
+    arch_beta1: float = 0.5
+    arch_beta2: float = 0.999
+    arch_weight_decay: float = 1e-3
+    alpha_init_std: float = 1e-3     # alpha = std * randn (official)
+
+    def __post_init__(self):
+        if self.search_epochs < 0:
+            raise ValueError(f"algo.search_epochs must be >= 0, got {self.search_epochs}")
+        if not self.arch_lr > 0:
+            raise ValueError(f"algo.arch_lr must be > 0, got {self.arch_lr}")
+        for key in ("arch_beta1", "arch_beta2"):
+            if not 0 <= getattr(self, key) < 1:
+                raise ValueError(f"algo.{key} must be in [0, 1), got {getattr(self, key)}")
+        if self.arch_weight_decay < 0 or self.alpha_init_std < 0:
+            raise ValueError("algo.arch_weight_decay and algo.alpha_init_std must be >= 0")
+
+
+class DifferentiableTrainer(SuperNetTrainer):
+    options_type = ArchOptions
+
+    @classmethod
+    def check_config(cls, cfg) -> None:
+        from lmreg.spaces.base import get_space
+        name = cfg.algorithm
+        if not get_space(cfg.space).supports_mixture:
+            raise ConfigError(f"algorithm {name} needs a space whose super-net takes op mixtures; "
+                              f"{cfg.space} does not")
+        if cfg.algo.search_epochs > cfg.train.epochs - cfg.train.warmup_epochs:
+            raise ConfigError(f"algo.search_epochs={cfg.algo.search_epochs} must fit after the warm-up: at most "
+                              f"train.epochs - train.warmup_epochs = {cfg.train.epochs - cfg.train.warmup_epochs}")
+
+    def __init__(self, model, task, cfg, seed, space, regularizer=None, options=None):
+        super().__init__(model, task, cfg, seed, space, regularizer, options)
+        o = self.options
+        shape = space.mixture_shape
+        init = o.alpha_init_std * torch.randn(shape, generator=torch.Generator().manual_seed(seed + 3))
+        self.alphas = init.to(task.device).requires_grad_()
+        self.arch_opt = torch.optim.Adam([self.alphas], lr=o.arch_lr, betas=(o.arch_beta1, o.arch_beta2),
+                                         weight_decay=o.arch_weight_decay)
+        self.arch_gen = torch.Generator().manual_seed(seed + 4)    # held-out batches of alpha steps
+        self.sample_gen = torch.Generator().manual_seed(seed + 5)  # the algorithm's own draws (Gumbel noise)
+        self._arch_batches, self._arch_epoch = None, None
+
+    # What each algorithm defines ----------------------------------------------------
+    def mixture(self, epoch: int) -> torch.Tensor:
+        """The op weights of the relaxed forward: (edges, ops) or (cells, edges, ops)."""
+        raise NotImplementedError
+
+    # -------------------------------------------------------------------------------
+    def searching(self, epoch: int) -> bool:
+        return epoch >= self.cfg.epochs - self.options.search_epochs
+
+    def forward_backward(self, x: torch.Tensor, y: torch.Tensor, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if epoch < self.cfg.warmup_epochs:
+            logits = self.model(x, self.space.sample_path(self.path_rng))
+        else:
+            if self.searching(epoch):
+                self.arch_step(epoch)
+            logits = self.model(x, Mixture(self.mixture(epoch)))
+        loss = F.cross_entropy(logits, y)
+        loss.backward()
+        return loss.detach(), (logits.detach().argmax(1) == y).sum()
+
+    def arch_step(self, epoch: int) -> None:
+        """One first-order alpha step on the next held-out batch (official Architect
+        `_backward_step`), then the weight gradients it left are cleared."""
+        if self._arch_epoch != epoch:  # a fresh pass every epoch, like the landmark batches
+            self._arch_batches, self._arch_epoch = self.held_out_batches(self.arch_gen, "architecture"), epoch
+        xv, yv = next(self._arch_batches)
+        self.arch_opt.zero_grad()
+        F.cross_entropy(self.model(xv, Mixture(self.mixture(epoch))), yv).backward()
+        self.arch_opt.step()
+        self.opt.zero_grad(set_to_none=self.cfg.unsampled_grads == "none")
+
+    def extra_state(self) -> dict:
+        return {"alphas": self.alphas.detach().clone(), "arch_opt": self.arch_opt.state_dict(),
+                "arch_gen": self.arch_gen.get_state(), "sample_gen": self.sample_gen.get_state()}
+
+    def load_extra_state(self, state: dict) -> None:
+        with torch.no_grad():
+            self.alphas.copy_(state["alphas"])
+        self.arch_opt.load_state_dict(state["arch_opt"])
+        self.arch_gen.set_state(state["arch_gen"])
+        self.sample_gen.set_state(state["sample_gen"])

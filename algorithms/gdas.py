@@ -1,0 +1,62 @@
+"""GDAS (Dong & Yang, CVPR 2019) as the official landmark code runs it on NB201
+(`forward_gdas` of its search cells): in every cell a Gumbel-max sample from alpha
+picks one op per edge; the forward computes only that op, weighted by the
+straight-through hard weight (value 1, gradient of the Gumbel softmax), and the
+other ops add their weight (value 0) so alpha gets every gradient. The noise is
+drawn separately for each cell. The temperature falls linearly from tau_max to
+tau_min over the first tau_epochs epochs (docs/fidelity.md: the official
+schedule keeps falling below zero after them; ours stays at tau_min)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from lmreg.algorithms.differentiable import ArchOptions, DifferentiableTrainer
+
+
+@dataclass(frozen=True)
+class GDASOptions(ArchOptions):
+    search_epochs: int = 50
+    arch_lr: float = 3e-4
+    tau_max: float = 10.0
+    tau_min: float = 0.1
+    tau_epochs: int = 35
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not 0 < self.tau_min <= self.tau_max:
+            raise ValueError(f"need 0 < algo.tau_min <= algo.tau_max, got {self.tau_min}, {self.tau_max}")
+        if self.tau_epochs < 2:
+            raise ValueError(f"algo.tau_epochs must be >= 2, got {self.tau_epochs}")
+
+
+def temperature(epoch: int, o: GDASOptions) -> float:
+    """Official: tau_max - (tau_max - tau_min) * epoch / (tau_epochs - 1); held at tau_min after."""
+    return max(o.tau_min, o.tau_max - (o.tau_max - o.tau_min) * epoch / (o.tau_epochs - 1))
+
+
+def gumbel_hard_weights(alphas: torch.Tensor, tau: float, gumbels: torch.Tensor) -> torch.Tensor:
+    """One-hot at argmax(log_softmax(alpha) + g) per row; gradient of softmax((log_softmax(alpha) + g) / tau)."""
+    probs = torch.softmax((alphas.log_softmax(-1) + gumbels) / tau, dim=-1)
+    one_hot = torch.zeros_like(probs).scatter_(-1, probs.argmax(-1, keepdim=True), 1.0)
+    return one_hot - probs.detach() + probs
+
+
+def gumbel_noise(shape, gen: torch.Generator) -> torch.Tensor:
+    """-log(Exp(1)) noise; a draw of exactly 0 (infinite noise) is drawn again, as the
+    official loop does for infinite values."""
+    while True:
+        e = torch.empty(shape).exponential_(generator=gen)
+        if bool((e > 0).all()):
+            return -e.log()
+
+
+class GDAS(DifferentiableTrainer):
+    options_type = GDASOptions
+
+    def mixture(self, epoch: int) -> torch.Tensor:
+        n_cells = self.model.n_cells
+        g = gumbel_noise((n_cells, *self.alphas.shape), self.sample_gen).to(self.alphas.device)
+        return gumbel_hard_weights(self.alphas.unsqueeze(0), temperature(epoch, self.options), g)

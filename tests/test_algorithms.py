@@ -1,0 +1,294 @@
+"""FairNAS, GDAS and PC-DARTS: each rule against a reference computed independently
+of the code under test (hand-computed values, finite differences, separate autograd
+passes), plus end-to-end runs with a kill and resume."""
+
+import copy
+import dataclasses
+import random
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lmreg.algorithms.base import TrainConfig
+from lmreg.algorithms.fairnas import FairNAS
+from lmreg.algorithms.gdas import GDAS, GDASOptions, gumbel_hard_weights, temperature
+from lmreg.algorithms.landmark_reg import LandmarkConfig, LandmarkRegularizer
+from lmreg.algorithms.pcdarts import PCDARTS, PCDARTSOptions
+from lmreg.bench.datasets.tasks import Task, get_spec
+from lmreg.experiments.config import ConfigError
+from lmreg.experiments.runconfig import load_config
+from lmreg.experiments.runner import run
+from lmreg.results.records import read_record
+from lmreg.spaces import nb201
+from lmreg.spaces.base import Mixture
+from lmreg.spaces.nb201_net import NB201Net, NetConfig, channel_shuffle, soft_path_weights
+from lmreg.spaces.nb201_space import SPACE
+
+SMOKE = ["task=smoke-fmnist", "train.batch_size=64", "landmarks.m=4", "eval.pool_size=10", "eval.every=1",
+         "eval.n_images=256", "eval.batch_size=128"]
+
+
+def _task(n_train=32, n_valid=16):
+    spec = dataclasses.replace(get_spec("smoke-fmnist"), crop_padding=0)
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for split, n in (("train", n_train), ("valid", n_valid), ("test", 8)):
+        arrays[f"{split}_x"] = rng.integers(0, 256, (n, 1, 8, 8), dtype=np.uint8)
+        arrays[f"{split}_y"] = rng.integers(0, 10, n).astype(np.int64)
+    return Task(spec, arrays)
+
+
+def _net(cell="per_edge", C=4, N=1, seed=0):
+    torch.manual_seed(seed)
+    return NB201Net(NetConfig(C=C, N=N, in_channels=1, cell=cell))
+
+
+def _one_hot(arch):
+    return F.one_hot(torch.tensor(arch), len(nb201.OPS)).float()
+
+
+# FairNAS --------------------------------------------------------------------------
+def test_fair_paths_run_every_op_once_on_every_edge():
+    rng = random.Random(0)
+    groups = [SPACE.fair_paths(rng) for _ in range(50)]
+    for paths in groups:
+        assert len(paths) == len(nb201.OPS)
+        for e in range(len(nb201.EDGES)):
+            assert sorted(p[e] for p in paths) == list(range(len(nb201.OPS)))
+    assert len({tuple(g) for g in groups}) == 50  # the orders are drawn, not fixed
+
+
+def test_fairnas_step_sums_the_gradients_of_its_paths(monkeypatch):
+    """Reference: each path's gradient from its own autograd pass on a copy of the
+    super-net, summed by hand; then one clip and one step per group."""
+    task = _task()
+    model = _net("op_on_node")
+    reference = copy.deepcopy(model)
+    rng = random.Random(5)
+    paths = SPACE.fair_paths(rng)
+    monkeypatch.setattr(SPACE, "fair_paths", lambda _rng: paths)
+    trainer = FairNAS(model, task, TrainConfig(epochs=1, warmup_epochs=0, batch_size=32), 0, SPACE)
+    x, y = next(task.batches("train", 32))
+    loss, correct = trainer.forward_backward(x, y, 0)
+    params = list(reference.parameters())
+    expected = [torch.zeros_like(p) for p in params]
+    losses = []
+    for path in paths:
+        out = reference(x, path)
+        losses.append(F.cross_entropy(out, y))
+        grads = torch.autograd.grad(losses[-1], params, allow_unused=True)
+        expected = [e if g is None else e + g for e, g in zip(expected, grads)]
+    for p, e in zip(model.parameters(), expected):
+        torch.testing.assert_close(p.grad if p.grad is not None else torch.zeros_like(p), e, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(loss, torch.stack(losses).mean().detach())
+    assert 0 <= correct <= len(y)
+
+    steps = []
+    original = trainer.opt.step
+    monkeypatch.setattr(trainer.opt, "step", lambda: (steps.append(1), original()))
+    trainer.train_epoch(0)
+    assert len(steps) == 1  # one batch of 32: one optimiser step for the whole group
+
+
+def test_fairnas_needs_a_space_with_fair_groups():
+    with pytest.raises(ConfigError, match="strict-fairness"):
+        load_config("micro-nb101", ["algorithm=fairnas"])
+
+
+# GDAS --------------------------------------------------------------------------------
+def test_gdas_temperature_is_the_official_line_then_held():
+    o = GDASOptions()
+    assert temperature(0, o) == 10.0
+    assert temperature(17, o) == pytest.approx(10 - 9.9 * 17 / 34)
+    assert temperature(34, o) == pytest.approx(0.1)
+    assert temperature(100, o) == pytest.approx(0.1)  # official: 10 - 9.9 * 100 / 34 = -19.1
+    with pytest.raises(ConfigError, match="tau_min"):
+        load_config("quick", ["algorithm=gdas", "algo.tau_min=0"])
+
+
+def test_gumbel_hard_weights_are_one_hot_with_the_soft_gradient():
+    """Value: one-hot at argmax(log_softmax(alpha) + g). Gradient: that of the smooth
+    softmax((log_softmax(alpha) + g) / tau), by central finite differences."""
+    torch.manual_seed(0)
+    alphas = torch.randn(6, 5, dtype=torch.float64, requires_grad=True)
+    g = -torch.empty(6, 5, dtype=torch.float64).exponential_().log()
+    tau = 0.7
+    c = torch.randn(6, 5, dtype=torch.float64)
+    w = gumbel_hard_weights(alphas, tau, g)
+    expected_index = (alphas.detach().log_softmax(-1) + g).argmax(-1)
+    assert torch.equal(w.detach(), F.one_hot(expected_index, 5).double())
+    (w * c).sum().backward()
+
+    def smooth(a):
+        z = (a - np.log(np.exp(a).sum(1, keepdims=True)) + g.numpy()) / tau
+        p = np.exp(z - z.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        return (p * c.numpy()).sum()
+    a0, h = alphas.detach().numpy(), 1e-6
+    fd = np.zeros_like(a0)
+    for i in range(6):
+        for j in range(5):
+            up, down = a0.copy(), a0.copy()
+            up[i, j] += h
+            down[i, j] -= h
+            fd[i, j] = (smooth(up) - smooth(down)) / (2 * h)
+    np.testing.assert_allclose(alphas.grad.numpy(), fd, rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("cell", ["per_edge", "op_on_node"])
+def test_one_hot_mixture_computes_the_single_path(cell):
+    """GDAS's forward with hard weights = the single-path forward (also on all-zero
+    nodes), for one-hot rows shared by every cell or given per cell."""
+    model = _net(cell, N=2)
+    x = torch.randn(4, 1, 8, 8)
+    rng = random.Random(1)
+    for _ in range(6):
+        arch = SPACE.sample_path(rng)
+        torch.testing.assert_close(model(x, Mixture(_one_hot(arch))), model(x, arch), rtol=1e-5, atol=1e-6)
+        per_cell = _one_hot(arch).expand(model.n_cells, -1, -1)
+        torch.testing.assert_close(model(x, Mixture(per_cell)), model(x, arch), rtol=1e-5, atol=1e-6)
+
+
+def test_gdas_draws_a_path_per_cell(monkeypatch):
+    trainer = GDAS(_net(N=2), _task(), TrainConfig(epochs=4, warmup_epochs=0), 0, SPACE,
+                   options=GDASOptions(search_epochs=1, tau_epochs=4))
+    w = trainer.mixture(0)
+    assert w.shape == (trainer.model.n_cells, 6, 5)
+    assert torch.equal(w.detach().sum(-1), torch.ones(trainer.model.n_cells, 6))
+    draws = torch.stack([trainer.mixture(0).detach().argmax(-1) for _ in range(20)])
+    assert (draws[:, 0] != draws[:, 1]).any()  # cells do not share one sample
+
+
+def test_gdas_phases_alpha_steps_and_landmark_gradients(monkeypatch):
+    """Alpha stays at its initial value through the warm-up and the frozen-alpha
+    phase and moves only in the last search_epochs; an alpha step leaves no weight
+    gradient behind; the landmark loss never reaches alpha."""
+    task = _task()
+    landmarks = [(0, 0, 0, 3, 0, 0), (0, 0, 0, 2, 0, 0), (1, 2, 3, 4, 1, 2)]
+    reg = LandmarkRegularizer(LandmarkConfig(m=3), landmarks, warmup_epochs=1, epochs=4)
+    trainer = GDAS(_net(), task, TrainConfig(epochs=4, warmup_epochs=1, batch_size=16), 0, SPACE, reg,
+                   GDASOptions(search_epochs=1, tau_epochs=4))
+    initial = trainer.alphas.detach().clone()
+    arch_steps = []
+    original = trainer.arch_step
+    monkeypatch.setattr(trainer, "arch_step", lambda e: (arch_steps.append(e), original(e)))
+    for epoch in range(3):
+        trainer.train_epoch(epoch)
+    assert torch.equal(trainer.alphas.detach(), initial) and not arch_steps
+    trainer.train_epoch(3)
+    assert arch_steps == [3, 3] and not torch.equal(trainer.alphas.detach(), initial)
+
+    trainer.alphas.grad = None
+    trainer.arch_step(3)
+    assert all(p.grad is None or not p.grad.any() for p in trainer.model.parameters())
+    trainer.alphas.grad = None
+    x, y = next(task.batches("valid", 16))
+    penalty, _ = reg.penalty(trainer.model, x, y, 3, random.Random(0))
+    penalty.backward()
+    assert trainer.alphas.grad is None
+
+
+def test_gdas_first_alpha_step_is_adams(monkeypatch):
+    """Adam's first step, by hand: with m = g', v = g'^2 (bias-corrected), the move
+    is lr * g' / (|g'| + eps), g' = grad + wd * alpha; grad from a separate pass on
+    a copy of the super-net with the same Gumbel noise."""
+    task = _task()
+    trainer = GDAS(_net(N=2), task, TrainConfig(epochs=2, warmup_epochs=0, batch_size=16), 0, SPACE,
+                   options=GDASOptions(search_epochs=1, tau_epochs=2, arch_lr=0.01))
+    gumbels = -torch.empty(trainer.model.n_cells, 6, 5).exponential_(generator=torch.Generator().manual_seed(3)).log()
+    monkeypatch.setattr(trainer, "mixture", lambda e: gumbel_hard_weights(trainer.alphas.unsqueeze(0), 0.5, gumbels))
+    alpha0 = trainer.alphas.detach().clone()
+    reference = copy.deepcopy(trainer.model)
+    xv, yv = next(trainer.held_out_batches(copy.deepcopy(trainer.arch_gen)))
+    a = alpha0.clone().requires_grad_()
+    F.cross_entropy(reference(xv, Mixture(gumbel_hard_weights(a.unsqueeze(0), 0.5, gumbels))), yv).backward()
+    gp = a.grad + 1e-3 * alpha0
+    trainer.arch_step(1)
+    torch.testing.assert_close(trainer.alphas.detach(), alpha0 - 0.01 * gp / (gp.abs() + 1e-8), rtol=1e-5, atol=1e-7)
+
+
+def test_search_epochs_must_fit_after_the_warm_up():
+    with pytest.raises(ConfigError, match="search_epochs"):
+        load_config("quick", ["algorithm=gdas", "algo.search_epochs=4"])  # quick: 4 epochs, 1 of warm-up
+    with pytest.raises(ConfigError, match="op mixtures"):
+        load_config("micro-nb101", ["algorithm=gdas", "algo.search_epochs=1"])
+
+
+# PC-DARTS ------------------------------------------------------------------------------
+def test_channel_shuffle_by_hand():
+    x = torch.arange(8.0).view(1, 8, 1, 1)
+    assert channel_shuffle(x, 4).flatten().tolist() == [0, 2, 4, 6, 1, 3, 5, 7]
+
+
+def test_soft_path_weights_are_the_official_softoneshot():
+    """Official: start at 1/5, subtract delta/4 everywhere, add 5/4 * delta to the
+    path's op: with delta 0.01, 0.21 and 0.1975."""
+    w = soft_path_weights((1, 2, 3, 4, 0, 1), 0.01, torch.zeros(1))
+    for e, op in enumerate((1, 2, 3, 4, 0, 1)):
+        assert w[e, op].item() == pytest.approx(0.21)
+        assert sorted(w[e].tolist())[:4] == pytest.approx([0.1975] * 4)
+    torch.testing.assert_close(w.sum(1), torch.ones(6))
+    one_hot = soft_path_weights((1, 2, 3, 4, 0, 1), 0.8, torch.zeros(1))
+    torch.testing.assert_close(one_hot, _one_hot((1, 2, 3, 4, 0, 1)))
+
+
+def test_partial_channel_cell_by_hand():
+    """Skip on 1<-0 only ... every edge is a partial edge, so with one-hot weights:
+    skip keeps its quarter, 'none' zeroes it, the other channels pass; each edge
+    output is then shuffled. Node 3 = sum of its three edges, built by hand."""
+    cell = _net("partial_channel", C=8).blocks[0]
+    x = torch.randn(2, 8, 4, 4)
+    skip, none = nb201.OPS.index("skip_connect"), nb201.OPS.index("none")
+    arch = (skip, none, skip, none, none, skip)  # edges 1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2
+
+    def edge(inp, keep_first):
+        first = inp[:, :2] if keep_first else torch.zeros_like(inp[:, :2])
+        return channel_shuffle(torch.cat([first, inp[:, 2:]], 1), 4)
+    n1 = edge(x, True)
+    n2 = edge(x, False) + edge(n1, True)
+    n3 = edge(x, False) + edge(n1, False) + edge(n2, True)
+    torch.testing.assert_close(cell(x, Mixture(_one_hot(arch))), n3)
+
+
+def test_pcdarts_needs_partial_channel_cells_of_a_divisible_width():
+    with pytest.raises(ConfigError, match="partial_channel"):
+        load_config("quick", ["algorithm=pcdarts", "algo.search_epochs=1"])
+    with pytest.raises(ConfigError, match="divisible by 4"):
+        load_config("quick", ["algorithm=pcdarts", "algo.search_epochs=1", "net.cell=partial_channel", "net.C=6"])
+
+
+def test_pcdarts_mixture_is_softmax_of_alpha():
+    trainer = PCDARTS(_net("partial_channel"), _task(), TrainConfig(epochs=2, warmup_epochs=0), 0, SPACE,
+                      options=PCDARTSOptions(search_epochs=1))
+    torch.testing.assert_close(trainer.mixture(0), torch.softmax(trainer.alphas, -1))
+
+
+# End to end ------------------------------------------------------------------------------
+ALGORITHMS = {
+    "fairnas": ["algorithm=fairnas"],
+    "gdas": ["algorithm=gdas", "algo.search_epochs=1", "algo.tau_epochs=2"],
+    "pcdarts": ["algorithm=pcdarts", "algo.search_epochs=1", "net.cell=partial_channel"],
+}
+
+
+class Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("name", sorted(ALGORITHMS))
+def test_interrupted_run_resumes_to_the_same_record(name, tmp_path):
+    cfg = load_config("quick", [*SMOKE, *ALGORITHMS[name], "train.epochs=3", "train.warmup_epochs=1"])
+
+    def stop_after_epoch_1(curve):
+        if curve["epoch"] == 1:
+            raise Stop
+    with pytest.raises(Stop):
+        run(cfg, tmp_path / "killed", on_epoch=stop_after_epoch_1)
+    resumed = read_record(run(cfg, tmp_path / "killed"))
+    whole = read_record(run(cfg, tmp_path / "whole"))
+    for table in ("evals", "pool", "landmarks"):
+        assert resumed["tables"][table].equals(whole["tables"][table]), table
+    assert np.isfinite(whole["tables"]["pool"]["score_acc"]).all()
+    assert resumed["attrs"]["config"]["algorithm"] == name
