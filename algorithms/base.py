@@ -69,6 +69,7 @@ class SuperNetTrainer:
                  regularizer: LandmarkRegularizer | None = None, options=None):
         self.model, self.task, self.cfg, self.space, self.reg = model, task, cfg, space, regularizer
         self.options = options if options is not None else self.options_type()
+        self.seed = seed
         self.opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                    weight_decay=cfg.weight_decay)
         self.path_rng = random.Random(seed)
@@ -88,6 +89,13 @@ class SuperNetTrainer:
         the number of correctly classified images (averaged over the paths of the
         step), both detached 0-d tensors."""
         raise NotImplementedError
+
+    def search_candidates(self, known: set[str]) -> tuple[str, list] | None:
+        """The architectures (keys in `known`, the cells with ground truth) the search
+        result is picked from by super-net accuracy, and the procedure's name; None
+        picks the best-scored architecture of the evaluation pool, as the official
+        single-path policies do without their evolutionary post-search."""
+        return None
 
     def extra_state(self) -> dict:
         return {}

@@ -106,6 +106,27 @@ class DifferentiableTrainer(SuperNetTrainer):
         self.arch_opt.step()
         self.opt.zero_grad(set_to_none=self.cfg.unsampled_grads == "none")
 
+    def search_candidates(self, known: set[str], n_samples: int = 1000, top: int = 10) -> tuple[str, list]:
+        """Official (differentiable_policy.py): draw n_samples architectures from
+        Categorical(softmax(alpha)) edge by edge, keep the `top` most frequent and let
+        the super-net pick among them. Here only draws whose cell has ground truth
+        count (a micro table covers a few hundred cells), each as its class
+        representative (the table's key)."""
+        gen = torch.Generator().manual_seed(self.seed + 6)
+        probs = torch.softmax(self.alphas.detach().cpu().double(), dim=-1)
+        draws = torch.multinomial(probs, n_samples, replacement=True, generator=gen).T.tolist()
+        counts: dict[str, int] = {}
+        for arch in draws:
+            key = self.space.key(self.space.representative(tuple(arch)))
+            if key in known:
+                counts[key] = counts.get(key, 0) + 1
+        ranked = sorted(counts, key=lambda k: -counts[k])[:top]  # stable: first drawn wins a tie
+        return f"{top} most frequent of {n_samples} alpha samples with GT", [self.space.parse(k) for k in ranked]
+
+    def argmax_arch(self):
+        """The architecture of the largest alpha on every edge (DARTS's derivation)."""
+        return self.space.representative(tuple(self.alphas.detach().argmax(-1).tolist()))
+
     def extra_state(self) -> dict:
         return {"alphas": self.alphas.detach().clone(), "arch_opt": self.arch_opt.state_dict(),
                 "arch_gen": self.arch_gen.get_state(), "sample_gen": self.sample_gen.get_state()}

@@ -19,10 +19,21 @@ MICRO_SCORE_S = 22.0 / (100 * 2000)            # per architecture and image
 MICRO_TRAIN_IMAGES = 10_000
 REG_EPOCH_FACTOR = 3.5                          # regularised epoch / plain epoch (7.5 / 2.1)
 SCORE_VS_TRAIN = MICRO_SCORE_S / (MICRO_PLAIN_EPOCH_S / MICRO_TRAIN_IMAGES)  # ~0.52
+# Epoch and scoring cost of each algorithm in units of a plain SPOS epoch and a SPOS
+# scoring, measured by benchmarks/algorithm_epochs.py (2026-11-28, 20 steps, 3 repeats,
+# one core): (warm-up, plain, regularised, search plain, search regularised, scoring).
+# The SPOS regularised factor stays REG_EPOCH_FACTOR (measured over whole micro epochs).
+ALGORITHM_COST = {
+    "spos": (1.0, 1.0, REG_EPOCH_FACTOR, 1.0, REG_EPOCH_FACTOR, 1.0),
+    "fairnas": (4.9, 4.9, 7.3, 4.9, 7.3, 1.0),
+    "gdas": (1.0, 1.44, 3.77, 2.65, 4.95, 1.0),
+    "pcdarts": (3.07, 3.07, 8.93, 6.04, 11.9, 3.0),
+}
 HALF_TRAIN = {"fashion-mnist": 30_000, "cifar10": 25_000}  # train half when a task takes all of it
 FULL_TEST = {"fashion-mnist": 10_000, "cifar10": 10_000}
 ESTIMATE_NOTE = (f"This is an estimate from the config (plain and regularised epochs, ~{REG_EPOCH_FACTOR}x for a "
-                 f"regularised epoch, pool and landmark scorings), using times measured on the development "
+                 f"regularised SPOS epoch, the other algorithms' costs from benchmarks/algorithm_epochs.py, "
+                 f"pool and landmark scorings), using times measured on the development "
                  f"machine for the micro preset on one core: plain epoch {MICRO_PLAIN_EPOCH_S} s, regularised "
                  f"{MICRO_REG_EPOCH_S} s, 100 architectures scored on 2000 images 22 s; other CPU configs are "
                  "scaled by training-set size and images scored. Real times vary with the machine and its load.")
@@ -98,7 +109,13 @@ def estimate(cfg: RunConfig, seconds_per_epoch: float | None = None) -> dict:
         score_s = MICRO_SCORE_S
     else:
         return out
-    out["seconds"] = plain_s * (plain_epochs + REG_EPOCH_FACTOR * reg_epochs) + score_s * scorings * images
+    warm_f, plain_f, reg_f, search_f, search_reg_f, score_f = ALGORITHM_COST.get(
+        cfg.algorithm, ALGORITHM_COST["spos"])
+    search = getattr(cfg.algo, "search_epochs", 0)
+    factors = [warm_f if e < warm else
+               (search_reg_f if regularised else search_f) if e >= epochs - search else
+               (reg_f if regularised else plain_f) for e in range(epochs)]
+    out["seconds"] = plain_s * sum(factors) + score_s * score_f * scorings * images
     return out
 
 
@@ -184,7 +201,8 @@ def format_plan(defn: Definition, scale: str, runs: list[PlannedRun], out_dir: P
     if any(r.cost["seconds"] is not None for r in todo + costed_blocked):
         lines.append(ESTIMATE_NOTE if seconds_per_epoch is None else
                      f"This is an estimate from the config at {seconds_per_epoch} s per plain epoch (given), "
-                     f"{REG_EPOCH_FACTOR}x per regularised epoch and scoring at the micro preset's ratio of "
+                     f"{REG_EPOCH_FACTOR}x per regularised SPOS epoch (other algorithms: their measured factors) "
+                     f"and scoring at the micro preset's ratio of "
                      f"scoring to training time; real times vary.")
     return "\n".join(lines)
 

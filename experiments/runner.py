@@ -191,22 +191,49 @@ def _train_and_record(cfg: RunConfig, run_dir: Path, plan: RunPlan, on_epoch) ->
 
     t0 = time.perf_counter()
     lm_acc, lm_loss = _score(model, [plan.space.parse(a) for a in plan.landmarks], task, cfg)
+    search = search_result(trainer, plan, state["pool_scores"][0], cfg)
     state["score_s"] += time.perf_counter() - t0
     torch_save(model.state_dict(), run_dir / WEIGHTS_NAME)
     record_path = run_dir / RECORD_NAME
-    write_record(record_path, _record(cfg, plan, state, lm_acc, lm_loss))
+    write_record(record_path, _record(cfg, plan, state, lm_acc, lm_loss, search))
     ckpt.unlink(missing_ok=True)  # the record is durable; the checkpoint is no longer needed
     return record_path
 
 
-def _record(cfg: RunConfig, plan: RunPlan, state: dict, lm_acc, lm_loss) -> dict:
+def search_result(trainer, plan: RunPlan, pool_acc, cfg: RunConfig) -> dict:
+    """The architecture the trained super-net would return as its search result, by the
+    algorithm's procedure (`search_candidates`), with its ground truth and GT percentile
+    among all cells of the table (100 * cells with lower GT / (cells - 1))."""
+    proposal = trainer.search_candidates(set(plan.gt.index))
+    if proposal is None or not proposal[1]:
+        method = "best-scored pool architecture" + ("" if proposal is None else
+                                                    f" ({proposal[0]}: no candidate had ground truth)")
+        keys, accs = plan.pool, np.asarray(pool_acc)
+    else:
+        method, archs = proposal
+        keys = [plan.space.key(a) for a in archs]
+        accs, _ = _score(trainer.model, archs, plan.task, cfg)
+    best = keys[int(np.argmax(accs))]
+    gt_all = np.sort(plan.gt.to_numpy())
+    gt = float(plan.gt[best])
+    out = {"method": method, "arch": best, "gt": gt, "supernet_acc": float(np.max(accs)),
+           "gt_percentile": float(100.0 * np.searchsorted(gt_all, gt, side="left") / (len(gt_all) - 1)),
+           "candidates": len(keys)}
+    if hasattr(trainer, "argmax_arch"):
+        key = plan.space.key(trainer.argmax_arch())
+        out.update(alpha_argmax=key, alpha_argmax_gt=float(plan.gt.get(key, np.nan)))
+    return out
+
+
+def _record(cfg: RunConfig, plan: RunPlan, state: dict, lm_acc, lm_loss, search: dict) -> dict:
     acc, loss = state["pool_scores"]
     gt_pool = plan.gt.loc[plan.pool].to_numpy()
     return {
         "attrs": {"config": to_dict(cfg), "versions": _versions(), "git_commit": _git_commit(),
                   "seeds": {"run": cfg.seed, "draws": cfg.draws,
                             **{k: -1 if v is None else v for k, v in draw_seeds(cfg).items()}},
-                  "final_metrics": state["evals"][-1],
+                  "final_metrics": {**state["evals"][-1], "search_gt_percentile": search["gt_percentile"]},
+                  "search_result": search,
                   "timings": {"train_s": state["train_s"], "score_s": state["score_s"]}},
         "tables": {
             "curves": state["curves"],

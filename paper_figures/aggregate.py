@@ -19,6 +19,9 @@ from lmreg.results.identity import NOT_SETTING, flatten, setting
 from lmreg.paper_figures.stats import hierarchical_bootstrap, hierarchical_bootstrap_diff, mean_std, t_interval
 
 RANKING_METRICS = ("kendall_tau", "sparse_kendall_tau", "spearman_rho", "p_at_10")
+# Per-run values that are not a function of the pool (no hierarchical bootstrap): the GT
+# percentile of the run's search result among all cells of the table.
+RUN_METRICS = ("search_gt_percentile",)
 
 
 def variant(use_landmarks: bool) -> str:
@@ -146,8 +149,8 @@ def summarize_group(group: Group, metric: str, level: float = 0.95, n_boot: int 
     recomputed), the smallest pool size and whether all seeds share the pool."""
     out = summarize(group.values(metric), level)
     pools = group.pools()
-    out.update(_no_hb(pools))
-    if pools and out["n"] == len(pools) and out["n"] >= 1:
+    out.update(_no_hb(pools if metric not in RUN_METRICS else None))
+    if pools and out["n"] == len(pools) and out["n"] >= 1 and metric not in RUN_METRICS:
         shared = shared_pool(group.records)
         hb = hierarchical_bootstrap(pools, metric, level, n_boot=n_boot, shared_pool=shared)
         out.update(hb_lo=hb["lo"], hb_hi=hb["hi"], hb_estimate=hb["estimate"], pool_size=hb["pool_size"],
@@ -183,12 +186,12 @@ def paired_differences(base: Group, other: Group, metrics=RANKING_METRICS, level
         y = np.array([float(o[s]["attrs"]["final_metrics"].get(m, math.nan)) for s in seeds])
         ok = np.isfinite(x) & np.isfinite(y)
         row = {"metric": m, "n": int(ok.sum()), "diff": math.nan, "diff_lo": math.nan, "diff_hi": math.nan,
-               "ci_method": "paired " + T_METHOD, **_no_hb(b_pools)}
+               "ci_method": "paired " + T_METHOD, **_no_hb(b_pools if m not in RUN_METRICS else None)}
         if ok.sum() >= 1:
             row["diff"] = float(np.mean(y[ok] - x[ok]))
             if ok.sum() >= 2:
                 _, row["diff_lo"], row["diff_hi"] = t_interval(y[ok] - x[ok], level)
-        if same_pools and ok.all():
+        if same_pools and ok.all() and m not in RUN_METRICS:
             hb = hierarchical_bootstrap_diff(b_pools, o_pools, m, level, n_boot=n_boot, shared_pool=shared)
             row.update(hb_lo=hb["lo"], hb_hi=hb["hi"], hb_estimate=hb["estimate"], pool_size=hb["pool_size"],
                        shared_pool=shared)

@@ -30,6 +30,10 @@ class NB201Space:
         """Uniform over all 15,625 op tuples: every edge picks one of the 5 ops (SPOS)."""
         return tuple(rng.randrange(len(nb201.OPS)) for _ in nb201.EDGES)
 
+    def representative(self, arch: nb201.Arch) -> nb201.Arch:
+        """The isomorphism-class representative: the key a ground-truth table lists it by."""
+        return nb201.representative(arch)
+
     def fair_paths(self, rng: random.Random) -> list[nb201.Arch]:
         """FairNAS's strict-fairness group: each edge takes its own random order of
         the 5 ops, and path i uses the i-th op of every order, so over the group every

@@ -292,3 +292,42 @@ def test_interrupted_run_resumes_to_the_same_record(name, tmp_path):
         assert resumed["tables"][table].equals(whole["tables"][table]), table
     assert np.isfinite(whole["tables"]["pool"]["score_acc"]).all()
     assert resumed["attrs"]["config"]["algorithm"] == name
+
+
+def test_alpha_samples_pick_the_peaked_cell():
+    """Alpha peaked on one cell: almost every draw is that cell, so it is the most frequent
+    candidate; draws of cells without ground truth do not count."""
+    trainer = GDAS(_net(), _task(), TrainConfig(epochs=2, warmup_epochs=0), 0, SPACE,
+                   options=GDASOptions(search_epochs=1, tau_epochs=2))
+    arch = nb201.representative((3, 1, 2, 3, 0, 1))
+    with torch.no_grad():
+        trainer.alphas.copy_(8.0 * _one_hot(arch))
+    other = SPACE.key(nb201.representative((2, 2, 2, 2, 2, 2)))
+    method, cands = trainer.search_candidates({SPACE.key(arch), other})
+    assert cands[0] == arch and set(map(SPACE.key, cands)) <= {SPACE.key(arch), other}
+    assert "1000 alpha samples" in method
+    assert trainer.argmax_arch() == arch
+    assert trainer.search_candidates({"not-a-cell"})[1] == []
+
+
+@pytest.mark.parametrize("name", ["spos", "gdas"])
+def test_search_result_in_the_record(name, tmp_path):
+    """The pick is the best-scored candidate; its GT percentile is computed by hand
+    over every cell of the table: 100 * (cells with lower GT) / (cells - 1)."""
+    from lmreg.bench import registry
+    overrides = [*SMOKE, "train.epochs=2", "train.warmup_epochs=1"] + (
+        ALGORITHMS[name] if name in ALGORITHMS else [])
+    rec = read_record(run(load_config("quick", overrides), tmp_path))
+    result = rec["attrs"]["search_result"]
+    gt = registry.load("micro-fmnist-nb201").per_arch("eval_acc")
+    assert result["gt"] == gt[result["arch"]]
+    lower = sum(v < result["gt"] for v in gt.to_numpy())
+    assert result["gt_percentile"] == pytest.approx(100 * lower / (len(gt) - 1))
+    assert rec["attrs"]["final_metrics"]["search_gt_percentile"] == result["gt_percentile"]
+    if name == "spos":
+        pool = rec["tables"]["pool"]
+        assert result["method"] == "best-scored pool architecture"
+        assert result["arch"] == pool.loc[pool["score_acc"].idxmax(), "arch"]
+    else:
+        assert "alpha samples" in result["method"] and 1 <= result["candidates"] <= 10
+        assert result["alpha_argmax"] and "alpha_argmax_gt" in result
