@@ -120,7 +120,8 @@ class SuperNetTrainer:
     def _landmark_batches(self):
         return self.held_out_batches(self.landmark_gen)
 
-    def train_epoch(self, epoch: int) -> dict:
+    def train_epoch(self, epoch: int, max_steps: int | None = None) -> dict:
+        """One epoch (or its first max_steps steps: smoke runs only)."""
         model, task, cfg = self.model, self.task, self.cfg
         model.train()
         for group in self.opt.param_groups:
@@ -147,6 +148,8 @@ class SuperNetTrainer:
             correct += n_correct
             seen += len(y)
             steps += 1
+            if steps == max_steps:
+                break
         train_loss = loss_sum.item() / seen
         if not math.isfinite(train_loss) or not math.isfinite(reg_sum.item()):
             raise FloatingPointError(f"super-net loss became {train_loss} at epoch {epoch} "

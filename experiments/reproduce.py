@@ -3,6 +3,7 @@ interrupted ones resumed) and render it. Also the dry-run plan with a cost estim
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +72,24 @@ def entry_status(entry: GridEntry) -> str:
     return ""
 
 
+# Paper-size per-step times measured on a GPU by benchmarks/gpu_paper.py (in a checkout;
+# absent until a GPU session has run benchmarks/gpu_check.sh and committed the file).
+MEASURED_GPU = Path(__file__).resolve().parents[1] / "benchmarks" / "measured" / "gpu_paper.json"
+
+
+def measured_gpu(path: Path | None = None) -> dict | None:
+    """The GPU figures of benchmarks/gpu_paper.py, or None (missing, unreadable, or a --quick smoke run)."""
+    import json
+    path = Path(path or MEASURED_GPU)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("quick") or not isinstance(data.get("per_step_s"), dict):
+        return None
+    return data
+
+
 def _train_images(cfg: RunConfig) -> int:
     from lmreg.bench.datasets.tasks import get_spec
     spec = get_spec(cfg.task)
@@ -108,6 +127,16 @@ def estimate(cfg: RunConfig, seconds_per_epoch: float | None = None) -> dict:
         plain_s = MICRO_PLAIN_EPOCH_S * train_images / MICRO_TRAIN_IMAGES
         score_s = MICRO_SCORE_S
     else:
+        gpu = measured_gpu()
+        per_step = (gpu or {}).get("per_step_s", {})
+        if f"{cfg.algorithm} plain" not in per_step or f"{cfg.algorithm} regularised" not in per_step:
+            return out
+        # GDAS / PC-DARTS were timed in their search phase, the dearest: an upper bound
+        steps = math.ceil(train_images / cfg.train.batch_size)
+        epoch_s = {k: steps * per_step[f"{cfg.algorithm} {k}"] for k in ("plain", "regularised")}
+        out["seconds"] = (epoch_s["plain"] * plain_epochs + epoch_s["regularised"] * reg_epochs
+                          + gpu["score_s_per_arch_10k"] * scorings * images / 10_000)
+        out["measured_on"] = gpu.get("device", "a GPU")
         return out
     warm_f, plain_f, reg_f, search_f, search_reg_f, score_f = ALGORITHM_COST.get(
         cfg.algorithm, ALGORITHM_COST["spos"])
@@ -187,8 +216,9 @@ def format_plan(defn: Definition, scale: str, runs: list[PlannedRun], out_dir: P
         secs = [r.cost["seconds"] for r in subset]
         if any(s is None for s in secs):
             lines.append(f"Estimated cost of the {len(subset)} {what}: unknown. GPU hours are unknown for "
-                         "configs that run on a GPU; give --seconds-per-epoch with the time of one plain "
-                         "super-net epoch on your device for an estimate.")
+                         "configs that run on a GPU until benchmarks/gpu_check.sh has measured a GPU "
+                         f"({MEASURED_GPU.relative_to(MEASURED_GPU.parents[2])}); or give --seconds-per-epoch "
+                         "with the time of one plain super-net epoch on your device.")
         else:
             total = sum(secs)
             device = subset[0].config.device
@@ -198,7 +228,11 @@ def format_plan(defn: Definition, scale: str, runs: list[PlannedRun], out_dir: P
                          f"worker(s) in parallel.")
     if not todo:
         lines.append("Nothing to run." if not blocked else "Nothing runnable to run here.")
-    if any(r.cost["seconds"] is not None for r in todo + costed_blocked):
+    measured = sorted({r.cost["measured_on"] for r in todo + costed_blocked if r.cost.get("measured_on")})
+    if measured:
+        lines.append(f"GPU runs are estimated from the paper-size step and scoring times measured on "
+                     f"{', '.join(measured)} by benchmarks/gpu_paper.py ({MEASURED_GPU.name}).")
+    if any(r.cost["seconds"] is not None and not r.cost.get("measured_on") for r in todo + costed_blocked):
         lines.append(ESTIMATE_NOTE if seconds_per_epoch is None else
                      f"This is an estimate from the config at {seconds_per_epoch} s per plain epoch (given), "
                      f"{REG_EPOCH_FACTOR}x per regularised SPOS epoch (other algorithms: their measured factors) "

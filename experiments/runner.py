@@ -118,7 +118,10 @@ def _finished(record_path: Path, cfg: RunConfig) -> bool:
     return True
 
 
-def run(cfg: RunConfig, out_dir: str | Path, on_epoch: Callable[[dict], None] | None = None) -> Path:
+def run(cfg: RunConfig, out_dir: str | Path, on_epoch: Callable[[dict], None] | None = None,
+        max_steps: int | None = None) -> Path:
+    """``max_steps`` cuts every epoch to that many steps: a smoke run, never a result
+    (`lmreg train --smoke` runs it in a temporary folder and records it as such)."""
     run_dir = Path(out_dir) / run_name(cfg)
     record_path = run_dir / RECORD_NAME
     if _finished(record_path, cfg):
@@ -132,7 +135,7 @@ def run(cfg: RunConfig, out_dir: str | Path, on_epoch: Callable[[dict], None] | 
                 return record_path
             for stale in temp_files(run_dir):  # left by a killed writer
                 stale.unlink(missing_ok=True)
-            return _train_and_record(cfg, run_dir, plan, on_epoch)
+            return _train_and_record(cfg, run_dir, plan, on_epoch, max_steps)
     except BaseException:
         if created and run_dir.is_dir() and not any(run_dir.iterdir()):
             run_dir.rmdir()  # failed before writing anything: leave no empty folder behind
@@ -165,7 +168,7 @@ def _resume(trainer, ckpt: Path, cfg: RunConfig, device) -> dict:
     return saved["state"]
 
 
-def _train_and_record(cfg: RunConfig, run_dir: Path, plan: RunPlan, on_epoch) -> Path:
+def _train_and_record(cfg: RunConfig, run_dir: Path, plan: RunPlan, on_epoch, max_steps: int | None = None) -> Path:
     trainer = make_trainer(cfg, plan)
     model, task = trainer.model, plan.task
     ckpt = run_dir / CHECKPOINT_NAME
@@ -173,7 +176,7 @@ def _train_and_record(cfg: RunConfig, run_dir: Path, plan: RunPlan, on_epoch) ->
     pool_archs = [plan.space.parse(a) for a in plan.pool]
     gt_pool = plan.gt.loc[plan.pool].to_numpy()
     for epoch in range(state["epoch"], cfg.train.epochs):
-        curve = trainer.train_epoch(epoch)
+        curve = trainer.train_epoch(epoch, max_steps)
         state["train_s"] += curve["epoch_time"]
         state["curves"].append(curve)
         last = epoch == cfg.train.epochs - 1
@@ -195,7 +198,10 @@ def _train_and_record(cfg: RunConfig, run_dir: Path, plan: RunPlan, on_epoch) ->
     state["score_s"] += time.perf_counter() - t0
     torch_save(model.state_dict(), run_dir / WEIGHTS_NAME)
     record_path = run_dir / RECORD_NAME
-    write_record(record_path, _record(cfg, plan, state, lm_acc, lm_loss, search))
+    record = _record(cfg, plan, state, lm_acc, lm_loss, search)
+    if max_steps is not None:
+        record["attrs"]["smoke_max_steps"] = max_steps
+    write_record(record_path, record)
     ckpt.unlink(missing_ok=True)  # the record is durable; the checkpoint is no longer needed
     return record_path
 

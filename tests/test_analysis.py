@@ -382,3 +382,25 @@ def test_report_on_quick_runs(quick_runs, tmp_path, capsys):
         assert diffs.loc[m, "hb_lo"] <= diffs.loc[m, "hb_estimate"] <= diffs.loc[m, "hb_hi"]
     assert out.count("(3 seeds; pool 30)") == 3 * 4
     assert main(["report", str(tmp_path / "nothing-here")]) == 2
+
+
+def test_paper_dry_run_uses_measured_gpu_step_times(tmp_path, monkeypatch, capsys):
+    """With benchmarks/measured/gpu_paper.json present, a GPU config's estimate is
+    steps per epoch x measured step time per epoch kind, plus scorings; by hand here."""
+    import json
+    import math
+    from lmreg.experiments import reproduce
+    from lmreg.experiments.runconfig import load_config
+    fake = tmp_path / "gpu_paper.json"
+    fake.write_text(json.dumps({"device": "Test GPU", "quick": False, "score_s_per_arch_10k": 2.0,
+                                "per_step_s": {"spos plain": 0.01, "spos regularised": 0.03}}))
+    monkeypatch.setattr(reproduce, "MEASURED_GPU", fake)
+    cfg = load_config("nb201-cifar10")
+    steps = math.ceil(25_000 / 256)
+    n_evals = sum(1 for e in range(400) if (e + 1) % 30 == 0 or e == 399)
+    expected = steps * (0.01 * 150 + 0.03 * 250) + 2.0 * (n_evals * 200 + 50)
+    est = reproduce.estimate(cfg)
+    assert est["seconds"] == pytest.approx(expected) and est["measured_on"] == "Test GPU"
+    assert reproduce.estimate(load_config("nb201-cifar10-gdas"))["seconds"] is None  # not measured
+    fake.write_text(json.dumps({"quick": True, "per_step_s": {"spos plain": 1, "spos regularised": 1}}))
+    assert reproduce.estimate(cfg)["seconds"] is None  # a --quick smoke file is not a measurement
