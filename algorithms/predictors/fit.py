@@ -1,0 +1,58 @@
+"""Training a predictor on the landmarks and predicting the pool.
+
+Targets are the landmarks' ground truth, standardised. Losses: "mse" (regression) or
+"pairwise" (for every pair of landmarks with different ground truth, the logistic
+loss log(1 + exp(-(s_better - s_worse))) averaged over pairs: a ranking loss, like
+the landmark regulariser's but on a predictor). Full-batch Adam; everything seeded."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from lmreg.algorithms.predictors import LOSSES, PREDICTORS
+
+
+def pairwise_loss(scores: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    diff_t = target[:, None] - target[None, :]
+    better = diff_t > 0                                   # better[i, j]: i has the higher GT
+    margin = scores[:, None] - scores[None, :]
+    return F.softplus(-margin[better]).mean()
+
+
+def make(name: str, **kw):
+    if name == "mlp":
+        from lmreg.algorithms.predictors.mlp import MLP
+        return MLP(**kw)
+    if name == "gcn":
+        from lmreg.algorithms.predictors.gcn import GCN
+        return GCN(**kw)
+    raise KeyError(f"unknown predictor {name!r}; valid: {', '.join(PREDICTORS)}")
+
+
+def fit_predict(name: str, train_archs: Sequence, train_gt: Sequence[float], test_archs: Sequence,
+                loss: str = "mse", seed: int = 0, epochs: int = 300, lr: float = 1e-3,
+                weight_decay: float = 1e-4) -> np.ndarray:
+    """Scores of test_archs (higher: predicted better) from a predictor fit on the training set."""
+    if loss not in LOSSES:
+        raise KeyError(f"unknown predictor loss {loss!r}; valid: {', '.join(LOSSES)}")
+    if len(train_archs) < 2:
+        raise ValueError(f"a predictor needs at least 2 training architectures, got {len(train_archs)}")
+    torch.manual_seed(seed)
+    model = make(name)
+    y = torch.tensor(np.asarray(train_gt, dtype=np.float64), dtype=torch.float32)
+    y = (y - y.mean()) / y.std().clamp(min=1e-8)
+    x_train, x_test = model.encode(train_archs), model.encode(test_archs)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    model.train()
+    for _ in range(epochs):
+        opt.zero_grad()
+        s = model(x_train)
+        (F.mse_loss(s, y) if loss == "mse" else pairwise_loss(s, y)).backward()
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        return model(x_test).double().numpy()

@@ -1,0 +1,40 @@
+"""A graph convolutional network on the op-node graph of a cell (encoding.graph), in
+the style of the neural predictor of Wen et al. (2020): each layer mixes a node's
+features with the mean of its neighbours' in both edge directions,
+H' = ReLU(H W_self + mean_in(H) W_in + mean_out(H) W_out), then the mean over nodes
+and a linear layer give the score."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from lmreg.algorithms.predictors.encoding import N_FEATURES, graph
+
+
+def mean_neighbours(adj: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """(B, N, N) adjacency with adj[src, dst], (B, N, F) features -> mean over each
+    node's predecessors (zero where a node has none)."""
+    deg = adj.sum(1).clamp(min=1.0)                  # in-degree of every dst node
+    return adj.transpose(1, 2) @ h / deg.unsqueeze(-1)
+
+
+class GCN(nn.Module):
+    def __init__(self, hidden: int = 64, layers: int = 3):
+        super().__init__()
+        dims = [N_FEATURES] + [hidden] * layers
+        self.self_w = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims, dims[1:]))
+        self.in_w = nn.ModuleList(nn.Linear(a, b, bias=False) for a, b in zip(dims, dims[1:]))
+        self.out_w = nn.ModuleList(nn.Linear(a, b, bias=False) for a, b in zip(dims, dims[1:]))
+        self.head = nn.Linear(hidden, 1)
+
+    @staticmethod
+    def encode(archs):
+        adj, feats = zip(*(graph(a) for a in archs))
+        return torch.stack(adj), torch.stack(feats)
+
+    def forward(self, x):
+        adj, h = x
+        for s, i, o in zip(self.self_w, self.in_w, self.out_w):
+            h = torch.relu(s(h) + i(mean_neighbours(adj, h)) + o(mean_neighbours(adj.transpose(1, 2), h)))
+        return self.head(h.mean(1)).squeeze(-1)
