@@ -268,7 +268,9 @@ def render(name: str, scale: str, out_dir: str | Path, level: float = 0.95) -> t
 
 def reproduce(name: str, scale: str = "micro", out_dir: str | Path | None = None, workers: int = 2,
               dry_run: bool = False, seconds_per_epoch: float | None = None, level: float = 0.95,
-              progress: bool = True) -> str:
+              progress: bool = True, cluster=None) -> str:
+    """``cluster``: experiments.cluster.ClusterOptions; None or executor "pool" runs the
+    grid in this machine's process pool."""
     defn = get_definition(name)
     defn.grid(scale)
     out_dir = Path(out_dir or f"runs/reproduce-{scale}")
@@ -281,7 +283,10 @@ def reproduce(name: str, scale: str = "micro", out_dir: str | Path | None = None
         raise ConfigError(f"{name} at {scale} scale: no run can be made here: {reasons}")
     todo = [r.config for r in runnable if not r.done]
     notes = [f"skipped (not runnable): {r.name}: {r.status}" for r in runs if r.status]
-    if todo:
+    if todo and cluster is not None and cluster.executor != "pool":
+        from lmreg.experiments.cluster import submit_runs
+        submit_runs(todo, out_dir, cluster)
+    elif todo:
         from lmreg.experiments.runner import run_many
         run_many(todo, out_dir, workers, progress)
     text, paths = render(name, scale, out_dir, level)

@@ -1,0 +1,84 @@
+"""Super-net runs submitted through submitit (github facebookincubator/submitit):
+`--executor slurm` sends each run as one task of a SLURM job array, `--executor local`
+runs them as local subprocesses with the same code path (how the tests exercise it).
+Runs are resumable as everywhere else: finished runs are skipped before submission, and
+a task that is cancelled or times out leaves its last checkpoint, from which the same
+command resumes it. submitit's own logs go to OUT/submitit/."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from lmreg.bench.errors import ConfigError, UserError
+
+EXECUTORS = ("pool", "local", "slurm")
+
+
+class ClusterError(UserError):
+    pass
+
+
+@dataclass(frozen=True)
+class ClusterOptions:
+    executor: str = "pool"           # pool: the home-made process pool on this machine
+    partition: str | None = None     # SLURM partition
+    gpus: int = 0                    # GPUs per task
+    cpus: int = 1                    # CPUs per task
+    time_min: int = 240              # wall-time limit per task, minutes
+    max_parallel: int | None = None  # SLURM array throttle (None: the scheduler decides)
+
+    def __post_init__(self):
+        if self.executor not in EXECUTORS:
+            raise ConfigError(f"unknown executor {self.executor!r}; valid: {', '.join(EXECUTORS)}")
+        if self.gpus < 0 or self.cpus < 1 or self.time_min < 1:
+            raise ConfigError("--gpus must be >= 0, --cpus >= 1 and --time >= 1 minute")
+
+
+def _import_submitit():
+    try:
+        import submitit
+    except ImportError:
+        raise ClusterError("--executor local/slurm needs submitit: pip install submitit "
+                           "(or pip install 'lmreg[cluster]')") from None
+    return submitit
+
+
+def _run_task(cfg, out_dir: str) -> str:
+    """One run inside a submitit task (its own process: one torch thread per CPU given)."""
+    from lmreg.experiments.runner import run
+    return str(run(cfg, out_dir))
+
+
+def submit_runs(configs: list, out_dir: Path, opts: ClusterOptions) -> list[Path]:
+    """Submit every config as one task, wait for all, return the record paths in order.
+    The first failure is raised after every task has ended (the others are kept)."""
+    from lmreg.experiments.checks import preflight
+    submitit = _import_submitit()
+    out_dir = Path(out_dir)
+    if not configs:
+        return []
+    preflight(configs, out_dir)
+    executor = submitit.AutoExecutor(folder=out_dir / "submitit", cluster=opts.executor)
+    params = {"timeout_min": opts.time_min, "cpus_per_task": opts.cpus, "name": "lmreg"}
+    if opts.executor == "slurm":
+        params.update(slurm_partition=opts.partition, slurm_gres=f"gpu:{opts.gpus}" if opts.gpus else None)
+        if opts.max_parallel:
+            params["slurm_array_parallelism"] = opts.max_parallel
+        params = {k: v for k, v in params.items() if v is not None}
+    elif opts.gpus:
+        params["gpus_per_node"] = opts.gpus
+    executor.update_parameters(**params)
+    jobs = executor.map_array(_run_task, configs, [str(out_dir)] * len(configs))
+    paths, errors = [], []
+    for cfg, job in zip(configs, jobs):
+        try:
+            paths.append(Path(job.result()))
+        except Exception as e:  # submitit wraps the task's exception with its log tail
+            errors.append((job.job_id, e))
+    if errors:
+        job_id, first = errors[0]
+        raise ClusterError(f"{len(errors)} of {len(configs)} tasks failed; first: job {job_id}: "
+                           f"{' '.join(str(first).split())[-300:]} (logs in {out_dir / 'submitit'}); rerun the "
+                           "same command to resume") from None
+    return paths

@@ -1,0 +1,47 @@
+"""Runs submitted through submitit's local executor (the code path of --executor
+slurm, without a cluster): records equal to in-process runs, finished runs reused,
+a failing task reported in one line with the others kept."""
+
+import pytest
+
+pytest.importorskip("submitit")
+
+from lmreg.experiments.cli import main
+from lmreg.experiments.cluster import ClusterError, ClusterOptions, submit_runs
+from lmreg.experiments.runconfig import load_config
+from lmreg.experiments.runner import run
+from lmreg.results.records import read_record
+
+TINY = ["task=smoke-fmnist", "train.epochs=2", "train.warmup_epochs=1", "train.batch_size=64", "landmarks.m=4",
+        "eval.pool_size=10", "eval.every=1", "eval.n_images=128", "eval.batch_size=128"]
+
+
+def test_local_executor_runs_match_in_process_runs(tmp_path):
+    configs = [load_config("quick", [*TINY, f"seed={s}"]) for s in (0, 1)]
+    paths = submit_runs(configs, tmp_path / "sub", ClusterOptions("local", time_min=10))
+    assert len(paths) == 2 and all(p.is_file() for p in paths) and paths[0] != paths[1]
+    assert (tmp_path / "sub" / "submitit").is_dir()
+    ref = read_record(run(configs[1], tmp_path / "ref"))
+    got = read_record(paths[1])
+    for table in ("evals", "pool", "landmarks"):
+        assert got["tables"][table].equals(ref["tables"][table]), table
+    # finished runs are reused: a second submission returns the same records untouched
+    mtime = paths[0].stat().st_mtime_ns
+    assert submit_runs(configs[:1], tmp_path / "sub", ClusterOptions("local", time_min=10)) == paths[:1]
+    assert paths[0].stat().st_mtime_ns == mtime
+
+
+def test_failing_task_is_one_line_and_others_are_kept(tmp_path):
+    good = load_config("quick", [*TINY, "seed=0"])
+    bad = load_config("quick", [*TINY, "seed=1", "train.lr=1e30", "train.grad_clip=1e30"])
+    with pytest.raises(ClusterError, match="1 of 2 tasks failed") as e:
+        submit_runs([good, bad], tmp_path, ClusterOptions("local", time_min=10))
+    assert "\n" not in str(e.value) and "rerun the same command" in str(e.value)
+    assert len(list(tmp_path.glob("quick-landmarks-seed0-*/record.h5"))) == 1
+
+
+def test_executor_options_are_checked(capsys):
+    with pytest.raises(Exception, match="unknown executor"):
+        ClusterOptions("kubernetes")
+    assert main(["reproduce", "T1", "--executor", "slurm", "--time", "0"]) == 2
+    assert "--time >= 1" in capsys.readouterr().err
