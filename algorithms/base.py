@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
+from lmreg.algorithms import distributed
 from lmreg.algorithms.landmark_reg import LandmarkRegularizer
 from lmreg.bench.datasets.tasks import Task
 from lmreg.spaces.base import SearchSpace, lookup
@@ -64,12 +65,14 @@ class NoOptions:
 
 class SuperNetTrainer:
     options_type: type = NoOptions
+    supports_distributed = True  # data-parallel over torchrun ranks (algorithms/distributed.py)
 
     def __init__(self, model: torch.nn.Module, task: Task, cfg: TrainConfig, seed: int, space: SearchSpace,
                  regularizer: LandmarkRegularizer | None = None, options=None):
         self.model, self.task, self.cfg, self.space, self.reg = model, task, cfg, space, regularizer
         self.options = options if options is not None else self.options_type()
         self.seed = seed
+        self.shard = distributed.current()  # None in a single process
         self.opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                    weight_decay=cfg.weight_decay)
         self.path_rng = random.Random(seed)
@@ -134,13 +137,29 @@ class SuperNetTrainer:
         seen, steps = 0, 0
         for x, y in task.batches("train", cfg.batch_size, self.data_gen, shuffle=True,
                                  train_augment=True, drop_last=cfg.drop_last):
+            share = 1.0
+            if self.shard is not None:  # this rank's part of the global batch (algorithms/distributed.py)
+                n = len(y)
+                x, y = x[self.shard.slice(n)], y[self.shard.slice(n)]
+                share = len(y) / n
             loss, n_correct = self.forward_backward(x, y, epoch)
+            if share != 1.0:
+                for p in model.parameters():
+                    if p.grad is not None:
+                        p.grad.mul_(share)
             if landmark_batches is not None:
                 lx, ly = next(landmark_batches)
+                lshare = 1.0
+                if self.shard is not None:
+                    n = len(ly)
+                    lx, ly = lx[self.shard.slice(n)], ly[self.shard.slice(n)]
+                    lshare = len(ly) / n
                 penalty, info = self.reg.penalty(model, lx, ly, epoch, self.pair_rng)
-                penalty.backward()
-                reg_sum += penalty.detach()
-                violated += info["violated_fraction"]
+                (penalty * lshare if lshare != 1.0 else penalty).backward()
+                reg_sum += penalty.detach() * lshare
+                violated += info["violated_fraction"] * lshare
+            if self.shard is not None:
+                distributed.sum_gradients(model.parameters())
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             self.opt.step()
             self.opt.zero_grad(set_to_none=cfg.unsampled_grads == "none")
@@ -150,6 +169,10 @@ class SuperNetTrainer:
             steps += 1
             if steps == max_steps:
                 break
+        if self.shard is not None:  # the epoch's curves over the global batches
+            totals = distributed.sum_values(torch.stack([loss_sum, correct.to(loss_sum.dtype), reg_sum, violated,
+                                                         torch.tensor(float(seen), device=task.device)]))
+            loss_sum, correct, reg_sum, violated, seen = totals[0], totals[1], totals[2], totals[3], int(totals[4])
         train_loss = loss_sum.item() / seen
         if not math.isfinite(train_loss) or not math.isfinite(reg_sum.item()):
             raise FloatingPointError(f"super-net loss became {train_loss} at epoch {epoch} "

@@ -51,6 +51,7 @@ class ArchOptions:
 
 class DifferentiableTrainer(SuperNetTrainer):
     options_type = ArchOptions
+    supports_distributed = False  # alpha steps on held-out batches are not sharded yet
 
     @classmethod
     def check_config(cls, cfg) -> None:

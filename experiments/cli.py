@@ -230,6 +230,32 @@ def cmd_smoke(args) -> int:
     return 0
 
 
+def cmd_train_distributed(args) -> int:
+    """Under torchrun (WORLD_SIZE > 1): one run, data-parallel over the ranks
+    (algorithms/distributed.py); gloo on the CPU, NCCL on CUDA (one GPU per rank)."""
+    import torch
+    import torch.distributed as dist
+
+    from lmreg.experiments.runner import run
+    from lmreg.experiments.runconfig import load_config
+    from lmreg.results.records import read_record
+    if args.seeds is not None and len(args.seeds) != 1:
+        raise ConfigError("under torchrun, lmreg train runs one seed: give --seeds with a single seed")
+    cfg = load_config(args.preset, [*args.set, *(f"seed={s}" for s in (args.seeds or []))])
+    cuda = torch.device(cfg.device).type == "cuda"
+    if cuda:
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    dist.init_process_group("nccl" if cuda else "gloo")
+    try:
+        path = run(cfg, Path(args.out))
+        if dist.get_rank() == 0:
+            m = read_record(path)["attrs"]["final_metrics"]
+            print(f"{path}  kendall_tau={m['kendall_tau']:.3f}  ({dist.get_world_size()} ranks)")
+    finally:
+        dist.destroy_process_group()
+    return 0
+
+
 def cmd_train(args) -> int:
     from lmreg.experiments.runner import run_many
     from lmreg.experiments.runconfig import load_config
@@ -239,6 +265,8 @@ def cmd_train(args) -> int:
     if args.smoke:
         args.max_steps = args.max_steps or 2
         return cmd_smoke(args)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return cmd_train_distributed(args)
     base = load_config(args.preset, args.set)
     seeds = args.seeds or [base.seed]
     configs = [load_config(args.preset, [*args.set, f"seed={s}"]) for s in seeds]

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from lmreg.algorithms import distributed
 from lmreg.algorithms.base import get_algorithm
 from lmreg.algorithms.landmark_reg import LandmarkRegularizer
 from lmreg.algorithms.scoring import score
@@ -126,6 +127,13 @@ def run(cfg: RunConfig, out_dir: str | Path, on_epoch: Callable[[dict], None] | 
     record_path = run_dir / RECORD_NAME
     if _finished(record_path, cfg):
         return record_path
+    shard = distributed.current()
+    if shard is not None:
+        if not get_algorithm(cfg.algorithm).supports_distributed:
+            raise RunError(f"algorithm {cfg.algorithm} cannot train over several torchrun ranks yet; "
+                           "run it in one process")
+        if shard.rank != 0:  # rank 0 owns the folder; the others train with it and write nothing
+            return _train_as_helper(cfg, run_dir, max_steps)
     plan = prepare(cfg)  # everything that can fail without training fails here, before the folder exists
     created = not run_dir.exists()
     ensure_dir(run_dir)
@@ -135,11 +143,26 @@ def run(cfg: RunConfig, out_dir: str | Path, on_epoch: Callable[[dict], None] | 
                 return record_path
             for stale in temp_files(run_dir):  # left by a killed writer
                 stale.unlink(missing_ok=True)
-            return _train_and_record(cfg, run_dir, plan, on_epoch, max_steps)
+            path = _train_and_record(cfg, run_dir, plan, on_epoch, max_steps)
+        if shard is not None:
+            torch.distributed.barrier()  # the helpers wait for the record
+        return path
     except BaseException:
         if created and run_dir.is_dir() and not any(run_dir.iterdir()):
             run_dir.rmdir()  # failed before writing anything: leave no empty folder behind
         raise
+
+
+def _train_as_helper(cfg: RunConfig, run_dir: Path, max_steps: int | None) -> Path:
+    """A torchrun rank other than 0: the same training steps on its share of every
+    batch (gradients summed over ranks), from the same checkpoint; no scoring, no files."""
+    plan = prepare(cfg)
+    trainer = make_trainer(cfg, plan)
+    state = _resume(trainer, run_dir / CHECKPOINT_NAME, cfg, plan.task.device)
+    for epoch in range(state["epoch"], cfg.train.epochs):
+        trainer.train_epoch(epoch, max_steps)
+    torch.distributed.barrier()
+    return run_dir / RECORD_NAME
 
 
 def make_trainer(cfg: RunConfig, plan: RunPlan):
