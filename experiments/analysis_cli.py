@@ -43,8 +43,8 @@ def cmd_reproduce(args) -> int:
     from lmreg.experiments.reproduce import reproduce
     if args.workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {args.workers}")
-    from lmreg.experiments.cluster import ClusterOptions
-    cluster = ClusterOptions(args.executor, args.partition, args.gpus, args.cpus, args.time, args.max_parallel)
+    from lmreg.experiments.cluster import options_from_args
+    cluster = options_from_args(args)
     print(reproduce(args.name, scale=args.scale, out_dir=args.out, workers=args.workers, dry_run=args.dry_run,
                     seconds_per_epoch=args.seconds_per_epoch, level=args.level, progress=not args.no_progress,
                     cluster=cluster))
@@ -121,14 +121,8 @@ def add_parsers(sub) -> None:
                         "(without it, GPU configs have no estimate)")
     q.add_argument("--level", type=_level, default=0.95, help="interval level (default 0.95)")
     q.add_argument("--no-progress", action="store_true")
-    q.add_argument("--executor", default="pool", choices=("pool", "local", "slurm"),
-                   help="pool: processes on this machine (default); slurm: one SLURM array task per run "
-                        "through submitit; local: the same through submitit's local executor")
-    q.add_argument("--partition", default=None, help="SLURM partition (--executor slurm)")
-    q.add_argument("--gpus", type=int, default=0, help="GPUs per task (submitit executors)")
-    q.add_argument("--cpus", type=int, default=1, help="CPUs per task (submitit executors)")
-    q.add_argument("--time", type=int, default=240, help="minutes per task (submitit executors)")
-    q.add_argument("--max-parallel", type=int, default=None, help="SLURM array throttle")
+    from lmreg.experiments.cluster import add_cluster_args
+    add_cluster_args(q)
     q.set_defaults(func=cmd_reproduce)
 
     q = sub.add_parser("report", help="any runs as a table grouped by config, with seed statistics and figures",

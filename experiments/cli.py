@@ -183,11 +183,12 @@ def cmd_bench_build(args) -> int:
     from lmreg.algorithms.standalone import StandaloneRecipe
     from lmreg.experiments.gt_build import build, check_recipe
     from lmreg.experiments.config import override
+    from lmreg.experiments.cluster import options_from_args
     recipe = check_recipe(override(StandaloneRecipe(), args.set))
     table = build(args.out, task=args.task, space=args.space, recipe=recipe, n_archs=args.archs, seeds=args.seeds,
                   sample_seed=args.sample_seed, workers=args.workers, device=args.device,
                   threads=args.threads, progress=not args.no_progress, reverse=args.reverse,
-                  merge=args.merge)
+                  merge=args.merge, cluster=options_from_args(args), chunk=args.chunk)
     print(f"wrote {args.out}: {len(table)} rows, complete={table.meta['complete']}")
     _print_table_warnings(table)
     return 0
@@ -352,6 +353,9 @@ def make_parser() -> argparse.ArgumentParser:
     q.add_argument("--merge", action="append", default=[], metavar="JOURNAL",
                    help="add the finished runs of another journal of the same build")
     q.add_argument("--no-progress", action="store_true")
+    from lmreg.experiments.cluster import add_cluster_args
+    add_cluster_args(q)
+    q.add_argument("--chunk", type=positive_int, default=10, help="runs per submitit task (default 10)")
     q.set_defaults(func=cmd_bench_build)
 
     q = sub.add_parser("train", help="train super-nets (one run per seed) and score their pools")

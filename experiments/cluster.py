@@ -35,6 +35,22 @@ class ClusterOptions:
             raise ConfigError("--gpus must be >= 0, --cpus >= 1 and --time >= 1 minute")
 
 
+def add_cluster_args(parser) -> None:
+    """The executor options of `lmreg reproduce` and `lmreg bench build`."""
+    parser.add_argument("--executor", default="pool", choices=EXECUTORS,
+                        help="pool: processes on this machine (default); slurm: SLURM array tasks through "
+                             "submitit; local: the same through submitit's local executor")
+    parser.add_argument("--partition", default=None, help="SLURM partition (--executor slurm)")
+    parser.add_argument("--gpus", type=int, default=0, help="GPUs per task (submitit executors)")
+    parser.add_argument("--cpus", type=int, default=1, help="CPUs per task (submitit executors)")
+    parser.add_argument("--time", type=int, default=240, help="minutes per task (submitit executors)")
+    parser.add_argument("--max-parallel", type=int, default=None, help="SLURM array throttle")
+
+
+def options_from_args(args) -> ClusterOptions:
+    return ClusterOptions(args.executor, args.partition, args.gpus, args.cpus, args.time, args.max_parallel)
+
+
 def _import_submitit():
     try:
         import submitit
@@ -50,16 +66,10 @@ def _run_task(cfg, out_dir: str) -> str:
     return str(run(cfg, out_dir))
 
 
-def submit_runs(configs: list, out_dir: Path, opts: ClusterOptions) -> list[Path]:
-    """Submit every config as one task, wait for all, return the record paths in order.
-    The first failure is raised after every task has ended (the others are kept)."""
-    from lmreg.experiments.checks import preflight
+def executor_for(opts: ClusterOptions, folder: Path):
+    """A submitit executor with the options' resources (logs under ``folder``)."""
     submitit = _import_submitit()
-    out_dir = Path(out_dir)
-    if not configs:
-        return []
-    preflight(configs, out_dir)
-    executor = submitit.AutoExecutor(folder=out_dir / "submitit", cluster=opts.executor)
+    executor = submitit.AutoExecutor(folder=folder, cluster=opts.executor)
     params = {"timeout_min": opts.time_min, "cpus_per_task": opts.cpus, "name": "lmreg"}
     if opts.executor == "slurm":
         params.update(slurm_partition=opts.partition, slurm_gres=f"gpu:{opts.gpus}" if opts.gpus else None)
@@ -69,6 +79,19 @@ def submit_runs(configs: list, out_dir: Path, opts: ClusterOptions) -> list[Path
     elif opts.gpus:
         params["gpus_per_node"] = opts.gpus
     executor.update_parameters(**params)
+    return executor
+
+
+def submit_runs(configs: list, out_dir: Path, opts: ClusterOptions) -> list[Path]:
+    """Submit every config as one task, wait for all, return the record paths in order.
+    The first failure is raised after every task has ended (the others are kept)."""
+    from lmreg.experiments.checks import preflight
+    _import_submitit()
+    out_dir = Path(out_dir)
+    if not configs:
+        return []
+    preflight(configs, out_dir)
+    executor = executor_for(opts, out_dir / "submitit")
     jobs = executor.map_array(_run_task, configs, [str(out_dir)] * len(configs))
     paths, errors = [], []
     for cfg, job in zip(configs, jobs):

@@ -183,10 +183,12 @@ def _run_one(arch_str: str, seed: int, recipe: dict) -> dict:
 def build(out: str | Path, task: str = "micro-fmnist", recipe: StandaloneRecipe | None = None, space: str = "nb201",
           n_archs: int = 400, seeds=(0, 1), sample_seed: int = 0, workers: int = 2,
           device: str = "cpu", threads: int = 1, progress: bool = True,
-          reverse: bool = False, merge: list[Path] = ()) -> GTTable:
+          reverse: bool = False, merge: list[Path] = (), cluster=None, chunk: int = 10) -> GTTable:
     """Train what is missing of n_archs x seeds and write the table. ``reverse``
     trains from the end of the plan, so two machines can share one build from both
-    ends; ``merge`` adds other journals of the same build."""
+    ends; ``merge`` adds other journals of the same build. ``cluster``
+    (experiments.cluster.ClusterOptions, executor local or slurm) trains through
+    submitit, ``chunk`` runs per task; this process journals the rows as tasks end."""
     out = Path(out)
     recipe = check_recipe(recipe or StandaloneRecipe(), task)  # unknown task names fail here too
     try:  # an unknown name lists the valid ones; a width the space cannot build fails here, not in a worker
@@ -229,7 +231,8 @@ def build(out: str | Path, task: str = "micro-fmnist", recipe: StandaloneRecipe 
                     os.fsync(f.fileno())
                 fsync_dir(jpath.parent)
         if todo:
-            _train_all(todo, done, jpath, out, ident, wanted, task, recipe, workers, device, threads, progress)
+            _train_all(todo, done, jpath, out, ident, wanted, task, recipe, workers, device, threads, progress,
+                       cluster, chunk)
         table = _write_table(out, done, ident, device, wanted)
         if table.meta["complete"]:
             with translated(jpath, "cannot remove"):
@@ -238,7 +241,41 @@ def build(out: str | Path, task: str = "micro-fmnist", recipe: StandaloneRecipe 
     return table
 
 
-def _train_all(todo, done, jpath, out, ident, wanted, task, recipe, workers, device, threads, progress):
+def _run_chunk(task_name: str, space: str, device: str, threads: int, recipe: dict, items: list) -> list[dict]:
+    """A submitit task: several (architecture, seed) runs in one process."""
+    _init_worker(task_name, space, device, threads)
+    return [_run_one(a, s, recipe) for a, s in items]
+
+
+def _submit_all(todo, finished, task, ident, device, threads, recipe_dict, cluster, chunk, jpath) -> None:
+    """Chunks of runs as submitit tasks; rows are journaled as each task ends."""
+    from lmreg.experiments.cluster import _import_submitit, executor_for
+    _import_submitit()
+    chunks = [todo[i: i + chunk] for i in range(0, len(todo), chunk)]
+    executor = executor_for(cluster, jpath.parent / "submitit")
+    n = len(chunks)
+    jobs = executor.map_array(_run_chunk, [task] * n, [ident["space"]] * n, [device] * n, [threads] * n,
+                              [recipe_dict] * n, chunks)
+    pending, errors = dict(enumerate(jobs)), []
+    while pending:
+        for i, job in list(pending.items()):
+            if job.done():
+                del pending[i]
+                try:
+                    for row in job.result():
+                        finished(0, row)
+                except Exception as e:
+                    errors.append((job.job_id, e))
+        time.sleep(0.5)
+    if errors:
+        job_id, first = errors[0]
+        raise BuildError(f"{len(errors)} of {n} tasks failed; first: job {job_id}: "
+                         f"{' '.join(str(first).split())[-300:]}; finished runs are saved in {jpath}: rerun the "
+                         "same command to resume")
+
+
+def _train_all(todo, done, jpath, out, ident, wanted, task, recipe, workers, device, threads, progress,
+               cluster=None, chunk: int = 10):
     from tqdm import tqdm
 
     bar = tqdm(total=len(todo) + len(done), initial=len(done), unit="run", disable=not progress,
@@ -259,10 +296,13 @@ def _train_all(todo, done, jpath, out, ident, wanted, task, recipe, workers, dev
                     _write_table(out, done, ident, device, wanted)
                     last_snapshot = time.monotonic()
 
-            run_jobs(_run_one, [(a, s, recipe_dict) for a, s in todo], workers=workers, on_done=finished,
-                     init=_init_worker, init_args=(task, ident["space"], device, threads),
-                     died_message="a worker process died (killed by the system, e.g. out of memory?); "
-                                  f"finished runs are saved in {jpath}: rerun the same command to resume")
+            if cluster is not None and cluster.executor != "pool":
+                _submit_all(todo, finished, task, ident, device, threads, recipe_dict, cluster, chunk, jpath)
+            else:
+                run_jobs(_run_one, [(a, s, recipe_dict) for a, s in todo], workers=workers, on_done=finished,
+                         init=_init_worker, init_args=(task, ident["space"], device, threads),
+                         died_message="a worker process died (killed by the system, e.g. out of memory?); "
+                                      f"finished runs are saved in {jpath}: rerun the same command to resume")
     except WorkerDied as e:
         raise BuildError(str(e)) from None
     except FloatingPointError as e:

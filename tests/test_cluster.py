@@ -45,3 +45,18 @@ def test_executor_options_are_checked(capsys):
         ClusterOptions("kubernetes")
     assert main(["reproduce", "T1", "--executor", "slurm", "--time", "0"]) == 2
     assert "--time >= 1" in capsys.readouterr().err
+
+
+def test_ground_truth_build_through_the_local_executor(tmp_path):
+    """The same table as the process pool, the journal written by this process as tasks end."""
+    out = tmp_path / "sub" / "gt.h5"
+    assert main(["bench", "build", "--out", str(out), "--task", "smoke-fmnist", "--archs", "3", "--seeds", "0",
+                 "--set", "epochs=1", "--executor", "local", "--chunk", "2", "--no-progress"]) == 0
+    assert main(["bench", "build", "--out", str(tmp_path / "pool" / "gt.h5"), "--task", "smoke-fmnist",
+                 "--archs", "3", "--seeds", "0", "--set", "epochs=1", "--workers", "1", "--no-progress"]) == 0
+    from lmreg.bench.gt_table import GTTable
+    a, b = GTTable.read(out).frame(), GTTable.read(tmp_path / "pool" / "gt.h5").frame()
+    cols = ["arch", "seed", "train_acc", "test_acc", "eval_acc"] if "eval_acc" in a else ["arch", "seed", "test_acc"]
+    assert a[cols].sort_values(["arch", "seed"]).reset_index(drop=True).equals(
+        b[cols].sort_values(["arch", "seed"]).reset_index(drop=True))
+    assert (out.parent / "submitit").is_dir()
