@@ -63,3 +63,13 @@ def test_python_dash_m_lmreg_runs_the_cli(tmp_path):
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "usage: lmreg" in proc.stdout
+
+
+def test_every_subpackage_is_installed():
+    """A sub-folder with an __init__.py that pyproject.toml does not list is left out of
+    the installed package (an editable install hides it; CI's sdist does not)."""
+    import tomllib
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {"lmreg." + ".".join(init.parent.relative_to(ROOT).parts)
+             for folder in FOLDERS for init in (ROOT / folder).rglob("__init__.py")}
+    assert found - listed == set(), f"not in pyproject.toml's packages: {sorted(found - listed)}"
