@@ -176,7 +176,6 @@ def main(argv=None) -> None:
               f"x{p['spos regularised'] / p[f'spos regularised {k}']:.2f} (speed-up; > 1 is faster)")
     hours = {}
     for name in names:
-        cfg = load_config(PRESETS[name])
         steps_s = {"plain": p[f"{name} plain"], "regularised": p[f"{name} regularised"]}
         hours[PRESETS[name]] = {v: paper_hours(load_config(PRESETS[name], [f"use_landmarks={v == 'landmarks'}"]),
                                                 steps_s, out["score_s_per_arch_10k"])

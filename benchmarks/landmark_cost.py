@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import random
 
-import torch
 import torch.nn.functional as F
 
 import _common

@@ -15,6 +15,43 @@ import numpy as np
 LMREG = [sys.executable, *(["-P"] if sys.version_info >= (3, 11) else []), "-m", "lmreg"]
 
 
+def tiny_task(n_train: int = 16, n_valid: int = 16, crop: int = 0, n_test: int = 8, seed: int = 0):
+    """A Task of random 8x8 one-channel images (the smoke-fmnist spec, crop as given),
+    small enough to train by hand-checked steps."""
+    import dataclasses
+
+    from lmreg.bench.datasets.tasks import Task, get_spec
+    spec = dataclasses.replace(get_spec("smoke-fmnist"), crop_padding=crop)
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for split, n in (("train", n_train), ("valid", n_valid), ("test", n_test)):
+        arrays[f"{split}_x"] = rng.integers(0, 256, (n, 1, 8, 8), dtype=np.uint8)
+        arrays[f"{split}_y"] = rng.integers(0, 10, n).astype(np.int64)
+    return Task(spec, arrays)
+
+
+class Interrupted(Exception):
+    pass
+
+
+def interrupted_and_whole(cfg, tmp_path: Path, after_epoch: int = 1) -> tuple[dict, dict]:
+    """(record of a run stopped after `after_epoch` and resumed, record of the same run
+    made in one go): the run driver's checkpoint/resume, in process."""
+    from lmreg.experiments.runner import run
+    from lmreg.results.records import read_record
+
+    def stop(curve):
+        if curve["epoch"] == after_epoch:
+            raise Interrupted
+    try:
+        run(cfg, tmp_path / "killed", on_epoch=stop)
+    except Interrupted:
+        pass
+    else:
+        raise AssertionError(f"the run never reached epoch {after_epoch}")
+    return read_record(run(cfg, tmp_path / "killed")), read_record(run(cfg, tmp_path / "whole"))
+
+
 def write_idx(path: Path, array: np.ndarray, compress: bool = True) -> Path:
     codes = {np.dtype(np.uint8): 0x08, np.dtype(np.int8): 0x09}
     header = bytes([0, 0, codes[array.dtype], array.ndim])

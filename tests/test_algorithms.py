@@ -3,7 +3,6 @@ of the code under test (hand-computed values, finite differences, separate autog
 passes), plus end-to-end runs with a kill and resume."""
 
 import copy
-import dataclasses
 import random
 
 import numpy as np
@@ -16,7 +15,6 @@ from lmreg.algorithms.fairnas import FairNAS
 from lmreg.algorithms.gdas import GDAS, GDASOptions, gumbel_hard_weights, temperature
 from lmreg.algorithms.landmark_reg import LandmarkConfig, LandmarkRegularizer
 from lmreg.algorithms.pcdarts import PCDARTS, PCDARTSOptions
-from lmreg.bench.datasets.tasks import Task, get_spec
 from lmreg.experiments.config import ConfigError
 from lmreg.experiments.runconfig import load_config
 from lmreg.experiments.runner import run
@@ -25,19 +23,14 @@ from lmreg.spaces import nb201
 from lmreg.spaces.base import Mixture
 from lmreg.spaces.nb201_net import NB201Net, NetConfig, channel_shuffle, soft_path_weights
 from lmreg.spaces.nb201_space import SPACE
+from tests.fixtures import interrupted_and_whole, tiny_task
 
 SMOKE = ["task=smoke-fmnist", "train.batch_size=64", "landmarks.m=4", "eval.pool_size=10", "eval.every=1",
          "eval.n_images=256", "eval.batch_size=128"]
 
 
-def _task(n_train=32, n_valid=16):
-    spec = dataclasses.replace(get_spec("smoke-fmnist"), crop_padding=0)
-    rng = np.random.default_rng(0)
-    arrays = {}
-    for split, n in (("train", n_train), ("valid", n_valid), ("test", 8)):
-        arrays[f"{split}_x"] = rng.integers(0, 256, (n, 1, 8, 8), dtype=np.uint8)
-        arrays[f"{split}_y"] = rng.integers(0, 10, n).astype(np.int64)
-    return Task(spec, arrays)
+def _task(n_train=32, n_valid=16, crop=0):
+    return tiny_task(n_train, n_valid, crop)
 
 
 def _net(cell="per_edge", C=4, N=1, seed=0):
@@ -273,21 +266,10 @@ ALGORITHMS = {
 }
 
 
-class Stop(Exception):
-    pass
-
-
 @pytest.mark.parametrize("name", sorted(ALGORITHMS))
 def test_interrupted_run_resumes_to_the_same_record(name, tmp_path):
     cfg = load_config("quick", [*SMOKE, *ALGORITHMS[name], "train.epochs=3", "train.warmup_epochs=1"])
-
-    def stop_after_epoch_1(curve):
-        if curve["epoch"] == 1:
-            raise Stop
-    with pytest.raises(Stop):
-        run(cfg, tmp_path / "killed", on_epoch=stop_after_epoch_1)
-    resumed = read_record(run(cfg, tmp_path / "killed"))
-    whole = read_record(run(cfg, tmp_path / "whole"))
+    resumed, whole = interrupted_and_whole(cfg, tmp_path)
     for table in ("evals", "pool", "landmarks"):
         assert resumed["tables"][table].equals(whole["tables"][table]), table
     assert np.isfinite(whole["tables"]["pool"]["score_acc"]).all()

@@ -14,18 +14,16 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from lmreg.algorithms.base import TrainConfig, get_algorithm
 from lmreg.algorithms.landmark_reg import LandmarkConfig, LandmarkRegularizer
 from lmreg.algorithms.scoring import BN_MODES, score
 from lmreg.bench.datasets.tasks import Task, get_spec
 from lmreg.experiments.runconfig import load_config
-from lmreg.experiments.runner import run
-from lmreg.results.records import read_record
 from lmreg.spaces import nb201
 from lmreg.spaces.nb201_net import NB201Net, NetConfig
 from lmreg.spaces.nb201_space import SPACE
+from tests.fixtures import interrupted_and_whole
 
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")]
@@ -132,17 +130,7 @@ def test_interrupted_gpu_run_resumes(name, tmp_path):
     may pick other kernels in a new process, so not bit for bit)."""
     cfg = load_config("quick", [*SMOKE, *ALGORITHMS[name], "train.epochs=3", "train.warmup_epochs=1",
                                 "device=cuda"])
-
-    class Stop(Exception):
-        pass
-
-    def stop(curve):
-        if curve["epoch"] == 1:
-            raise Stop
-    with pytest.raises(Stop):
-        run(cfg, tmp_path / "killed", on_epoch=stop)
-    resumed = read_record(run(cfg, tmp_path / "killed"))
-    whole = read_record(run(cfg, tmp_path / "whole"))
+    resumed, whole = interrupted_and_whole(cfg, tmp_path)
     assert resumed["attrs"]["versions"]["cuda_device"]
     np.testing.assert_allclose(resumed["tables"]["pool"]["score_loss"], whole["tables"]["pool"]["score_loss"],
                                rtol=1e-3, atol=1e-4)

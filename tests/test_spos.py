@@ -11,22 +11,16 @@ import torch
 from lmreg.algorithms.landmark_reg import LandmarkConfig, LandmarkRegularizer
 from lmreg.algorithms.base import TrainConfig as SPOSConfig
 from lmreg.algorithms.spos import SPOS
-from lmreg.bench.datasets.tasks import Task, get_spec
 from lmreg.spaces.nb201_net import NB201Net, NetConfig
 from lmreg.spaces.nb201_space import SPACE
+from tests.fixtures import tiny_task
 
 PATH_A = (0, 0, 0, 3, 0, 0)   # conv3x3 on 3<-0 only
 PATH_B = (0, 0, 0, 2, 0, 0)   # conv1x1 on 3<-0 only
 
 
 def _task(n_train=16, n_valid=16, crop=0):
-    spec = dataclasses.replace(get_spec("smoke-fmnist"), crop_padding=crop)
-    rng = np.random.default_rng(0)
-    arrays = {}
-    for split, n in (("train", n_train), ("valid", n_valid), ("test", 8)):
-        arrays[f"{split}_x"] = rng.integers(0, 256, (n, 1, 8, 8), dtype=np.uint8)
-        arrays[f"{split}_y"] = rng.integers(0, 10, n).astype(np.int64)
-    return Task(spec, arrays)
+    return tiny_task(n_train, n_valid, crop)
 
 
 def _model():
