@@ -7,6 +7,8 @@ command resumes it. submitit's own logs go to OUT/submitit/."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +68,23 @@ def _run_task(cfg, out_dir: str) -> str:
     return str(run(cfg, out_dir))
 
 
+@contextlib.contextmanager
+def safe_path():
+    """Submitted tasks start `python -m submitit...` in the submitting folder; from a source
+    checkout that folder's lmreg/ (only __init__ and __main__) would shadow the installed
+    package. PYTHONSAFEPATH (Python >= 3.11: -P) keeps the folder off sys.path; it is set
+    while tasks are submitted, so local processes and SLURM jobs inherit it."""
+    old = os.environ.get("PYTHONSAFEPATH")
+    os.environ["PYTHONSAFEPATH"] = "1"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["PYTHONSAFEPATH"]
+        else:
+            os.environ["PYTHONSAFEPATH"] = old
+
+
 def executor_for(opts: ClusterOptions, folder: Path):
     """A submitit executor with the options' resources (logs under ``folder``)."""
     submitit = _import_submitit()
@@ -92,7 +111,8 @@ def submit_runs(configs: list, out_dir: Path, opts: ClusterOptions) -> list[Path
         return []
     preflight(configs, out_dir)
     executor = executor_for(opts, out_dir / "submitit")
-    jobs = executor.map_array(_run_task, configs, [str(out_dir)] * len(configs))
+    with safe_path():
+        jobs = executor.map_array(_run_task, configs, [str(out_dir)] * len(configs))
     paths, errors = [], []
     for cfg, job in zip(configs, jobs):
         try:

@@ -249,13 +249,14 @@ def _run_chunk(task_name: str, space: str, device: str, threads: int, recipe: di
 
 def _submit_all(todo, finished, task, ident, device, threads, recipe_dict, cluster, chunk, jpath) -> None:
     """Chunks of runs as submitit tasks; rows are journaled as each task ends."""
-    from lmreg.experiments.cluster import _import_submitit, executor_for
+    from lmreg.experiments.cluster import _import_submitit, executor_for, safe_path
     _import_submitit()
     chunks = [todo[i: i + chunk] for i in range(0, len(todo), chunk)]
     executor = executor_for(cluster, jpath.parent / "submitit")
     n = len(chunks)
-    jobs = executor.map_array(_run_chunk, [task] * n, [ident["space"]] * n, [device] * n, [threads] * n,
-                              [recipe_dict] * n, chunks)
+    with safe_path():
+        jobs = executor.map_array(_run_chunk, [task] * n, [ident["space"]] * n, [device] * n, [threads] * n,
+                                  [recipe_dict] * n, chunks)
     pending, errors = dict(enumerate(jobs)), []
     while pending:
         for i, job in list(pending.items()):

@@ -23,7 +23,6 @@ import torch.nn.functional as F
 
 from lmreg.algorithms.distributed import Shard
 
-ROOT = Path(__file__).resolve().parents[1]
 TINY = ["task=smoke-fmnist", "train.epochs=3", "train.warmup_epochs=1", "train.batch_size=64", "landmarks.m=4",
         "eval.pool_size=10", "eval.every=1", "eval.n_images=128", "eval.batch_size=128"]
 
@@ -66,7 +65,9 @@ if __name__ == "__main__":
 def _torchrun(args, **kw):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
            str(29500 + os.getpid() % 400), *args]
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+    # PYTHONSAFEPATH: `-m lmreg` in the workers must import the installed package, never a
+    # checkout's lmreg/ folder (CI installs a wheel)
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONSAFEPATH="1")
     return cmd, env
 
 
@@ -148,7 +149,7 @@ def test_killed_torchrun_run_resumes_to_the_same_record(tmp_path):
     cmd, env = _torchrun([])
     cfg = load_config("quick", [*TINY, "seed=0"])
     ckpt = tmp_path / "killed" / run_name(cfg) / "checkpoint.pt"
-    proc = subprocess.Popen([*cmd, *args, "--out", str(tmp_path / "killed")], env=env, cwd=ROOT,
+    proc = subprocess.Popen([*cmd, *args, "--out", str(tmp_path / "killed")], env=env, cwd=tmp_path,
                             start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 240
     while True:
@@ -163,10 +164,10 @@ def test_killed_torchrun_run_resumes_to_the_same_record(tmp_path):
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    resumed = subprocess.run([*cmd, *args, "--out", str(tmp_path / "killed")], env=env, cwd=ROOT,
+    resumed = subprocess.run([*cmd, *args, "--out", str(tmp_path / "killed")], env=env, cwd=tmp_path,
                              capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    whole = subprocess.run([*cmd, *args, "--out", str(tmp_path / "whole")], env=env, cwd=ROOT,
+    whole = subprocess.run([*cmd, *args, "--out", str(tmp_path / "whole")], env=env, cwd=tmp_path,
                            capture_output=True, text=True, timeout=300)
     assert whole.returncode == 0, whole.stderr[-2000:]
     a = read_record(next((tmp_path / "killed").glob("*/record.h5")))
