@@ -137,23 +137,14 @@ class SuperNetTrainer:
         seen, steps = 0, 0
         for x, y in task.batches("train", cfg.batch_size, self.data_gen, shuffle=True,
                                  train_augment=True, drop_last=cfg.drop_last):
-            share = 1.0
-            if self.shard is not None:  # this rank's part of the global batch (algorithms/distributed.py)
-                n = len(y)
-                x, y = x[self.shard.slice(n)], y[self.shard.slice(n)]
-                share = len(y) / n
+            x, y, share = distributed.take_share(self.shard, x, y)  # under torchrun: this rank's part
             loss, n_correct = self.forward_backward(x, y, epoch)
             if share != 1.0:
                 for p in model.parameters():
                     if p.grad is not None:
                         p.grad.mul_(share)
             if landmark_batches is not None:
-                lx, ly = next(landmark_batches)
-                lshare = 1.0
-                if self.shard is not None:
-                    n = len(ly)
-                    lx, ly = lx[self.shard.slice(n)], ly[self.shard.slice(n)]
-                    lshare = len(ly) / n
+                lx, ly, lshare = distributed.take_share(self.shard, *next(landmark_batches))
                 penalty, info = self.reg.penalty(model, lx, ly, epoch, self.pair_rng)
                 (penalty * lshare if lshare != 1.0 else penalty).backward()
                 reg_sum += penalty.detach() * lshare

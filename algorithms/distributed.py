@@ -29,6 +29,14 @@ class Shard:
         return slice(start, start + base + (self.rank < extra))
 
 
+def take_share(shard: Shard | None, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """(this rank's part of a batch, its share of the images); the whole batch and 1.0 without a shard."""
+    if shard is None:
+        return x, y, 1.0
+    part = shard.slice(len(y))
+    return x[part], y[part], len(y[part]) / len(y)
+
+
 def current() -> Shard | None:
     """This process's shard when torch.distributed runs more than one rank, else None."""
     import torch.distributed as dist
