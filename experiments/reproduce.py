@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lmreg.experiments.config import ConfigError
+from lmreg.experiments.checks import finished_record
 from lmreg.experiments.runconfig import PRESET_DIR, RunConfig, load_config, run_name, to_dict
 from lmreg.paper_figures.definitions import Definition, EntryResult, GridEntry, get_definition
 from lmreg.results.records import RECORD_NAME, RecordError, read_record
@@ -168,7 +169,7 @@ def plan(defn: Definition, scale: str, out_dir: str | Path, seconds_per_epoch: f
                     if read_record(record)["attrs"]["config"] != to_dict(cfg):
                         raise ConfigError(f"{record} holds a run with a different config than {defn.name} "
                                           f"needs; use another --out")
-                    done = True
+                    done = finished_record(record, cfg)  # refuses one scored against an older table
             if name in runs:
                 if runs[name].config is not None and to_dict(runs[name].config) != to_dict(cfg):
                     raise ConfigError(f"{defn.name}: two grid entries give run {name} different configs")
@@ -256,6 +257,7 @@ def collect(defn: Definition, scale: str, out_dir: str | Path) -> list[EntryResu
                     rec = read_record(path)
                     if rec["attrs"]["config"] != to_dict(cfg):
                         raise RecordError(f"{path} holds a run with a different config than {defn.name} needs")
+                    finished_record(path, cfg)
                     records.append(rec)
         results.append(EntryResult(entry, records, status))
     return results

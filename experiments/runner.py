@@ -31,7 +31,8 @@ from lmreg.bench.datasets.tasks import load_task
 from lmreg.bench.errors import UserError
 from lmreg.bench.fileio import ensure_dir, locked, temp_files, torch_save
 from lmreg.bench.landmarks import select_landmarks, select_pool
-from lmreg.experiments.checks import check_config, check_runnable, check_task_sizes
+from lmreg.experiments.checks import (check_config, check_runnable, check_task_sizes, finished_record,
+                                      ground_truth_info)
 from lmreg.experiments.executor import run_jobs, spawn_context
 from lmreg.experiments.runconfig import RunConfig, draw_seeds, run_name, same_setting, to_dict
 from lmreg.paper_figures.metrics import all_metrics
@@ -73,6 +74,7 @@ class RunPlan:
     gt: pd.Series                 # the GT metric per architecture key
     landmarks: list[str]          # GT-ascending keys
     pool: list[str]
+    gt_info: dict                 # benchmark, metric, cells and digest of `gt`
 
 
 def choose_archs(cfg: RunConfig):
@@ -92,7 +94,7 @@ def prepare(cfg: RunConfig) -> RunPlan:
     task = load_task(cfg.task, cfg.device, split_seed=draw_seeds(cfg)["split"])
     check_task_sizes(cfg, task)
     gt, landmarks, pool = choose_archs(cfg)
-    return RunPlan(get_space(cfg.space), task, gt, landmarks, pool)
+    return RunPlan(get_space(cfg.space), task, gt, landmarks, pool, ground_truth_info(cfg, gt))
 
 
 def build_supernet(cfg: RunConfig, task, space: SearchSpace | None = None) -> torch.nn.Module:
@@ -111,21 +113,13 @@ def _load_torch(path: Path, device, what: str, weights_only: bool):
                        "delete it to start this run over") from None
 
 
-def _finished(record_path: Path, cfg: RunConfig) -> bool:
-    if not record_path.exists():
-        return False
-    if not same_setting(read_record(record_path)["attrs"]["config"], cfg):
-        raise RunError(f"{record_path} holds a run with a different config; use another --out")
-    return True
-
-
 def run(cfg: RunConfig, out_dir: str | Path, on_epoch: Callable[[dict], None] | None = None,
         max_steps: int | None = None) -> Path:
     """``max_steps`` cuts every epoch to that many steps: a smoke run, never a result
     (`lmreg train --smoke` runs it in a temporary folder and records it as such)."""
     run_dir = Path(out_dir) / run_name(cfg)
     record_path = run_dir / RECORD_NAME
-    if _finished(record_path, cfg):
+    if finished_record(record_path, cfg):
         return record_path
     shard = distributed.current()
     if shard is not None:
@@ -139,7 +133,7 @@ def run(cfg: RunConfig, out_dir: str | Path, on_epoch: Callable[[dict], None] | 
     ensure_dir(run_dir)
     try:
         with locked(run_dir, "this run"):
-            if _finished(record_path, cfg):  # finished by another process meanwhile
+            if finished_record(record_path, cfg, plan.gt_info):  # finished by another process meanwhile
                 return record_path
             for stale in temp_files(run_dir):  # left by a killed writer
                 stale.unlink(missing_ok=True)
@@ -174,7 +168,7 @@ def make_trainer(cfg: RunConfig, plan: RunPlan):
     return get_algorithm(cfg.algorithm)(model, plan.task, cfg.train, cfg.seed, plan.space, reg, cfg.algo)
 
 
-def _resume(trainer, ckpt: Path, cfg: RunConfig, device) -> dict:
+def _resume(trainer, ckpt: Path, cfg: RunConfig, device, gt_info: dict | None = None) -> dict:
     """The run state of the last checkpoint (its trainer state loaded), or a fresh one."""
     if not ckpt.exists():
         return {"epoch": 0, "curves": [], "evals": [], "train_s": 0.0, "score_s": 0.0}
@@ -183,6 +177,9 @@ def _resume(trainer, ckpt: Path, cfg: RunConfig, device) -> dict:
         raise RunError(f"{ckpt}: not an lmreg checkpoint (wrong structure); delete it to start this run over")
     if not same_setting(saved["config"], cfg):
         raise RunError(f"{ckpt} belongs to a run with a different config; use another --out")
+    if gt_info is not None and saved.get("ground_truth", gt_info)["digest"] != gt_info["digest"]:
+        raise RunError(f"{ckpt} was trained against another version of {cfg.benchmark!r} (its landmarks "
+                       "and pool are stale); delete it to start this run over")
     try:
         trainer.load_state_dict(saved["trainer"])
     except (KeyError, RuntimeError, ValueError, TypeError) as e:
@@ -195,7 +192,7 @@ def _train_and_record(cfg: RunConfig, run_dir: Path, plan: RunPlan, on_epoch, ma
     trainer = make_trainer(cfg, plan)
     model, task = trainer.model, plan.task
     ckpt = run_dir / CHECKPOINT_NAME
-    state = _resume(trainer, ckpt, cfg, task.device)
+    state = _resume(trainer, ckpt, cfg, task.device, plan.gt_info)
     pool_archs = [plan.space.parse(a) for a in plan.pool]
     gt_pool = plan.gt.loc[plan.pool].to_numpy()
     for epoch in range(state["epoch"], cfg.train.epochs):
@@ -211,7 +208,8 @@ def _train_and_record(cfg: RunConfig, run_dir: Path, plan: RunPlan, on_epoch, ma
             if last:
                 state["pool_scores"] = (acc, loss)
         state["epoch"] = epoch + 1
-        torch_save({"config": to_dict(cfg), "trainer": trainer.state_dict(), "state": state}, ckpt)
+        torch_save({"config": to_dict(cfg), "trainer": trainer.state_dict(), "state": state,
+                    "ground_truth": plan.gt_info}, ckpt)
         if on_epoch:
             on_epoch(curve)
 
@@ -262,7 +260,7 @@ def _record(cfg: RunConfig, plan: RunPlan, state: dict, lm_acc, lm_loss, search:
                   "seeds": {"run": cfg.seed, "draws": cfg.draws,
                             **{k: -1 if v is None else v for k, v in draw_seeds(cfg).items()}},
                   "final_metrics": {**state["evals"][-1], "search_gt_percentile": search["gt_percentile"]},
-                  "search_result": search,
+                  "search_result": search, "ground_truth": plan.gt_info,
                   "timings": {"train_s": state["train_s"], "score_s": state["score_s"]}},
         "tables": {
             "curves": state["curves"],
@@ -286,6 +284,7 @@ def evaluate(run_dir: str | Path, changes: list[str] = ()) -> dict:
         run_dir = run_dir.parent  # a record path names its run folder
     rec = read_record(run_dir / RECORD_NAME)
     cfg = from_dict(rec["attrs"]["config"])
+    finished_record(run_dir / RECORD_NAME, cfg)  # refuses a run whose ground truth has been rebuilt since
     bad = [c for c in changes if not c.startswith("eval.")]
     if bad:
         raise ConfigError(f"evaluate only changes eval.* keys, got {', '.join(bad)}")

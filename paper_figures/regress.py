@@ -24,7 +24,8 @@ Runs whose config matches no baseline variant are not compared.
 Baseline file (JSON, format lmreg-baseline/1): the metrics, the rule's parameters at
 creation, the git commit, and per variant the config identity (preset name, overrides
 relative to that preset, the resolved config without the seed), the seeds, per-seed
-metric values and the runs' git commits.
+metric values, the runs' git commits and machines, and the digest of the ground truth
+they were scored against: new runs scored against another table are refused.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from lmreg.paper_figures.stats import pooled_t_upper_diff
 from lmreg.results.records import RecordError
 
 FORMAT = "lmreg-baseline/1"
+NOT_RECORDED = "not recorded"
 GATED_METRICS = RANKING_METRICS            # higher is better for each
 DEFAULT_TOLERANCE = 0.05
 DEFAULT_LEVEL = 0.95
@@ -88,12 +90,35 @@ def make_baseline(records: list[dict], metrics=GATED_METRICS, tolerance: float =
             "spread": {m: _spread(g.values(m)) for m in metrics},
             "git_commits": sorted({r["attrs"].get("git_commit", "unknown") for r in g.records}),
             "machines": sorted({_machine(r) for r in g.records}),
+            "ground_truth": _ground_truths(g.records),
             "paths": [r.get("path", "") for r in g.records],
         }
     return {"format": FORMAT, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "git_commit": _git_commit(), "metrics": list(metrics),
             "rule": {"tolerance": tolerance, "level": level, "text": RULE_TEXT},
             "variants": variants}
+
+
+def _ground_truths(records: list[dict]) -> list[str]:
+    """The digests of the ground-truth tables the runs were scored against
+    (`results.identity.ground_truth_digest`; "not recorded" for older records)."""
+    return sorted({r["attrs"].get("ground_truth", {}).get("digest", NOT_RECORDED) for r in records})
+
+
+def _check_same_ground_truth(label: str, variant: dict, group) -> str | None:
+    """Raises when the new runs were scored against another ground truth than the
+    baseline (a rebuilt table moves every metric: the comparison would be meaningless);
+    a note when either side predates the digest."""
+    base, new = variant.get("ground_truth", [NOT_RECORDED]), _ground_truths(group.records)
+    if NOT_RECORDED in base or NOT_RECORDED in new:
+        return (f"{label}: the ground truth's digest is not recorded on the "
+                f"{'baseline' if NOT_RECORDED in base else 'new runs'}' side; cannot check both were scored "
+                "against the same table")
+    if set(base) != set(new):
+        raise BaselineError(f"new runs {group.label} were scored against ground truth {', '.join(new)} but "
+                            f"baseline variant {label} against {', '.join(base)}: the table has changed; "
+                            "remeasure the baseline on it (lmreg regress --write-baseline)")
+    return None
 
 
 def _spread(values) -> dict:
@@ -245,6 +270,9 @@ def gate(baseline: dict, records: list[dict], tolerance: float | dict | None = N
                 notes.append(f"baseline variant {label}: no new runs with its config; not compared")
     for label, v, g in pairs:
         matched.add(id(g))
+        note = _check_same_ground_truth(label, v, g)
+        if note:
+            notes.append(note)
         for m in metrics:
             if m not in v["values"]:
                 raise BaselineError(f"baseline variant {label} has no values for {m}")

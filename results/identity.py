@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 
+import numpy as np
+
 NOT_SETTING = ("seed", "device", "threads")
 
 
@@ -34,3 +36,14 @@ def setting_hash(config: dict, without: tuple[str, ...] = ()) -> str:
     both variants of a setting share the hash)."""
     data = {k: v for k, v in setting(config).items() if k not in without}
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def ground_truth_digest(gt) -> str:
+    """16 hex digits naming a ground truth exactly: the architecture keys and their
+    float64 values (a pandas Series). A rebuilt table changes the landmarks, the pool and
+    every metric, while the config stays the same; records and baselines carry this
+    digest so that runs scored against different tables are never mixed."""
+    gt = gt.sort_index()
+    h = hashlib.sha256("\n".join(map(str, gt.index)).encode())
+    h.update(np.ascontiguousarray(gt.to_numpy(dtype=np.float64)).tobytes())
+    return h.hexdigest()[:16]

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lmreg.experiments.checks import ground_truth_info
 from lmreg.experiments.cli import main
 from lmreg.experiments.reproduce import plan, render
 from lmreg.experiments.runconfig import load_config, to_dict
@@ -50,7 +51,8 @@ def fake_record(cfg, quality: float, seed_noise: int = 0, n_pool: int = 20, n_lm
     return {"attrs": {"config": to_dict(cfg), "versions": {"torch": "fake"}, "git_commit": "fake",
                       "seeds": {"run": cfg.seed},
                       "final_metrics": {**evals[-1], "search_gt_percentile": float(rng.uniform(50, 100))},
-                      "timings": {"train_s": 1.0, "score_s": 1.0}},
+                      "timings": {"train_s": 1.0, "score_s": 1.0},
+                      "ground_truth": ground_truth_info(cfg)},  # as if scored against today's table
             "tables": {"curves": curves, "evals": evals,
                        "landmarks": [{"arch": a, "gt": float(g), "score_acc": float(s), "score_loss": 1.0}
                                      for a, g, s in zip(arch[n_pool:], lm_gt, lm_s)],

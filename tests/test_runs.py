@@ -242,3 +242,49 @@ def test_scoring_modes_leave_the_model_unchanged():
         score(untracked, archs, task, n=100, bn_mode="running")
     with pytest.raises(KeyError, match="valid modes"):
         score(untracked, archs, task, n=100, bn_mode="precise")
+
+
+def test_runs_scored_against_a_rebuilt_table_are_refused(tmp_path):
+    """A rebuilt ground truth keeps the config but moves landmarks, pool and every metric:
+    a finished run, a checkpoint and a baseline from the old table must not be reused."""
+    from lmreg.bench import registry
+    from lmreg.bench.gt_table import GTTable
+    from lmreg.experiments.checks import finished_record
+    from lmreg.paper_figures.regress import BaselineError, gate, make_baseline
+    from lmreg.results.identity import ground_truth_digest
+
+    table_path = tmp_path / "gt.h5"
+    table = GTTable.read(registry.resolve("micro-fmnist-nb201"))
+    table.write(table_path)
+    cfg = load_config("quick", ["train.epochs=1", "train.warmup_epochs=0", "eval.every=1", "landmarks.m=4",
+                                "eval.pool_size=10", f"benchmark={table_path}"])
+    path = run(cfg, tmp_path / "runs")
+    rec = read_record(path)
+    gt = registry.load(str(table_path)).per_arch("eval_acc")
+    assert rec["attrs"]["ground_truth"] == {"benchmark": str(table_path), "metric": "eval_acc",
+                                            "cells": len(gt), "digest": ground_truth_digest(gt)}
+    assert finished_record(path, cfg)
+
+    # Rebuild: one pool architecture's accuracy changes by a hundredth of a point.
+    arch = rec["tables"]["pool"]["arch"].iloc[0]
+    rows = [i for i, a in enumerate(table.archs) if a == arch]
+    table.curves["eval_acc"][rows, -1] += 0.01
+    table.write(table_path)
+    with pytest.raises(ConfigError, match="another version"):
+        run(cfg, tmp_path / "runs")
+    with pytest.raises(ConfigError, match="another version"):
+        evaluate(path.parent)
+    # A record written before the digest was stored is caught by its pool's GT values.
+    legacy = {"attrs": {k: v for k, v in rec["attrs"].items() if k != "ground_truth"},
+              "tables": {k: v.to_dict("records") for k, v in rec["tables"].items()}}
+    write_record(path, legacy)
+    with pytest.raises(ConfigError, match="another version"):
+        finished_record(path, cfg)
+
+    # The gate refuses runs scored against another table than its baseline's.
+    baseline = make_baseline([rec, {**rec, "attrs": {**rec["attrs"], "config": {**rec["attrs"]["config"], "seed": 1}}}])
+    moved = {**rec, "attrs": {**rec["attrs"], "ground_truth": {**rec["attrs"]["ground_truth"], "digest": "0" * 16}}}
+    with pytest.raises(BaselineError, match="table has changed"):
+        gate(baseline, [moved])
+    results, notes = gate(baseline, [rec])
+    assert results and not any("digest" in n for n in notes)
