@@ -111,17 +111,18 @@ class SuperNetTrainer:
         c = self.cfg
         return c.lr_min + (c.lr - c.lr_min) * 0.5 * (1 + math.cos(math.pi * epoch / c.epochs))
 
-    def held_out_batches(self, gen: torch.Generator, purpose: str = "landmark"):
-        """Held-out batches, reshuffled on every pass and cycled as often as needed
-        (the official RepeatedDataLoader): the last batch of a pass may be smaller."""
+    def held_out_batches(self, gen: torch.Generator, purpose: str = "landmark", batch_size: int = 0):
+        """Held-out batches (of the training batch size unless given), reshuffled on every
+        pass and cycled as often as needed (the official RepeatedDataLoader): the last batch
+        of a pass may be smaller."""
         if self.task.size("valid") == 0:
             raise ValueError(f"the held-out split is empty: {purpose} batches need held-out images")
         while True:
-            yield from self.task.batches("valid", self.cfg.batch_size, gen, shuffle=True,
+            yield from self.task.batches("valid", batch_size or self.cfg.batch_size, gen, shuffle=True,
                                          train_augment=self.cfg.landmark_augment)
 
     def _landmark_batches(self):
-        return self.held_out_batches(self.landmark_gen)
+        return self.held_out_batches(self.landmark_gen, batch_size=self.reg.cfg.batch_size)
 
     def train_epoch(self, epoch: int, max_steps: int | None = None) -> dict:
         """One epoch (or its first max_steps steps: smoke runs only)."""
@@ -134,7 +135,8 @@ class SuperNetTrainer:
         start = time.perf_counter()
         zero = torch.zeros((), device=task.device)
         loss_sum, correct, reg_sum, violated = zero.clone(), zero.clone(), zero.clone(), zero.clone()
-        seen, steps = 0, 0
+        seen, steps, landmark_steps = 0, 0, 0
+        every = self.reg.cfg.every if self.reg else 1
         for x, y in task.batches("train", cfg.batch_size, self.data_gen, shuffle=True,
                                  train_augment=True, drop_last=cfg.drop_last):
             x, y, share = distributed.take_share(self.shard, x, y)  # under torchrun: this rank's part
@@ -143,12 +145,14 @@ class SuperNetTrainer:
                 for p in model.parameters():
                     if p.grad is not None:
                         p.grad.mul_(share)
-            if landmark_batches is not None:
+            if landmark_batches is not None and steps % every == 0:
                 lx, ly, lshare = distributed.take_share(self.shard, *next(landmark_batches))
                 penalty, info = self.reg.penalty(model, lx, ly, epoch, self.pair_rng)
-                (penalty * lshare if lshare != 1.0 else penalty).backward()
+                weight = lshare * every
+                (penalty * weight if weight != 1.0 else penalty).backward()
                 reg_sum += penalty.detach() * lshare
                 violated += info["violated_fraction"] * lshare
+                landmark_steps += 1
             if self.shard is not None:
                 distributed.sum_gradients(model.parameters())
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -170,8 +174,8 @@ class SuperNetTrainer:
                                      f"(landmark loss {reg_sum.item()}); lower train.lr or landmarks.max_coef")
         return {"epoch": epoch, "lr": self.lr_at(epoch), "coef": coef, "train_loss": train_loss,
                 "train_acc": 100.0 * correct.item() / seen,
-                "landmark_loss": reg_sum.item() / steps if coef > 0 else 0.0,
-                "violated_fraction": violated.item() / steps if coef > 0 else float("nan"),
+                "landmark_loss": reg_sum.item() / landmark_steps if landmark_steps else 0.0,
+                "violated_fraction": violated.item() / landmark_steps if landmark_steps else float("nan"),
                 "epoch_time": time.perf_counter() - start}
 
     def state_dict(self) -> dict:

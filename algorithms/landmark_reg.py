@@ -228,6 +228,11 @@ class LandmarkConfig:
     schedule: str = "cosine_increase"  # SCHEDULES
     max_coef: float = 10.0             # lambda's peak; the constant value for "constant"
     landmark_warmup_epochs: int = 10   # ramp for schedules without "increase" (official)
+    # Cheaper variants (ours; the defaults are the official exact loss): the landmark loss on
+    # every `every`-th step only, weighted by `every` so an epoch's expected landmark gradient
+    # is unchanged; landmark batches of `batch_size` held-out images (0: the training batch size).
+    every: int = 1
+    batch_size: int = 0
 
     def __post_init__(self):
         for value, valid, what in ((self.selection, SELECTION_METHODS, "landmark selection"),
@@ -252,6 +257,10 @@ class LandmarkConfig:
             raise ValueError(f"beta={self.beta} only applies to the 'softplus' loss form, not {self.loss_form!r}")
         if self.max_coef < 0:
             raise ValueError(f"max_coef must be >= 0, got {self.max_coef}")
+        if self.every < 1:
+            raise ValueError(f"landmarks.every must be >= 1 (1: a landmark pair on every step), got {self.every}")
+        if self.batch_size < 0:
+            raise ValueError(f"landmarks.batch_size must be >= 0 (0: the training batch size), got {self.batch_size}")
 
 
 class LandmarkRegularizer:

@@ -313,3 +313,35 @@ def test_search_result_in_the_record(name, tmp_path):
     else:
         assert "alpha samples" in result["method"] and 1 <= result["candidates"] <= 10
         assert result["alpha_argmax"] and "alpha_argmax_gt" in result
+
+
+@pytest.mark.parametrize("every,batch_size", [(1, 0), (3, 8)])
+def test_landmark_loss_every_k_steps_weighted_by_k(every, batch_size):
+    """The cheap variant: the landmark loss on steps 0, k, 2k, ... only, its gradient
+    weighted by k (one epoch's expected landmark gradient unchanged), on landmark batches
+    of batch_size held-out images; every=1, batch_size=0 is the official exact loss."""
+    from lmreg.algorithms.spos import SPOS
+    task = _task(n_train=64, n_valid=48)  # whole landmark batches of 16 and of 8
+    landmarks = [(0, 0, 0, 3, 0, 0), (0, 0, 0, 2, 0, 0), (1, 2, 3, 4, 1, 2)]
+    reg = LandmarkRegularizer(LandmarkConfig(m=3, every=every, batch_size=batch_size), landmarks,
+                              warmup_epochs=0, epochs=2)
+    calls = []  # (landmark batch size, gradient reaching the penalty tensor)
+    original = reg.penalty
+
+    def watched(model, x, y, epoch, rng):
+        penalty, info = original(model, x, y, epoch, rng)
+        entry = [len(y), None]
+        calls.append(entry)
+        penalty.register_hook(lambda g: entry.__setitem__(1, float(g)))
+        return penalty, info
+    reg.penalty = watched
+    trainer = SPOS(_net(), task, TrainConfig(epochs=2, warmup_epochs=0, batch_size=16), 0, SPACE, reg)
+    curve = trainer.train_epoch(0)  # 64 / 16 = 4 steps
+    assert len(calls) == len(range(0, 4, every))
+    assert all(n == (batch_size or 16) for n, _ in calls)
+    assert all(g == float(every) for _, g in calls)
+    assert np.isfinite(curve["landmark_loss"]) and 0 <= curve["violated_fraction"] <= 1
+    with pytest.raises(ValueError, match="every must be >= 1"):
+        LandmarkConfig(every=0)
+    with pytest.raises(ValueError, match="batch_size must be >= 0"):
+        LandmarkConfig(batch_size=-1)
