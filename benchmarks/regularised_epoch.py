@@ -55,6 +55,9 @@ def main(argv=None) -> None:
                          "78 on the micro task; 4 with --quick)")
     ap.add_argument("--landmarks", type=int, default=50, help="m, landmarks drawn with nb201.sample")
     ap.add_argument("--warmup-steps", type=int, default=2, help="untimed steps per trainer first")
+    ap.add_argument("--every", type=int, default=1, help="landmarks.every: a landmark pair every k-th step")
+    ap.add_argument("--landmark-batch", type=int, default=0,
+                    help="landmarks.batch_size: held-out images per landmark batch (0: the training batch)")
     _common.add_common_args(ap, repeats=5)
     args = ap.parse_args(argv)
     device = _common.setup(args)
@@ -78,7 +81,7 @@ def main(argv=None) -> None:
     plain_model = _common.prepare_model(plain_model, device)
     reg_model = _common.prepare_model(reg_model, device)
 
-    lm_cfg = LandmarkConfig(m=args.landmarks)
+    lm_cfg = LandmarkConfig(m=args.landmarks, every=args.every, batch_size=args.landmark_batch)
     landmarks = nb201.sample(lm_cfg.m, args.seed)
 
     def regularizer():
@@ -93,7 +96,8 @@ def main(argv=None) -> None:
     _common.header("regularised vs plain SPOS epoch", args, device,
                    f"task {args.task}, C={cfg.C} N={cfg.N}, batch {spos.batch_size}, {steps} steps per "
                    f"epoch{'' if steps == n_full else f' (of {n_full})'}, m={lm_cfg.m} landmarks, "
-                   f"pair sampler {lm_cfg.pair_sampler}, coefficient {coef:.4f} at epoch 0")
+                   f"pair sampler {lm_cfg.pair_sampler}, every {lm_cfg.every} step(s), landmark batch "
+                   f"{lm_cfg.batch_size or spos.batch_size}, coefficient {coef:.4f} at epoch 0")
     if args.warmup_steps > 0:  # caches, allocator, landmark paths; the timed trainers start fresh
         SPOS(plain_model, warm_task, spos, args.seed + 100, SPACE, None).train_epoch(0)
         SPOS(reg_model, warm_task, spos, args.seed + 100, SPACE, regularizer()).train_epoch(0)
@@ -120,10 +124,11 @@ def main(argv=None) -> None:
     ratio = _common.ratio(_common.median(wall["regularised"]), _common.median(wall["plain"]))
     print()
     print(f"ratio of medians regularised/plain: {ratio:.2f} (the paper's design: about 3; "
-          f"each landmark forward/backward costs {(ratio - 1) / 2:.2f} plain steps)")
+          f"each landmark forward/backward costs {(ratio - 1) * lm_cfg.every / 2:.2f} plain steps)")
     print(f"SUMMARY regularised_epoch: plain {_common.median(wall['plain']):.2f} s, regularised "
           f"{_common.median(wall['regularised']):.2f} s per epoch of {steps} steps, ratio {ratio:.2f} "
-          f"(expected ~3), {args.repeats} repeats, {device}, {args.threads} thread(s)")
+          f"(every {lm_cfg.every}, landmark batch {lm_cfg.batch_size or spos.batch_size}), {args.repeats} repeats, "
+          f"{device}, {args.threads} thread(s)")
 
 
 if __name__ == "__main__":
