@@ -215,6 +215,8 @@ def make_schedule(name: str, warmup: int, epochs: int, max_coef: float,
 
 
 # Configuration and the regulariser -------------------------------------------
+GROW_SELECT = ("top", "random")  # growing: the super-net's best-scored candidates, or random ones
+
 @dataclass(frozen=True)
 class LandmarkConfig:
     m: int = 50                        # number of landmarks
@@ -233,6 +235,13 @@ class LandmarkConfig:
     # is unchanged; landmark batches of `batch_size` held-out images (0: the training batch size).
     every: int = 1
     batch_size: int = 0
+    # Iterative landmark growing (the paper's Fig. 2 right; not in the official code): after
+    # each of `grow_rounds` equal parts of the regularised epochs, label `grow_k` more cells
+    # (the super-net's best-scored candidates, or random ones for the same label budget) and
+    # add them to the landmarks (experiments/growing.py). 0 rounds: off.
+    grow_rounds: int = 0
+    grow_k: int = 10
+    grow_select: str = "top"
 
     def __post_init__(self):
         for value, valid, what in ((self.selection, SELECTION_METHODS, "landmark selection"),
@@ -259,6 +268,11 @@ class LandmarkConfig:
             raise ValueError(f"max_coef must be >= 0, got {self.max_coef}")
         if self.every < 1:
             raise ValueError(f"landmarks.every must be >= 1 (1: a landmark pair on every step), got {self.every}")
+        if self.grow_rounds < 0 or self.grow_k < 1:
+            raise ValueError(f"landmarks.grow_rounds must be >= 0 and landmarks.grow_k >= 1, got "
+                             f"{self.grow_rounds} and {self.grow_k}")
+        if self.grow_select not in GROW_SELECT:
+            raise KeyError(f"unknown landmarks.grow_select {self.grow_select!r}; valid: {', '.join(GROW_SELECT)}")
         if self.batch_size < 0:
             raise ValueError(f"landmarks.batch_size must be >= 0 (0: the training batch size), got {self.batch_size}")
 
@@ -286,6 +300,14 @@ class LandmarkRegularizer:
             cfg.loss_form, **({"beta": cfg.beta} if cfg.loss_form == "softplus" else {}))
         self.schedule = make_schedule(cfg.schedule, warmup=warmup_epochs, epochs=epochs,
                                       max_coef=cfg.max_coef, landmark_warmup=cfg.landmark_warmup_epochs)
+
+    def set_landmarks(self, landmarks: Sequence[Hashable]) -> None:
+        """Replace the landmarks (GT-ascending), e.g. after a growing round."""
+        landmarks = [tuple(a) if isinstance(a, list) else a for a in landmarks]
+        if len(set(landmarks)) != len(landmarks):
+            raise ValueError("landmark architectures must be distinct")
+        _check_m(len(landmarks))
+        self.landmarks = landmarks
 
     def coefficient(self, epoch: int) -> float:
         return self.schedule(epoch)

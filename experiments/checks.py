@@ -125,6 +125,12 @@ def check_runnable(cfg) -> None:
     if m + pool > len(gt):
         raise ConfigError(f"landmarks.m={m} plus eval.pool_size={pool} is {m + pool}, more than the {len(gt)} "
                           f"architectures with ground truth in {cfg.benchmark!r}; lower one of them")
+    if cfg.use_landmarks:
+        from lmreg.experiments.growing import check_growing
+        why = check_growing(cfg.landmarks.grow_rounds, cfg.landmarks.grow_k, cfg.train.warmup_epochs,
+                            cfg.train.epochs, len(gt), m, pool)
+        if why:
+            raise ConfigError(why)
 
 
 def preflight(configs, out_dir: str | Path) -> None:

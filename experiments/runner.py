@@ -34,6 +34,7 @@ from lmreg.bench.landmarks import select_landmarks, select_pool
 from lmreg.experiments.checks import (check_config, check_runnable, check_task_sizes, finished_record,
                                       ground_truth_info)
 from lmreg.experiments.executor import run_jobs, spawn_context
+from lmreg.experiments import growing
 from lmreg.experiments.runconfig import RunConfig, draw_seeds, run_name, same_setting, to_dict
 from lmreg.paper_figures.metrics import all_metrics
 from lmreg.results.records import RECORD_NAME, read_record, write_record
@@ -126,6 +127,9 @@ def run(cfg: RunConfig, out_dir: str | Path, on_epoch: Callable[[dict], None] | 
         if not get_algorithm(cfg.algorithm).supports_distributed:
             raise RunError(f"algorithm {cfg.algorithm} cannot train over several torchrun ranks yet; "
                            "run it in one process")
+        if cfg.use_landmarks and cfg.landmarks.grow_rounds:
+            raise RunError("landmark growing (landmarks.grow_rounds) runs in one process only, not over "
+                           "torchrun ranks")
         if shard.rank != 0:  # rank 0 owns the folder; the others train with it and write nothing
             return _train_as_helper(cfg, run_dir, max_steps)
     plan = prepare(cfg)  # everything that can fail without training fails here, before the folder exists
@@ -193,6 +197,13 @@ def _train_and_record(cfg: RunConfig, run_dir: Path, plan: RunPlan, on_epoch, ma
     model, task = trainer.model, plan.task
     ckpt = run_dir / CHECKPOINT_NAME
     state = _resume(trainer, ckpt, cfg, task.device, plan.gt_info)
+    state.setdefault("landmarks", list(plan.landmarks))
+    state.setdefault("grow", [])
+    if trainer.reg is not None:  # a resumed run continues with the landmarks it had grown
+        trainer.reg.set_landmarks([plan.space.parse(a) for a in state["landmarks"]])
+    lm = cfg.landmarks
+    rounds = growing.grow_epochs(cfg.train.warmup_epochs, cfg.train.epochs, lm.grow_rounds) \
+        if cfg.use_landmarks else []
     pool_archs = [plan.space.parse(a) for a in plan.pool]
     gt_pool = plan.gt.loc[plan.pool].to_numpy()
     for epoch in range(state["epoch"], cfg.train.epochs):
@@ -207,6 +218,10 @@ def _train_and_record(cfg: RunConfig, run_dir: Path, plan: RunPlan, on_epoch, ma
             state["evals"].append({"epoch": epoch, **all_metrics(acc, gt_pool)})
             if last:
                 state["pool_scores"] = (acc, loss)
+        if epoch in rounds:
+            t0 = time.perf_counter()
+            _grow(trainer, plan, state, cfg, epoch, rounds.index(epoch) + 1)
+            state["score_s"] += time.perf_counter() - t0
         state["epoch"] = epoch + 1
         torch_save({"config": to_dict(cfg), "trainer": trainer.state_dict(), "state": state,
                     "ground_truth": plan.gt_info}, ckpt)
@@ -214,7 +229,7 @@ def _train_and_record(cfg: RunConfig, run_dir: Path, plan: RunPlan, on_epoch, ma
             on_epoch(curve)
 
     t0 = time.perf_counter()
-    lm_acc, lm_loss = _score(model, [plan.space.parse(a) for a in plan.landmarks], task, cfg)
+    lm_acc, lm_loss = _score(model, [plan.space.parse(a) for a in state["landmarks"]], task, cfg)
     search = search_result(trainer, plan, state["pool_scores"][0], cfg)
     state["score_s"] += time.perf_counter() - t0
     torch_save(model.state_dict(), run_dir / WEIGHTS_NAME)
@@ -225,6 +240,21 @@ def _train_and_record(cfg: RunConfig, run_dir: Path, plan: RunPlan, on_epoch, ma
     write_record(record_path, record)
     ckpt.unlink(missing_ok=True)  # the record is durable; the checkpoint is no longer needed
     return record_path
+
+
+def _grow(trainer, plan: RunPlan, state: dict, cfg: RunConfig, epoch: int, round_index: int) -> None:
+    """One growing round (experiments/growing.py): score the candidates, label grow_k of
+    them, add them to the landmarks the regulariser draws its pairs from."""
+    lm = cfg.landmarks
+    keys = growing.candidates(plan.gt, state["landmarks"], plan.pool)
+    scores = None
+    if lm.grow_select == "top":
+        scores = _score(trainer.model, [plan.space.parse(a) for a in keys], plan.task, cfg)[0]
+    rng = np.random.default_rng([cfg.seed, round_index, 2021])
+    chosen = growing.pick(keys, scores, lm.grow_k, lm.grow_select, rng)
+    state["landmarks"], row = growing.grow_round(plan.gt, state["landmarks"], chosen, epoch, round_index, len(keys))
+    state["grow"].append(row)
+    trainer.reg.set_landmarks([plan.space.parse(a) for a in state["landmarks"]])
 
 
 def search_result(trainer, plan: RunPlan, pool_acc, cfg: RunConfig) -> dict:
@@ -266,7 +296,8 @@ def _record(cfg: RunConfig, plan: RunPlan, state: dict, lm_acc, lm_loss, search:
             "curves": state["curves"],
             "evals": state["evals"],
             "landmarks": [{"arch": a, "gt": float(plan.gt[a]), "score_acc": float(s), "score_loss": float(l)}
-                          for a, s, l in zip(plan.landmarks, lm_acc, lm_loss)],
+                          for a, s, l in zip(state["landmarks"], lm_acc, lm_loss)],
+            **({"grow": state["grow"]} if state["grow"] else {}),  # only runs that grew their landmarks
             "pool": [{"arch": a, "gt": float(g), "score_acc": float(s), "score_loss": float(l)}
                      for a, g, s, l in zip(plan.pool, gt_pool, acc, loss)],
         },
