@@ -6,7 +6,9 @@ truth that is neither a landmark nor in the evaluation pool, so the pool is neve
 labelled), ``grow_k`` of them get their ground truth looked up and join the landmarks,
 and training goes on with the larger set. ``grow_select = "top"`` labels the super-net's
 best-scored candidates; ``"random"`` labels random ones, the same label budget spent
-without the super-net's help. Each round is one row of the run record's ``grow`` table.
+without the super-net's help. Each round is one row of the run record's ``grow`` table:
+what was labelled and how good it is (GT percentiles among all cells), and the pool's
+ranking metrics at that moment (``pool_kendall_tau`` ...).
 """
 
 from __future__ import annotations

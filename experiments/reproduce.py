@@ -105,6 +105,23 @@ def _test_images(cfg: RunConfig) -> int:
     return spec.n_test or FULL_TEST.get(spec.dataset, 10_000)
 
 
+def _growing_scorings(cfg: RunConfig) -> int:
+    """Architectures a growing run scores besides the pool evaluations: per round the pool,
+    and with grow_select = top every candidate (cells outside landmarks and pool)."""
+    lm = cfg.landmarks
+    if not (cfg.use_landmarks and lm.grow_rounds):
+        return 0
+    cells = 0
+    if lm.grow_select == "top":
+        try:
+            from lmreg.bench import registry
+            cells = len(registry.load(cfg.benchmark).per_arch(cfg.gt_metric))
+        except Exception:  # a benchmark not installed here: candidates left out of the estimate
+            cells = 0
+    spare = max(cells - lm.m - cfg.eval.pool_size, 0)
+    return sum(cfg.eval.pool_size + max(spare - r * lm.grow_k, 0) for r in range(lm.grow_rounds))
+
+
 def estimate(cfg: RunConfig, seconds_per_epoch: float | None = None) -> dict:
     """Epoch counts, scorings and seconds (None when no rate is known: a GPU config
     without --seconds-per-epoch)."""
@@ -114,6 +131,7 @@ def estimate(cfg: RunConfig, seconds_per_epoch: float | None = None) -> dict:
     plain_epochs = epochs - reg_epochs
     n_evals = sum(1 for e in range(epochs) if (e + 1) % cfg.eval.every == 0 or e == epochs - 1)
     scorings = n_evals * cfg.eval.pool_size + cfg.landmarks.m  # landmarks are scored once, at the end
+    scorings += _growing_scorings(cfg)
     images = _test_images(cfg)
     out = {"plain_epochs": plain_epochs, "reg_epochs": reg_epochs, "evals": n_evals, "scorings": scorings,
            "images": images, "seconds": None}

@@ -253,6 +253,8 @@ def _grow(trainer, plan: RunPlan, state: dict, cfg: RunConfig, epoch: int, round
     rng = np.random.default_rng([cfg.seed, round_index, 2021])
     chosen = growing.pick(keys, scores, lm.grow_k, lm.grow_select, rng)
     state["landmarks"], row = growing.grow_round(plan.gt, state["landmarks"], chosen, epoch, round_index, len(keys))
+    pool_acc = _score(trainer.model, [plan.space.parse(a) for a in plan.pool], plan.task, cfg)[0]
+    row.update({f"pool_{k}": v for k, v in all_metrics(pool_acc, plan.gt.loc[plan.pool].to_numpy()).items()})
     state["grow"].append(row)
     trainer.reg.set_landmarks([plan.space.parse(a) for a in state["landmarks"]])
 

@@ -70,14 +70,14 @@ def write_grid(defn_name: str, out: Path, quality=lambda cfg: 0.8 if cfg.use_lan
 
 # Registry and dry runs ---------------------------------------------------------------
 def test_registry_errors(capsys):
-    assert list(DEFINITIONS) == ["T1", "T2", "F1", "F2"]
-    with pytest.raises(KeyError, match="valid names: T1, T2, F1, F2"):
+    assert list(DEFINITIONS) == ["T1", "T2", "F1", "F2", "G1"]
+    with pytest.raises(KeyError, match="valid names: T1, T2, F1, F2, G1"):
         get_definition("T3")
     with pytest.raises(KeyError, match="valid scales: micro, paper"):
         get_definition("T1").grid("huge")
     assert main(["reproduce", "T3", "--dry-run"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "valid names: T1, T2, F1, F2" in err[0]
+    assert len(err) == 1 and "valid names: T1, T2, F1, F2, G1" in err[0]
     # Paper values: none recorded, every field ready to fill
     assert all(pv.paper_value is None for table in PAPER_VALUES.values() for pv in table.values())
 
@@ -179,6 +179,31 @@ def test_render_t2_with_missing_rows(tmp_path):
     md = (tmp_path / "T2.md").read_text()
     assert "| schedule | linear_step_decrease | not run |" in md and "not run yet" in md
     assert "| number of landmarks M | 50 (default) | 3 |" in md and "Δ kendall_tau vs default" in md
+
+
+def test_render_g1_rows_and_rounds(tmp_path):
+    runs = write_grid("G1", tmp_path)
+    assert len(runs) == 15  # 5 settings x 3 seeds
+    for r in runs:  # the growing runs get rounds as runner._grow writes them
+        cfg = r.config
+        if cfg.use_landmarks and cfg.landmarks.grow_rounds:
+            rec = read_record(tmp_path / r.name / RECORD_NAME)
+            rec["tables"] = {k: v.to_dict("records") for k, v in rec["tables"].items()}
+            top = cfg.landmarks.grow_select == "top"
+            rec["tables"]["grow"] = [{"round": float(k), "epoch": float(7 + 3 * k), "candidates": 150.0,
+                                      "added": "a b", "landmarks": float(50 + 10 * k),
+                                      "added_gt_mean": 85.0, "added_gt_best": 88.0,
+                                      "added_percentile_mean": (80.0 if top else 50.0) + cfg.seed,
+                                      "added_percentile_best": 99.0, "pool_kendall_tau": 0.3 + 0.1 * k}
+                                     for k in (1, 2)]
+            write_record(tmp_path / r.name / RECORD_NAME, rec)
+    text, paths = render("G1", "micro", tmp_path)
+    assert {p.name for p in paths} >= {"G1.md", "G1.csv", "G1.tex", "G1_rounds.md", "G1_rounds.csv"}
+    md = (tmp_path / "G1.md").read_text()
+    assert "M=50, no growing (50 labels) (default) | 3 |" in md and "noise ceiling" in md
+    rounds = (tmp_path / "G1_rounds.md").read_text()
+    assert "| grow: super-net top-k | 1 | 10 | 3 | 60 | 81.0 ± 1.0 |" in rounds
+    assert "| grow: random | 2 | 13 | 3 | 70 | 51.0 ± 1.0 |" in rounds
 
 
 def test_group_records_and_latex_escape(tmp_path):

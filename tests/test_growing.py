@@ -48,6 +48,7 @@ def test_run_grows_its_landmarks_and_resumes(tmp_path):
     rec = whole
     grow = rec["tables"]["grow"]
     assert list(grow["epoch"]) == [1.0, 2.0] and list(grow["landmarks"]) == [7.0, 10.0]
+    assert grow["pool_kendall_tau"].between(-1, 1).all() and grow["added_percentile_best"].between(0, 100).all()
     lms = rec["tables"]["landmarks"]
     assert len(lms) == 10 and list(lms["gt"]) == sorted(lms["gt"])
     added = " ".join(grow["added"]).split()
