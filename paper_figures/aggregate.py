@@ -116,6 +116,10 @@ def group_records(records: list[dict]) -> list[Group]:
             dup = sorted({s for s in seen if seen.count(s) > 1})
             paths = [r.get("path", "?") for r in g.records if r["attrs"]["config"]["seed"] in dup]
             raise RecordError(f"seed(s) {dup} appear twice in group {g.label}: {', '.join(paths)}")
+        digests = {r["attrs"].get("ground_truth", {}).get("digest") for r in g.records} - {None}
+        if len(digests) > 1:  # a rebuilt table between runs: their metrics do not average
+            raise RecordError(f"the runs of group {g.label} were scored against {len(digests)} different versions "
+                              f"of their ground truth ({', '.join(sorted(digests))}); report them separately")
     return sorted(groups.values(), key=lambda g: (g.config.get("name", ""), g.label))
 
 

@@ -217,6 +217,10 @@ def test_group_records_and_latex_escape(tmp_path):
     assert [g.seeds for g in groups] == [[0, 1], [0, 1], [0]]
     with pytest.raises(Exception, match="appear twice"):
         group_records(recs + [fake_record(cfgs[0], 0.5)])
+    rebuilt = fake_record(load_config("quick", ["seed=2", "use_landmarks=False", "landmarks.m=5"]), 0.5)
+    rebuilt["attrs"]["ground_truth"] = {**rebuilt["attrs"]["ground_truth"], "digest": "f" * 16}
+    with pytest.raises(Exception, match="2 different versions of their ground truth"):
+        group_records(recs + [rebuilt])
     import pandas as pd
     assert r"a\_b \& 50\%" in to_latex(pd.DataFrame({"x": ["a_b & 50%"]}))
 
