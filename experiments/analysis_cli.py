@@ -108,7 +108,9 @@ def add_parsers(sub) -> None:
                        description=f"Run the grid of one definition ({names}) with run_many (finished runs "
                                    "skipped, interrupted ones resumed), then write its tables (Markdown, CSV, "
                                    "LaTeX) or figures (PNG, PDF) into --out. Paper columns show 'n/a' unless a "
-                                   "value was copied from the paper.")
+                                   "value was copied from the paper. B1 also scores each seed's pool with every "
+                                   "training-free ranker and landmark predictor (records in --out/B1-rankers, "
+                                   "finished ones skipped).")
     q.add_argument("name", help=f"one of {', '.join(DEFINITIONS)}")
     q.add_argument("--scale", choices=SCALES, default="micro",
                    help="micro: the micro preset on a CPU; paper: the nb201-cifar10 preset (GPU)")

@@ -281,9 +281,23 @@ def collect(defn: Definition, scale: str, out_dir: str | Path) -> list[EntryResu
     return results
 
 
+# Definitions with rows computed from the grid's finished runs, by the module that computes
+# them (its plan, format_plan, compute and collect): B1's rankers score the runs' pools.
+DERIVED = {"B1": "lmreg.experiments.b1"}
+
+
+def derived_stage(name: str):
+    import importlib
+    return importlib.import_module(DERIVED[name]) if name in DERIVED else None
+
+
 def render(name: str, scale: str, out_dir: str | Path, level: float = 0.95) -> tuple[str, list[Path]]:
     defn = get_definition(name)
-    return defn.render(scale, collect(defn, scale, out_dir), Path(out_dir), level)
+    results = collect(defn, scale, out_dir)
+    stage = derived_stage(name)
+    if stage is not None:
+        results += stage.collect(results, out_dir)
+    return defn.render(scale, results, Path(out_dir), level)
 
 
 def reproduce(name: str, scale: str = "micro", out_dir: str | Path | None = None, workers: int = 2,
@@ -295,8 +309,12 @@ def reproduce(name: str, scale: str = "micro", out_dir: str | Path | None = None
     defn.grid(scale)
     out_dir = Path(out_dir or f"runs/reproduce-{scale}")
     runs = plan(defn, scale, out_dir, seconds_per_epoch)
+    stage = derived_stage(name)
     if dry_run:
-        return format_plan(defn, scale, runs, out_dir, workers, seconds_per_epoch)
+        text = format_plan(defn, scale, runs, out_dir, workers, seconds_per_epoch)
+        if stage is not None:
+            text += "\n\n" + stage.format_plan(stage.plan(runs, collect(defn, scale, out_dir), out_dir), out_dir)
+        return text
     runnable = [r for r in runs if not r.status]
     if not runnable:
         reasons = "; ".join(sorted({r.status for r in runs}))
@@ -309,5 +327,7 @@ def reproduce(name: str, scale: str = "micro", out_dir: str | Path | None = None
     elif todo:
         from lmreg.experiments.runner import run_many
         run_many(todo, out_dir, workers, progress)
+    if stage is not None:  # after the runs: the derived rows need their records
+        stage.compute(stage.plan(runs, collect(defn, scale, out_dir), out_dir), progress)
     text, paths = render(name, scale, out_dir, level)
     return "\n".join([*notes, text, "", "written: " + ", ".join(str(p) for p in paths)])

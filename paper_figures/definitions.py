@@ -40,6 +40,9 @@ class GridEntry:
     value: str = ""                       # ablation setting (T2)
     default: bool = False                 # the default setting of its ablation axis
     unavailable: str = ""                 # why it cannot run yet when its preset/benchmark is missing
+    # "supernet": a run of the grid; otherwise a row computed from the grid's finished runs
+    # (B1's rankers: "training-free" or "predictor", `row` naming the ranker; experiments/b1.py)
+    kind: str = "supernet"
 
     @property
     def use_landmarks(self) -> bool:
@@ -422,6 +425,16 @@ def render_f2(defn: Definition, scale: str, results: list[EntryResult], out_dir:
     return text, paths
 
 
+def render_b1(defn: Definition, scale: str, results: list[EntryResult], out_dir: Path, level: float):
+    from lmreg.paper_figures.b1 import render_b1 as render
+    return render(defn, scale, results, out_dir, level)
+
+
+def _spos_nb201(scale: str) -> tuple[GridEntry, ...]:
+    """T1's SPOS rows on NB201, baseline and landmarks: the runs of `lmreg demo` at micro scale."""
+    return tuple(e for e in _t1_grid(scale) if e.space == "NB201" and e.algorithm == "SPOS")
+
+
 # Registry ------------------------------------------------------------------------------
 _OTHER_ALGORITHMS = ("NAO and the paper's DARTS and NDS search spaces have no trainer or space in the harness "
                      "yet. search_gt_percentile: the GT percentile, among all cells of the ground truth, of "
@@ -445,14 +458,19 @@ DEFINITIONS: dict[str, Definition] = {
         "F1", "Super-net rank against ground-truth rank, landmarks marked", "figure",
         "Scatter of super-net rank against stand-alone (GT) rank for the pool and the landmarks, one "
         "panel per variant (baseline and landmark-regularised SPOS on NB201).",
-        {s: tuple(e for e in _t1_grid(s) if e.space == "NB201" and e.algorithm == "SPOS") for s in SCALES},
-        render_f1),
+        {s: _spos_nb201(s) for s in SCALES}, render_f1),
     "F2": Definition(
         "F2", "Kendall tau over training epochs, warm-up boundary marked", "figure",
         "Pool Kendall tau at every evaluation during super-net training, mean and min-max over seeds, "
         "baseline and landmark-regularised SPOS on NB201; the end of the warm-up is marked.",
-        {s: tuple(e for e in _t1_grid(s) if e.space == "NB201" and e.algorithm == "SPOS") for s in SCALES},
-        render_f2),
+        {s: _spos_nb201(s) for s in SCALES}, render_f2),
+    "B1": Definition(
+        "B1", "Every ranker on the same pools", "table",
+        "SPOS super-nets with and without landmarks, every training-free ranker and the predictors trained "
+        "only on the landmarks, each scored on the same evaluation pool per seed against the same GT: Kendall "
+        "tau, sparse Kendall tau, Spearman rho, P@10 and the GT percentile of the search outcome, GT labels "
+        "used and compute, with the GT's noise ceiling; and a figure of Kendall tau per ranker.",
+        {s: _spos_nb201(s) for s in SCALES}, render_b1),
     "G1": Definition(
         "G1", "Iterative landmark growing against the same label budget at random", "table",
         f"Landmark-regularised SPOS whose landmarks grow by {GROW_K} labels after each of {GROW_ROUNDS} rounds "

@@ -159,6 +159,16 @@ def top_k_gt_percentile(pred, gt, k: int) -> float:
     return float(np.mean(gt_percentiles(gt)[_top_k_indices(pred, k)]))
 
 
+def best_of_top_k_gt_percentile(pred, gt, k: int) -> float:
+    """The highest GT percentile (see ``gt_percentiles``: among the pool) of the k architectures
+    ranked highest by ``pred``: what training the ranker's top k and keeping the best would find.
+    With k = 1 it is the GT percentile of the best-scored architecture. Ties in ``pred`` are
+    broken by position."""
+    pred, gt = _validated_pair(pred, gt)
+    k = _validated_k(k, len(pred))
+    return float(np.max(gt_percentiles(gt)[_top_k_indices(pred, k)]))
+
+
 def random_subset_tau(pred, gt, sizes=(10, 20, 50, 100), repeats: int = 5, seed: int = 0) -> dict[int, float]:
     """Mean Kendall tau-b over ``repeats`` random subsets of each size, keyed by size.
 
@@ -195,12 +205,22 @@ METRICS: dict[str, Callable[[object, object], float]] = {
 }
 
 
+# Search-outcome metrics of a pool, reported by table B1 but not part of ``all_metrics`` (so run
+# records keep their metric set): the best-scored architecture's GT percentile, and the best GT
+# percentile among the 10 best-scored.
+SEARCH_METRICS: dict[str, Callable[[object, object], float]] = {
+    "top1_gt_percentile": lambda pred, gt: best_of_top_k_gt_percentile(pred, gt, k=1),
+    "top10_best_gt_percentile": lambda pred, gt: best_of_top_k_gt_percentile(pred, gt, k=10),
+}
+
+
 def get_metric(name: str) -> Callable[[object, object], float]:
-    """Look up a registered metric, naming the valid choices when ``name`` is unknown."""
+    """Look up a registered metric (``METRICS`` or ``SEARCH_METRICS``), naming the valid choices
+    when ``name`` is unknown."""
     try:
-        return METRICS[name]
+        return METRICS[name] if name in METRICS else SEARCH_METRICS[name]
     except KeyError:
-        raise KeyError(f"unknown metric {name!r}; valid names: {', '.join(METRICS)}") from None
+        raise KeyError(f"unknown metric {name!r}; valid names: {', '.join([*METRICS, *SEARCH_METRICS])}") from None
 
 
 def all_metrics(pred, gt) -> dict[str, float]:

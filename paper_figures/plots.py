@@ -164,3 +164,43 @@ def ablation_panels(table: pd.DataFrame, path: Path, metric: str = "kendall_tau"
     axes.flat[0].legend(fontsize=6.5, loc="best")
     fig.tight_layout()
     return _save(fig, path)
+
+
+KIND_COLORS = {"super-net": "tab:orange", "training-free": "tab:gray", "predictor": "tab:green"}
+
+
+def ranker_intervals(table: pd.DataFrame, path: Path, metric: str = "kendall_tau",
+                     ceiling: tuple[float, float, float] | None = None, width: float = PANEL_WIDTH * 1.6) -> list[Path]:
+    """One line per ranker (table B1), top to bottom in table order: the mean over seeds
+    (dot), its Student-t interval (thick bar) and its hierarchical bootstrap interval (thin
+    bar just below); the GT's noise ceiling (value, lo, hi) as a dotted line with its band.
+    table columns: label, kind, mean, ci_lo, ci_hi, hb_lo, hb_hi, and optionally color."""
+    if table.empty:
+        raise ValueError("ranker_intervals needs at least one row")
+    n = len(table)
+    fig, ax = plt.subplots(figsize=(width, 0.6 + 0.28 * n))
+    y = np.arange(n)[::-1]
+    for yi, (_, r) in zip(y, table.iterrows()):
+        color = r.get("color")
+        color = color if isinstance(color, str) else KIND_COLORS.get(r["kind"], "tab:blue")
+        # the bootstrap interval just below the t interval, so both show where they overlap
+        for lo, hi, lw, dy in ((r["hb_lo"], r["hb_hi"], 1.0, -0.22), (r["ci_lo"], r["ci_hi"], 3.0, 0.0)):
+            if np.isfinite(lo) and np.isfinite(hi):
+                ax.plot([lo, hi], [yi + dy, yi + dy], color=color, lw=lw, alpha=0.7 if lw < 2 else 0.9,
+                        solid_capstyle="butt")
+        if np.isfinite(r["mean"]):
+            ax.plot(r["mean"], yi, "o", color=color, ms=4, zorder=3)
+    if ceiling is not None:
+        value, lo, hi = ceiling
+        ax.axvspan(lo, hi, color="black", alpha=0.08, linewidth=0)
+        ax.axvline(value, color="black", ls=":", lw=1.0, label=f"noise ceiling of the GT ({value:.2f})")
+        ax.legend(fontsize=6.5, loc="lower left", bbox_to_anchor=(0.0, 1.0), frameon=False)
+    ax.axvline(0.0, color="grey", lw=0.5)
+    ax.set_yticks(y, list(table["label"]), fontsize=7)
+    ax.set_ylim(-0.7, n - 0.3)
+    ax.set_xlabel(f"{metric.replace('_', ' ')}: mean over seeds (dot), t interval (thick),\n"
+                  "hierarchical bootstrap interval (thin)", fontsize=7)
+    ax.tick_params(axis="x", labelsize=7)
+    ax.grid(alpha=0.3, axis="x")
+    fig.tight_layout()
+    return _save(fig, path)

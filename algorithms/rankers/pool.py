@@ -7,7 +7,7 @@ batch statistics), as zero-cost-nas scores them."""
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -23,8 +23,8 @@ def data_batch(task, batch_size: int, seed: int) -> tuple[torch.Tensor, torch.Te
 
 
 def score_pool(space: SearchSpace, archs: Sequence, task, net: NetSpec, ranker: str, seed: int = 0,
-               batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """(score per architecture, seconds per architecture)."""
+               batch_size: int = 64, on_arch: Callable[[], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(score per architecture, seconds per architecture); ``on_arch()`` after each one (a progress bar)."""
     fn = get_ranker(ranker)
     x, y = data_batch(task, batch_size, seed)
     scores, seconds = np.empty(len(archs)), np.empty(len(archs))
@@ -35,4 +35,6 @@ def score_pool(space: SearchSpace, archs: Sequence, task, net: NetSpec, ranker: 
         model.train()
         scores[i] = fn(model, x, y)
         seconds[i] = time.perf_counter() - t0
+        if on_arch is not None:
+            on_arch()
     return scores, seconds

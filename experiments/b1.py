@@ -1,0 +1,276 @@
+"""The rankers of table B1 (`lmreg reproduce B1`): for every finished super-net run of the
+grid (one per seed: both arms of a seed share pool and landmarks), every training-free
+ranker and every landmark predictor scores exactly that run's evaluation pool. Each
+(ranker, seed) becomes its own small record, OUT/B1-rankers/<ranker>-seed<N>/record.h5,
+with the source run and the digest of the GT it was scored against; finished ones are
+skipped, one that no longer matches its source run is refused. Rendering is
+paper_figures/b1.py's."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lmreg.bench.errors import ConfigError
+from lmreg.paper_figures.definitions import EntryResult, GridEntry
+from lmreg.results.records import RECORD_NAME, RecordError, read_record, write_record
+
+RANKER_DIR = "B1-rankers"
+RECORD_KIND = "b1-ranker"
+BATCH_SIZE = 64                     # images per ranker batch (zero-cost-nas nasbench2_pred.py:36)
+# Both losses of both predictors: the fair comparison for the landmark super-net (same M labels).
+PREDICTORS = ("gcn-pairwise", "gcn-mse", "mlp-pairwise", "mlp-mse")
+PREDICTOR_FIT = {"epochs": 300, "lr": 1e-3, "weight_decay": 1e-4}  # fit_predict's defaults, stated
+# Measured on the development machine (2 busy cores, nice 19, one torch thread) at the micro
+# preset's size (C=8, N=1, 16x16 images, batch 64): 0.003 (params) to 0.08 (jacob_cov) s per
+# architecture, 0.03 on average; a predictor fit on 50 landmarks and predicting 100 cells ~1 s.
+RANKER_S_PER_ARCH = 0.03
+PREDICTOR_FIT_S = 1.0
+ESTIMATE_NOTE = (f"Ranker estimate: {RANKER_S_PER_ARCH} s per architecture per training-free ranker and "
+                 f"{PREDICTOR_FIT_S} s per predictor fit, measured at the micro preset's size on one CPU core "
+                 "of the development machine; other sizes and devices have no estimate.")
+
+
+def ranker_ids() -> list[str]:
+    from lmreg.algorithms.rankers import ranker_names
+    return [*ranker_names(), *PREDICTORS]
+
+
+def kind_of(ranker: str) -> str:
+    return "predictor" if ranker in PREDICTORS else "training-free"
+
+
+def record_path(out_dir: str | Path, ranker: str, seed: int) -> Path:
+    return Path(out_dir) / RANKER_DIR / f"{ranker}-seed{seed}" / RECORD_NAME
+
+
+def settings(ranker: str, config: dict, batch_size: int = BATCH_SIZE) -> dict:
+    """Everything besides the pool and the landmarks that decides a ranker's scores
+    (JSON-normalised, as stored)."""
+    from lmreg.experiments.runconfig import draw_seeds, from_dict
+    if kind_of(ranker) == "predictor":
+        model, _, loss = ranker.partition("-")
+        out = {"model": model, "loss": loss, "seed": config["seed"], **PREDICTOR_FIT}
+    else:
+        out = {"ranker": ranker, "batch_size": batch_size, "seed": config["seed"], "net": config["net"],
+               "task": config["task"], "split_seed": draw_seeds(from_dict(config))["split"],
+               "space": config["space"], "device": config["device"]}
+    return json.loads(json.dumps(out))
+
+
+def sources(results: list[EntryResult]) -> dict[int, dict]:
+    """Per seed, the super-net record whose pool and landmarks the rankers use: the landmarks
+    arm's when finished, else the baseline's (both arms of a seed share them; checked)."""
+    by_seed: dict[int, list[dict]] = {}
+    for er in results:
+        if er.entry.kind != "supernet":
+            continue
+        for rec in er.records:
+            by_seed.setdefault(rec["attrs"]["config"]["seed"], []).append(rec)
+    out = {}
+    for seed, recs in sorted(by_seed.items()):
+        recs.sort(key=lambda r: not r["attrs"]["config"]["use_landmarks"])
+        first = recs[0]
+        for other in recs[1:]:
+            for table in ("pool", "landmarks"):
+                if list(first["tables"][table]["arch"]) != list(other["tables"][table]["arch"]):
+                    raise RecordError(f"{first['path']} and {other['path']} (seed {seed}) have different {table} "
+                                      "architectures; B1 needs both arms of a seed on one pool")
+        out[seed] = first
+    return out
+
+
+def _run_folder(source: dict) -> str:
+    return Path(source["path"]).parent.name
+
+
+def _source_gt(source: dict) -> dict:
+    """The source run's ground-truth info; records older than the digest were checked against
+    today's table by finished_record, so today's digest stands for theirs."""
+    stored = source["attrs"].get("ground_truth")
+    if stored and stored.get("digest"):
+        return stored
+    from lmreg.experiments.checks import ground_truth_info
+    from lmreg.experiments.runconfig import from_dict
+    return ground_truth_info(from_dict(source["attrs"]["config"]))
+
+
+def finished_ranker(path: str | Path, source: dict, batch_size: int = BATCH_SIZE) -> bool:
+    """True when ``path`` holds this ranker's record for ``source``'s seed: the same settings,
+    pool, landmarks (predictors) and GT digest; which arm of the seed it was taken from does
+    not matter (they share pool and landmarks). False when there is none; anything else in
+    the way is a ConfigError."""
+    path = Path(path)
+    if not path.exists():
+        return False
+    rec = read_record(path, run=False)
+    a, tables = rec["attrs"], rec["tables"]
+    if a.get("kind") != RECORD_KIND:
+        raise ConfigError(f"{path} is not a B1 ranker record; move it away or use another --out")
+    ranker, run = a["ranker"], _run_folder(source)
+    gt = _source_gt(source)
+    if a.get("ground_truth", {}).get("digest") != gt["digest"]:
+        raise ConfigError(f"{path} was scored against another version of {gt['benchmark']!r} than its super-net "
+                          f"run {run}; move it away or use another --out")
+    same = (a.get("settings") == settings(ranker, source["attrs"]["config"], batch_size)
+            and all(list(tables[t]["arch"]) == list(source["tables"][t]["arch"]) for t in tables))
+    if not same:
+        raise ConfigError(f"{path} holds {ranker} scores of another pool, landmarks or settings than its super-net "
+                          f"run {run}; move it away or use another --out")
+    return True
+
+
+@dataclass
+class RankerJob:
+    ranker: str
+    seed: int
+    path: Path
+    source: dict | None          # the super-net record (None: not finished yet)
+    pool_size: int
+    m: int                       # landmarks (the predictors' training set)
+    done: bool
+    cost_s: float | None         # estimated seconds (None: no estimate for this size or device)
+
+
+def _estimate(ranker: str, config: dict, pool_size: int) -> float | None:
+    if kind_of(ranker) == "predictor":
+        return PREDICTOR_FIT_S
+    micro_size = config["device"] == "cpu" and config["net"]["C"] <= 8 and config["net"]["N"] == 1 \
+        and config["task"] in ("micro-fmnist", "smoke-fmnist")
+    return RANKER_S_PER_ARCH * pool_size if micro_size else None
+
+
+def plan(runs, results: list[EntryResult], out_dir: str | Path, batch_size: int = BATCH_SIZE) -> list[RankerJob]:
+    """One job per (ranker, seed) of the grid (``runs``: reproduce.plan's PlannedRuns); a seed
+    whose super-net runs are not finished has jobs with no source yet."""
+    from lmreg.experiments.runconfig import to_dict
+
+    found = sources(results)
+    configs = {}
+    for r in runs:
+        if r.config is not None:
+            configs.setdefault(r.seed, to_dict(r.config))
+    jobs = []
+    for seed in sorted(set(configs) | set(found)):
+        source = found.get(seed)
+        config = source["attrs"]["config"] if source else configs[seed]
+        pool_size = len(source["tables"]["pool"]) if source else config["eval"]["pool_size"]
+        m = len(source["tables"]["landmarks"]) if source else config["landmarks"]["m"]
+        for ranker in ranker_ids():
+            path = record_path(out_dir, ranker, seed)
+            done = finished_ranker(path, source, batch_size) if source else False
+            jobs.append(RankerJob(ranker, seed, path, source, pool_size, m, done, _estimate(ranker, config, pool_size)))
+    return jobs
+
+
+def format_plan(jobs: list[RankerJob], out_dir: str | Path) -> str:
+    from lmreg.experiments.reproduce import _fmt_s
+
+    todo = [j for j in jobs if not j.done]
+    waiting = [j for j in todo if j.source is None]
+    lines = [f"B1 rankers: {len(jobs)} records ({sum(j.done for j in jobs)} finished, {len(todo) - len(waiting)} "
+             f"to compute, {len(waiting)} waiting for their super-net run) in {Path(out_dir) / RANKER_DIR}", ""]
+    width = max([len(f"{j.ranker}-seed{j.seed}") for j in jobs] + [6])
+    lines.append(f"  {'record':{width}s}  {'state':13s} {'pool':>5s} {'GT labels':>9s}  estimate")
+    for j in jobs:
+        state = "finished" if j.done else "to compute" if j.source else "waits for run"
+        labels = j.m if kind_of(j.ranker) == "predictor" else 0
+        lines.append(f"  {j.ranker + '-seed' + str(j.seed):{width}s}  {state:13s} {j.pool_size:5d} {labels:9d}  "
+                     f"{_fmt_s(j.cost_s) if not j.done else '-'}")
+    lines.append("")
+    if todo:
+        known = [j.cost_s for j in todo if j.cost_s is not None]
+        total = _fmt_s(sum(known)) if len(known) == len(todo) else \
+            f"unknown ({len(todo) - len(known)} without an estimate; the other {len(known)}: {_fmt_s(sum(known))})"
+        lines.append(f"Estimated cost of the {len(todo)} ranker records to compute: {total} (one process, in "
+                     "order, after the super-net runs). " + ESTIMATE_NOTE)
+    else:
+        lines.append("No ranker record to compute.")
+    return "\n".join(lines)
+
+
+def _record(job: RankerJob, batch_size: int, on_arch) -> dict:
+    """Score the source run's pool with the job's ranker: the record to write."""
+    import torch
+
+    from lmreg.bench.devices import check_available
+    from lmreg.experiments.runconfig import draw_seeds, from_dict
+    from lmreg.experiments.runner import _git_commit, _versions
+    from lmreg.paper_figures.b1 import ranking_scores
+    from lmreg.paper_figures.metrics import all_metrics
+    from lmreg.spaces.base import get_space
+
+    source = job.source
+    cfg = from_dict(source["attrs"]["config"])
+    space = get_space(cfg.space)
+    pool, lms = source["tables"]["pool"], source["tables"]["landmarks"]
+    archs = [space.parse(a) for a in pool["arch"]]
+    gt = pool["gt"].to_numpy(float)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(cfg.threads)
+    try:
+        if kind_of(job.ranker) == "predictor":
+            from lmreg.algorithms.predictors.fit import fit_predict
+            model, _, loss = job.ranker.partition("-")
+            t0 = time.perf_counter()
+            scores = fit_predict(model, [space.parse(a) for a in lms["arch"]], lms["gt"].to_numpy(float), archs,
+                                 loss=loss, seed=cfg.seed, **PREDICTOR_FIT)
+            total = time.perf_counter() - t0
+            on_arch(len(archs))
+            labels, timings = len(lms), {"total_s": total, "train_s": total}
+        else:
+            from lmreg.algorithms.rankers.pool import score_pool
+            from lmreg.bench.datasets.tasks import load_task
+            check_available(cfg.device)
+            task = load_task(cfg.task, cfg.device, split_seed=draw_seeds(cfg)["split"])
+            scores, seconds = score_pool(space, archs, task, cfg.net, job.ranker, seed=cfg.seed,
+                                         batch_size=batch_size, on_arch=lambda: on_arch(1))
+            labels, timings = 0, {"total_s": float(seconds.sum()), "per_arch_s": float(seconds.mean())}
+    finally:
+        torch.set_num_threads(threads)
+    scores = np.asarray(scores, dtype=float)
+    tables = {"pool": [{"arch": a, "gt": float(g), "score": float(s)} for a, g, s in zip(pool["arch"], gt, scores)]}
+    if labels:  # a predictor's training set
+        tables["landmarks"] = [{"arch": a, "gt": float(g)} for a, g in zip(lms["arch"], lms["gt"])]
+    return {"attrs": {"kind": RECORD_KIND, "ranker": job.ranker, "ranker_kind": kind_of(job.ranker),
+                      "settings": settings(job.ranker, source["attrs"]["config"], batch_size),
+                      "source_run": _run_folder(source), "ground_truth": _source_gt(source),
+                      "final_metrics": all_metrics(ranking_scores(scores), gt), "gt_labels": labels,
+                      "nonfinite_scores": int((~np.isfinite(scores)).sum()), "timings": timings,
+                      "versions": _versions(), "git_commit": _git_commit()},
+            "tables": tables}
+
+
+def compute(jobs: list[RankerJob], progress: bool = True, batch_size: int = BATCH_SIZE) -> list[Path]:
+    """Write the record of every job that has a source and is not finished, in this process
+    (they take about a minute at micro scale); one progress bar over pool architectures."""
+    from tqdm import tqdm
+
+    todo = [j for j in jobs if j.source is not None and not j.done]
+    written = []
+    with tqdm(total=sum(j.pool_size for j in todo), unit="arch", disable=not progress or not todo,
+              dynamic_ncols=True, desc=f"B1: {len(todo)} ranker records") as bar:
+        for job in todo:
+            bar.set_postfix_str(f"{job.ranker} seed {job.seed}", refresh=False)
+            written.append(write_record(job.path, _record(job, batch_size, bar.update)))
+    return written
+
+
+def collect(results: list[EntryResult], out_dir: str | Path, batch_size: int = BATCH_SIZE) -> list[EntryResult]:
+    """One EntryResult per ranker (GridEntry kind "training-free" or "predictor"): its records
+    for the seeds whose super-net runs are finished, each checked against its source run."""
+    found = sources(results)
+    preset = next((er.entry.preset for er in results if er.entry.kind == "supernet"), "")
+    out = []
+    for ranker in ranker_ids():
+        records = []
+        for seed, source in found.items():
+            path = record_path(out_dir, ranker, seed)
+            if finished_ranker(path, source, batch_size):
+                records.append(read_record(path, run=False))
+        out.append(EntryResult(GridEntry(ranker, preset, seeds=tuple(found), kind=kind_of(ranker)), records))
+    return out
