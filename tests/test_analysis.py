@@ -129,7 +129,7 @@ def test_render_t1_f1_f2_from_synthetic_records(tmp_path, capsys):
     from lmreg.bench import registry
     from lmreg.paper_figures.noise import noise_ceiling
     c = noise_ceiling(registry.load("micro-fmnist-nb201").seed_matrix("eval_acc"))
-    assert f"| noise ceiling of the GT | micro-fmnist-nb201 | — | 3 GT seeds | {c['ceiling']:.3f} [" in md
+    assert f"| noise ceiling of the GT | micro-fmnist-nb201 | — | {c['k']} GT seeds | {c['ceiling']:.3f} [" in md
     import pandas as pd
     csv = pd.read_csv(tmp_path / "T1.csv")
     assert {"paper_value", "paper_source", "mean", "std", "ci_lo", "ci_hi", "n", "hb_lo", "hb_hi",

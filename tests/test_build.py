@@ -128,10 +128,11 @@ def test_shipped_micro_gt_is_sound():
     from lmreg.spaces.nb201_net import SEMANTICS
     table = GTTable.read(ROOT / "bench" / "data" / "micro_fmnist_nb201.h5")
     assert table.meta["identity"]["network"] == SEMANTICS and table.meta["complete"]
+    assert table.recipe["C"] == 16  # the width the README's reliability figures were measured at
     for metric in ("test_acc", "eval_acc"):
         acc = table.per_arch(metric)
         assert len(acc) >= 300
-        assert table.seed_matrix(metric).notna().sum(axis=1).min() >= 3
+        assert table.seed_matrix(metric).notna().sum(axis=1).min() >= 2
         assert 10.0 < acc.min() < acc.max() < 100.0
     assert np.isfinite(table.curves["test_acc"]).all()
     assert np.isfinite(table.curves["eval_acc"][:, -1]).all()
