@@ -288,12 +288,9 @@ class LandmarkRegularizer:
     def __init__(self, cfg: LandmarkConfig, landmarks: Sequence[Hashable],
                  warmup_epochs: int, epochs: int):
         self.cfg = cfg
-        # Architectures of any space (hashable values); lists, e.g. from JSON, become tuples.
-        self.landmarks = [tuple(a) if isinstance(a, list) else a for a in landmarks]
-        if len(self.landmarks) != cfg.m:
-            raise ValueError(f"config says m={cfg.m} landmarks, got {len(self.landmarks)}")
-        if len(set(self.landmarks)) != len(self.landmarks):
-            raise ValueError("landmark architectures must be distinct")
+        if len(landmarks) != cfg.m:
+            raise ValueError(f"config says m={cfg.m} landmarks, got {len(landmarks)}")
+        self.set_landmarks(landmarks)
         self.sampler = make_pair_sampler(
             cfg.pair_sampler, **({"n_pairs": cfg.n_pairs} if cfg.pair_sampler in ("official", "uniform") else {}))
         self.loss_form = make_loss_form(
@@ -302,7 +299,8 @@ class LandmarkRegularizer:
                                       max_coef=cfg.max_coef, landmark_warmup=cfg.landmark_warmup_epochs)
 
     def set_landmarks(self, landmarks: Sequence[Hashable]) -> None:
-        """Replace the landmarks (GT-ascending), e.g. after a growing round."""
+        """Set the landmarks (GT-ascending), also after a growing round. Architectures of any
+        space (hashable values); lists, e.g. from JSON, become tuples."""
         landmarks = [tuple(a) if isinstance(a, list) else a for a in landmarks]
         if len(set(landmarks)) != len(landmarks):
             raise ValueError("landmark architectures must be distinct")
