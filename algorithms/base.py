@@ -122,7 +122,7 @@ class SuperNetTrainer:
                                          train_augment=self.cfg.landmark_augment)
 
     def _landmark_batches(self):
-        return self.held_out_batches(self.landmark_gen, batch_size=self.reg.cfg.batch_size)
+        return self.held_out_batches(self.landmark_gen, batch_size=self.reg.cfg.batch_size if self.reg else 0)
 
     def train_epoch(self, epoch: int, max_steps: int | None = None) -> dict:
         """One epoch (or its first max_steps steps: smoke runs only)."""
