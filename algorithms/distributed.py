@@ -37,6 +37,18 @@ def take_share(shard: Shard | None, x: torch.Tensor, y: torch.Tensor) -> tuple[t
     return x[part], y[part], len(y[part]) / len(y)
 
 
+def start(backend: str) -> None:
+    """init_process_group, with torch._dynamo imported first. The first optimizer
+    imports it lazily; imported after init_process_group it keeps references to the
+    default group that destroy_process_group cannot drop (torch 2.13), so the group
+    outlives it and its gloo threads are torn down at interpreter exit, which aborts a
+    rank now and then (SIGABRT after a finished run: about 1 exit in 15 on a loaded
+    2-core machine). Imported before, the group is freed at destroy_process_group."""
+    import torch._dynamo  # noqa: F401  (the import is the point)
+    import torch.distributed as dist
+    dist.init_process_group(backend)
+
+
 def current() -> Shard | None:
     """This process's shard when torch.distributed runs more than one rank, else None."""
     import torch.distributed as dist

@@ -237,6 +237,7 @@ def cmd_train_distributed(args) -> int:
     import torch
     import torch.distributed as dist
 
+    from lmreg.algorithms import distributed
     from lmreg.experiments.runner import run
     from lmreg.experiments.runconfig import load_config
     from lmreg.results.records import read_record
@@ -246,7 +247,7 @@ def cmd_train_distributed(args) -> int:
     cuda = torch.device(cfg.device).type == "cuda"
     if cuda:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-    dist.init_process_group("nccl" if cuda else "gloo")
+    distributed.start("nccl" if cuda else "gloo")
     try:
         path = run(cfg, Path(args.out))
         if dist.get_rank() == 0:

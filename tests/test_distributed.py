@@ -29,6 +29,7 @@ WORKER = r'''
 import sys, dataclasses, torch
 import numpy as np
 import torch.distributed as dist
+from lmreg.algorithms import distributed
 from lmreg.algorithms.base import TrainConfig
 from lmreg.algorithms.spos import SPOS
 from lmreg.algorithms.landmark_reg import LandmarkConfig, LandmarkRegularizer
@@ -45,7 +46,7 @@ def arrays():
     return out
 
 if __name__ == "__main__":
-    dist.init_process_group("gloo")
+    distributed.start("gloo")
     torch.set_num_threads(1)
     task = Task(dataclasses.replace(get_spec("smoke-fmnist"), crop_padding=0, hflip=False), arrays())
     torch.manual_seed(0)
@@ -74,6 +75,35 @@ def test_shares_by_hand():
     assert [Shard(r, 2).slice(5) for r in (0, 1)] == [slice(0, 3), slice(3, 5)]
     assert [Shard(r, 3).slice(7) for r in (0, 1, 2)] == [slice(0, 3), slice(3, 5), slice(5, 7)]
     assert [Shard(r, 2).slice(4) for r in (0, 1)] == [slice(0, 2), slice(2, 4)]
+
+
+GROUP_REFS = r'''
+import gc, sys, torch
+import torch.distributed as dist
+from lmreg.algorithms import distributed
+distributed.start("gloo") if sys.argv[1] == "start" else dist.init_process_group("gloo")
+torch.optim.SGD(torch.nn.Linear(2, 2).parameters(), lr=0.1)  # the first optimizer imports torch._dynamo
+group = dist.group.WORLD
+dist.destroy_process_group()
+gc.collect()
+print(sys.getrefcount(group) - 2)  # references left besides `group`
+'''
+
+
+def test_started_group_is_freed_by_destroy(tmp_path):
+    """A group that outlives destroy_process_group is torn down at interpreter exit,
+    where gloo aborts a rank now and then (CI saw a finished rank die with SIGABRT).
+    Fresh interpreters: whether torch._dynamo is already imported is the point."""
+    env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(29100 + os.getpid() % 400), RANK="0",
+               WORLD_SIZE="1", PYTHONSAFEPATH="1")
+    left = {}
+    for how in ("start", "plain"):
+        res = subprocess.run([sys.executable, "-c", GROUP_REFS, how], env=env, cwd=tmp_path, capture_output=True,
+                             text=True, timeout=120)
+        assert res.returncode == 0, res.stderr[-2000:]
+        left[how] = int(res.stdout.split()[-1])
+    assert left["start"] == 0, left
+    print(f"references left after destroy_process_group: {left} (plain init_process_group, torch {torch.__version__})")
 
 
 def _reference_epoch(coef_scale: float = 1.0):
