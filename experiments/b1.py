@@ -1,10 +1,11 @@
 """The rankers of table B1 (`lmreg reproduce B1`): for every finished super-net run of the
-grid (one per seed: both arms of a seed share pool and landmarks), every training-free
-ranker and every landmark predictor scores exactly that run's evaluation pool. Each
-(ranker, seed) becomes its own small record, OUT/B1-rankers/<ranker>-seed<N>/record.h5,
-with the source run and the digest of the GT it was scored against; finished ones are
-skipped, one that no longer matches its source run is refused. Rendering is
-paper_figures/b1.py's."""
+grid (one per space and seed: both arms of a seed share pool and landmarks), every
+training-free ranker and every landmark predictor scores exactly that run's evaluation
+pool. Each (space, ranker, seed) becomes its own small record,
+OUT/B1-rankers/<ranker>-seed<N>/record.h5 for NB201 and
+OUT/B1-rankers/<space>-<ranker>-seed<N>/record.h5 for another space (nb101-...), with the
+source run and the digest of the GT it was scored against; finished ones are skipped, one
+that no longer matches its source run is refused. Rendering is paper_figures/b1.py's."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ PREDICTOR_FIT = {"epochs": 300, "lr": 1e-3, "weight_decay": 1e-4}  # fit_predict
 # Measured on the development machine (2 busy cores, nice 19, one torch thread) at the micro
 # preset's size (C=8, N=1, 16x16 images, batch 64): 0.003 (params) to 0.08 (jacob_cov) s per
 # architecture, 0.03 on average; a predictor fit on 50 landmarks and predicting 100 cells ~1 s.
+# NB101 at the same size (micro-nb101), 10 cells of its GT: 0.003 to 0.12, 0.036 on average.
 RANKER_S_PER_ARCH = 0.03
 PREDICTOR_FIT_S = 1.0
 ESTIMATE_NOTE = (f"Ranker estimate: {RANKER_S_PER_ARCH} s per architecture per training-free ranker and "
@@ -44,8 +46,11 @@ def kind_of(ranker: str) -> str:
     return "predictor" if ranker in PREDICTORS else "training-free"
 
 
-def record_path(out_dir: str | Path, ranker: str, seed: int) -> Path:
-    return Path(out_dir) / RANKER_DIR / f"{ranker}-seed{seed}" / RECORD_NAME
+def record_path(out_dir: str | Path, space: str, ranker: str, seed: int) -> Path:
+    """``space`` as the grid names it (GridEntry.space). NB201 was B1's only space when its first
+    records were written: its paths stay as they were, so those records are still found."""
+    prefix = "" if space == "NB201" else f"{space.lower()}-"
+    return Path(out_dir) / RANKER_DIR / f"{prefix}{ranker}-seed{seed}" / RECORD_NAME
 
 
 def settings(ranker: str, config: dict, batch_size: int = BATCH_SIZE) -> dict:
@@ -62,25 +67,26 @@ def settings(ranker: str, config: dict, batch_size: int = BATCH_SIZE) -> dict:
     return json.loads(json.dumps(out))
 
 
-def sources(results: list[EntryResult]) -> dict[int, dict]:
-    """Per seed, the super-net record whose pool and landmarks the rankers use: the landmarks
-    arm's when finished, else the baseline's (both arms of a seed share them; checked)."""
-    by_seed: dict[int, list[dict]] = {}
+def sources(results: list[EntryResult]) -> dict[tuple[str, int], dict]:
+    """Per (space, seed), in grid order, the super-net record whose pool and landmarks the rankers
+    use: the landmarks arm's when finished, else the baseline's (both arms share them; checked)."""
+    by_seed: dict[tuple[str, int], list[dict]] = {}
     for er in results:
         if er.entry.kind != "supernet":
             continue
         for rec in er.records:
-            by_seed.setdefault(rec["attrs"]["config"]["seed"], []).append(rec)
+            by_seed.setdefault((er.entry.space, rec["attrs"]["config"]["seed"]), []).append(rec)
+    spaces = list(dict.fromkeys(space for space, _ in by_seed))
     out = {}
-    for seed, recs in sorted(by_seed.items()):
+    for (space, seed), recs in sorted(by_seed.items(), key=lambda kv: (spaces.index(kv[0][0]), kv[0][1])):
         recs.sort(key=lambda r: not r["attrs"]["config"]["use_landmarks"])
         first = recs[0]
         for other in recs[1:]:
             for table in ("pool", "landmarks"):
                 if list(first["tables"][table]["arch"]) != list(other["tables"][table]["arch"]):
-                    raise RecordError(f"{first['path']} and {other['path']} (seed {seed}) have different {table} "
-                                      "architectures; B1 needs both arms of a seed on one pool")
-        out[seed] = first
+                    raise RecordError(f"{first['path']} and {other['path']} ({space}, seed {seed}) have different "
+                                      f"{table} architectures; B1 needs both arms of a seed on one pool")
+        out[(space, seed)] = first
     return out
 
 
@@ -126,6 +132,7 @@ def finished_ranker(path: str | Path, source: dict, batch_size: int = BATCH_SIZE
 
 @dataclass
 class RankerJob:
+    space: str                   # as the grid names it (GridEntry.space)
     ranker: str
     seed: int
     path: Path
@@ -145,25 +152,26 @@ def _estimate(ranker: str, config: dict, pool_size: int) -> float | None:
 
 
 def plan(runs, results: list[EntryResult], out_dir: str | Path, batch_size: int = BATCH_SIZE) -> list[RankerJob]:
-    """One job per (ranker, seed) of the grid (``runs``: reproduce.plan's PlannedRuns); a seed
-    whose super-net runs are not finished has jobs with no source yet."""
+    """One job per (space, ranker, seed) of the grid (``runs``: reproduce.plan's PlannedRuns), in
+    grid order; a seed whose super-net runs are not finished has jobs with no source yet."""
     from lmreg.experiments.runconfig import to_dict
 
     found = sources(results)
     configs = {}
     for r in runs:
         if r.config is not None:
-            configs.setdefault(r.seed, to_dict(r.config))
+            configs.setdefault((r.entry.space, r.seed), to_dict(r.config))
     jobs = []
-    for seed in sorted(set(configs) | set(found)):
-        source = found.get(seed)
-        config = source["attrs"]["config"] if source else configs[seed]
+    for space, seed in [*configs, *(k for k in found if k not in configs)]:
+        source = found.get((space, seed))
+        config = source["attrs"]["config"] if source else configs[(space, seed)]
         pool_size = len(source["tables"]["pool"]) if source else config["eval"]["pool_size"]
         m = len(source["tables"]["landmarks"]) if source else config["landmarks"]["m"]
         for ranker in ranker_ids():
-            path = record_path(out_dir, ranker, seed)
+            path = record_path(out_dir, space, ranker, seed)
             done = finished_ranker(path, source, batch_size) if source else False
-            jobs.append(RankerJob(ranker, seed, path, source, pool_size, m, done, _estimate(ranker, config, pool_size)))
+            jobs.append(RankerJob(space, ranker, seed, path, source, pool_size, m, done,
+                                  _estimate(ranker, config, pool_size)))
     return jobs
 
 
@@ -174,12 +182,12 @@ def format_plan(jobs: list[RankerJob], out_dir: str | Path) -> str:
     waiting = [j for j in todo if j.source is None]
     lines = [f"B1 rankers: {len(jobs)} records ({sum(j.done for j in jobs)} finished, {len(todo) - len(waiting)} "
              f"to compute, {len(waiting)} waiting for their super-net run) in {Path(out_dir) / RANKER_DIR}", ""]
-    width = max([len(f"{j.ranker}-seed{j.seed}") for j in jobs] + [6])
+    width = max([len(j.path.parent.name) for j in jobs] + [6])
     lines.append(f"  {'record':{width}s}  {'state':13s} {'pool':>5s} {'GT labels':>9s}  estimate")
     for j in jobs:
         state = "finished" if j.done else "to compute" if j.source else "waits for run"
         labels = j.m if kind_of(j.ranker) == "predictor" else 0
-        lines.append(f"  {j.ranker + '-seed' + str(j.seed):{width}s}  {state:13s} {j.pool_size:5d} {labels:9d}  "
+        lines.append(f"  {j.path.parent.name:{width}s}  {state:13s} {j.pool_size:5d} {labels:9d}  "
                      f"{_fmt_s(j.cost_s) if not j.done else '-'}")
     lines.append("")
     if todo:
@@ -255,22 +263,29 @@ def compute(jobs: list[RankerJob], progress: bool = True, batch_size: int = BATC
     with tqdm(total=sum(j.pool_size for j in todo), unit="arch", disable=not progress or not todo,
               dynamic_ncols=True, desc=f"B1: {len(todo)} ranker records") as bar:
         for job in todo:
-            bar.set_postfix_str(f"{job.ranker} seed {job.seed}", refresh=False)
+            bar.set_postfix_str(f"{job.space} {job.ranker} seed {job.seed}", refresh=False)
             written.append(write_record(job.path, _record(job, batch_size, bar.update)))
     return written
 
 
 def collect(results: list[EntryResult], out_dir: str | Path, batch_size: int = BATCH_SIZE) -> list[EntryResult]:
-    """One EntryResult per ranker (GridEntry kind "training-free" or "predictor"): its records
-    for the seeds whose super-net runs are finished, each checked against its source run."""
+    """One EntryResult per space of the grid and ranker (GridEntry kind "training-free" or
+    "predictor"): its records for the seeds whose super-net runs are finished, each checked
+    against its source run."""
     found = sources(results)
-    preset = next((er.entry.preset for er in results if er.entry.kind == "supernet"), "")
+    presets = {}  # space -> its super-nets' preset, in grid order
+    for er in results:
+        if er.entry.kind == "supernet":
+            presets.setdefault(er.entry.space, er.entry.preset)
     out = []
-    for ranker in ranker_ids():
-        records = []
-        for seed, source in found.items():
-            path = record_path(out_dir, ranker, seed)
-            if finished_ranker(path, source, batch_size):
-                records.append(read_record(path, run=False))
-        out.append(EntryResult(GridEntry(ranker, preset, seeds=tuple(found), kind=kind_of(ranker)), records))
+    for space, preset in presets.items():
+        seeds = tuple(seed for s, seed in found if s == space)
+        for ranker in ranker_ids():
+            records = []
+            for seed in seeds:
+                path = record_path(out_dir, space, ranker, seed)
+                if finished_ranker(path, found[(space, seed)], batch_size):
+                    records.append(read_record(path, run=False))
+            out.append(EntryResult(GridEntry(ranker, preset, seeds=seeds, space=space, kind=kind_of(ranker)),
+                                   records))
     return out

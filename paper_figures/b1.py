@@ -1,12 +1,13 @@
 """Table B1 (issue 13): every ranker as a row, on the same pools.
 
-Rows: the SPOS super-net without and with landmarks, every training-free ranker and the
-predictors trained on the landmarks (their records are written by experiments/b1.py), and
-the noise ceiling of the GT. Every row is scored on the same evaluation pool per seed (the
-pool of that seed's super-net runs) against the same GT values; each metric is recomputed
-here from the stored pools, so all rows are measured alike, then summarised over seeds
-(Student-t) and over seeds and pool architectures (hierarchical bootstrap). Rendered as
-Markdown, CSV and LaTeX, plus one figure of Kendall tau per row."""
+One block of rows per search space of the grid: the SPOS super-net without and with
+landmarks, every training-free ranker and the predictors trained on the landmarks (their
+records are written by experiments/b1.py), and the noise ceiling of that space's GT. Every
+row of a block is scored on the same evaluation pool per seed (the pool of that seed's
+super-net runs) against the same GT values; each metric is recomputed here from the stored
+pools, so all rows are measured alike, then summarised over seeds (Student-t) and over seeds
+and pool architectures (hierarchical bootstrap). Rendered as Markdown, CSV and LaTeX, plus
+one figure of Kendall tau per row, a panel per space."""
 
 from __future__ import annotations
 
@@ -95,6 +96,7 @@ class Row:
     records: list[dict] = field(default_factory=list)
     status: str = ""                                # why there are no records
     landmarks: bool = False                         # a super-net trained with landmarks
+    space: str = ""                                 # as the grid names it (GridEntry.space)
 
     @property
     def seeds(self) -> list[int]:
@@ -111,7 +113,9 @@ def row_label(kind: str, name: str, use_landmarks: bool = False) -> str:
 
 
 def rows_of(results) -> list[Row]:
-    """One Row per EntryResult: super-net grid entries first, then the rankers, in order."""
+    """One Row per EntryResult, grouped by space in grid order; within a space the super-net
+    grid entries first, then the rankers, in order."""
+    spaces = list(dict.fromkeys(er.entry.space for er in results))
     rows = []
     for er in results:
         e = er.entry
@@ -119,8 +123,8 @@ def rows_of(results) -> list[Row]:
         label = row_label(kind, e.algorithm if kind == "super-net" else e.row, e.use_landmarks)
         recs = sorted(er.records or [], key=record_seed)
         status = f"not runnable: {er.status}" if er.status else "" if recs else "not run"
-        rows.append(Row(label, kind, recs, status, kind == "super-net" and e.use_landmarks))
-    return sorted(rows, key=lambda r: KINDS.index(r.kind))
+        rows.append(Row(label, kind, recs, status, kind == "super-net" and e.use_landmarks, e.space))
+    return sorted(rows, key=lambda r: (spaces.index(r.space), KINDS.index(r.kind)))
 
 
 def summarize_row(row: Row, metric: str, level: float = 0.95, n_boot: int = 2000) -> dict:
@@ -147,15 +151,38 @@ def _seconds(values: list[float]) -> str:
 
 def render_b1(defn, scale: str, results, out_dir: Path, level: float):
     """(Markdown text, written paths): B1.md/.csv/.tex and B1_kendall_tau.png/.pdf in out_dir."""
-    from lmreg.paper_figures.noise import ceiling_of_runs
-    from lmreg.paper_figures.plots import VARIANT_STYLE, ranker_intervals
+    from lmreg.paper_figures.plots import ranker_intervals
 
     rows = rows_of(results)
-    display, data, plot_rows = [], [], []
-    for row in rows:
+    display, data, panels, ceilings = [], [], [], []
+    for space in dict.fromkeys(r.space for r in rows):
+        block = [r for r in rows if r.space == space]
+        plot_rows = _render_block(defn, scale, level, block, display, data)
+        ceiling = _ceiling_rows(defn, scale, space, block, display, data)
+        ceilings += [ceiling] if ceiling else []
+        if plot_rows:
+            panels.append((space, pd.DataFrame(plot_rows),
+                           (ceiling["ceiling"], ceiling["ceiling_lo"], ceiling["ceiling_hi"]) if ceiling else None))
+    frame = pd.DataFrame(display).fillna("—")
+    pre = _preamble(defn, scale, level, rows, ceilings)
+    out_dir = Path(out_dir)
+    paths = write_tables(out_dir / defn.name, frame, pd.DataFrame(data),
+                         caption=f"{defn.title} ({scale} scale): mean ± std over seeds "
+                                 f"[{level * 100:g}% t; hb]", preamble=pre)
+    if panels:
+        paths += ranker_intervals(panels, out_dir / f"{defn.name}_kendall_tau")
+    return pre + "\n\n" + to_markdown(frame), paths
+
+
+def _render_block(defn, scale: str, level: float, block: list[Row], display: list, data: list) -> list[dict]:
+    """One space's rows appended to the displayed and the long table; its figure rows returned."""
+    from lmreg.paper_figures.plots import VARIANT_STYLE
+
+    plot_rows = []
+    for row in block:
         gt_labels = sorted({record_gt_labels(r) for r in row.records})
         compute = [record_compute_s(r) for r in row.records]
-        line = {"ranker": row.label, "GT labels": ", ".join(map(str, gt_labels)) or "—"}
+        line = {"space": row.space, "ranker": row.label, "GT labels": ", ".join(map(str, gt_labels)) or "—"}
         pool_size = 0
         for m in METRICS:
             if not row.records:
@@ -166,8 +193,9 @@ def render_b1(defn, scale: str, results, out_dir: Path, level: float):
             # a metric undefined for some seeds (constant scores) says how many it averages
             line[HEADERS[m]] = cell(s["mean"], s["std"], s["ci_lo"], s["ci_hi"], s["n"], DIGITS.get(m, 3),
                                     s["hb_lo"], s["hb_hi"], with_n=s["n"] != len(row.records))
-            data.append({"definition": defn.name, "scale": scale, "row": row.label, "kind": row.kind,
-                         "metric": m, **s, "gt_labels": gt_labels[0] if len(gt_labels) == 1 else math.nan,
+            data.append({"definition": defn.name, "scale": scale, "space": row.space, "row": row.label,
+                         "kind": row.kind, "metric": m, **s,
+                         "gt_labels": gt_labels[0] if len(gt_labels) == 1 else math.nan,
                          "compute_s_per_seed": float(np.mean(compute)),
                          "compute_s_per_arch": float(np.mean(compute)) / pool_size if pool_size else math.nan,
                          "seeds_used": ",".join(map(str, row.seeds)), "status": ""})
@@ -176,45 +204,47 @@ def render_b1(defn, scale: str, results, out_dir: Path, level: float):
                 plot_rows.append({"label": row.label, "kind": row.kind, "color": color, "mean": s["mean"],
                                   "ci_lo": s["ci_lo"], "ci_hi": s["ci_hi"], "hb_lo": s["hb_lo"], "hb_hi": s["hb_hi"]})
         if not row.records:
-            data.append({"definition": defn.name, "scale": scale, "row": row.label, "kind": row.kind,
-                         "metric": "", "n": 0, "status": row.status})
+            data.append({"definition": defn.name, "scale": scale, "space": row.space, "row": row.label,
+                         "kind": row.kind, "metric": "", "n": 0, "status": row.status})
         line["compute (s per seed)"] = _seconds(compute)
         line["n"] = n_text(len(row.records), pool_size) if row.records else "0"
         display.append(line)
-    ceiling = ceiling_of_runs([r for row in rows if row.kind == "super-net" for r in row.records])
+    return plot_rows
+
+
+def _ceiling_rows(defn, scale: str, space: str, block: list[Row], display: list, data: list) -> dict | None:
+    """The noise ceiling of the GT the space's super-nets were scored against, appended to both
+    tables (none when those runs are missing or their GT has one seed)."""
+    from lmreg.paper_figures.noise import ceiling_of_runs
+
+    ceiling = ceiling_of_runs([r for row in block if row.kind == "super-net" for r in row.records])
     if ceiling:
-        display.append({"ranker": f"noise ceiling of the GT ({ceiling['benchmark']})", "GT labels": "all",
+        display.append({"space": space, "ranker": f"noise ceiling of the GT ({ceiling['benchmark']})",
+                        "GT labels": "all",
                         HEADERS["kendall_tau"]: f"{ceiling['ceiling']:.3f} [{ceiling['ceiling_lo']:.3f}, "
                                                 f"{ceiling['ceiling_hi']:.3f}]",
                         "n": f"{ceiling['k']} GT seeds; {ceiling['n_archs']} cells"})
-        data.append({"definition": defn.name, "scale": scale, "row": "noise ceiling of the GT", "kind": "ceiling",
-                     "metric": "kendall_tau", "n": ceiling["k"], "mean": ceiling["ceiling"],
+        data.append({"definition": defn.name, "scale": scale, "space": space, "row": "noise ceiling of the GT",
+                     "kind": "ceiling", "metric": "kendall_tau", "n": ceiling["k"], "mean": ceiling["ceiling"],
                      "ci_lo": ceiling["ceiling_lo"], "ci_hi": ceiling["ceiling_hi"],
                      "ci_method": "noise-model simulation, 2.5-97.5 percentiles", "pool_size": ceiling["n_archs"],
                      "status": ""})
-    frame = pd.DataFrame(display).fillna("—")
-    pre = _preamble(defn, scale, level, rows, ceiling)
-    out_dir = Path(out_dir)
-    paths = write_tables(out_dir / defn.name, frame, pd.DataFrame(data),
-                         caption=f"{defn.title} ({scale} scale): mean ± std over seeds "
-                                 f"[{level * 100:g}% t; hb]", preamble=pre)
-    if plot_rows:
-        paths += ranker_intervals(pd.DataFrame(plot_rows), out_dir / f"{defn.name}_kendall_tau",
-                                  ceiling=(ceiling["ceiling"], ceiling["ceiling_lo"], ceiling["ceiling_hi"])
-                                  if ceiling else None)
-    return pre + "\n\n" + to_markdown(frame), paths
+    return ceiling
 
 
-def _preamble(defn, scale: str, level: float, rows: list[Row], ceiling: dict | None) -> str:
+def _preamble(defn, scale: str, level: float, rows: list[Row], ceilings: list[dict]) -> str:
     lines = [f"# {defn.name}: {defn.title} ({scale} scale)", "",
              interval_legend(level) + " n: seeds; pool size.", "", *DEFINITIONS_TEXT]
     if scale == "micro":
-        lines.append("Micro scale: the micro preset (16x16 Fashion-MNIST, ground truth micro-fmnist-nb201); "
-                     "compare the order of the rows, not the values with the paper's.")
-    if ceiling:
+        benchmarks = {r.space: rec["attrs"]["config"]["benchmark"] for r in rows if r.kind == "super-net"
+                      for rec in r.records}
+        gts = f" (ground truth: {', '.join(f'{k} {v}' for k, v in benchmarks.items())})" if benchmarks else ""
+        lines.append(f"Micro scale: the micro presets, 16x16 Fashion-MNIST{gts}; compare the order of the rows, "
+                     "not the values with the paper's.")
+    if ceilings:
         lines.append("Noise ceiling: the Kendall tau a ranker knowing the true accuracies would reach against "
-                     "this GT (paper_figures.noise), with its simulation's 2.5-97.5 percentiles.")
-    missing = [f"- {r.label}: {r.status}" for r in rows if not r.records]
+                     "its space's GT (paper_figures.noise), with its simulation's 2.5-97.5 percentiles.")
+    missing = [f"- {r.space}: {r.label}: {r.status}" for r in rows if not r.records]
     if missing:
         lines += ["", "Missing rows (run `lmreg reproduce B1` without --dry-run):", *missing]
     return "\n".join(lines)

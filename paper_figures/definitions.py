@@ -435,6 +435,17 @@ def _spos_nb201(scale: str) -> tuple[GridEntry, ...]:
     return tuple(e for e in _t1_grid(scale) if e.space == "NB201" and e.algorithm == "SPOS")
 
 
+def _b1_grid(scale: str) -> tuple[GridEntry, ...]:
+    """SPOS without and with landmarks on NB201 and, at micro scale, on NB101 (the micro-nb101
+    preset, the same seeds); NB101 has no paper-scale preset."""
+    entries = _spos_nb201(scale)
+    if scale == "micro":
+        entries += tuple(GridEntry(f"SPOS / NB101 / {v}", "micro-nb101",
+                                   ("use_landmarks=false",) if v == "baseline" else (), MICRO_SEEDS, space="NB101")
+                         for v in ("baseline", "landmarks"))
+    return entries
+
+
 # Registry ------------------------------------------------------------------------------
 _OTHER_ALGORITHMS = ("NAO and the paper's DARTS and NDS search spaces have no trainer or space in the harness "
                      "yet. search_gt_percentile: the GT percentile, among all cells of the ground truth, of "
@@ -469,8 +480,9 @@ DEFINITIONS: dict[str, Definition] = {
         "SPOS super-nets with and without landmarks, every training-free ranker and the predictors trained "
         "only on the landmarks, each scored on the same evaluation pool per seed against the same GT: Kendall "
         "tau, sparse Kendall tau, Spearman rho, P@10 and the GT percentile of the search outcome, GT labels "
-        "used and compute, with the GT's noise ceiling; and a figure of Kendall tau per ranker.",
-        {s: _spos_nb201(s) for s in SCALES}, render_b1),
+        "used and compute, with the GT's noise ceiling; and a figure of Kendall tau per ranker. One block "
+        "per search space (NB201; at micro scale also NB101), each against its own benchmark's GT.",
+        {s: _b1_grid(s) for s in SCALES}, render_b1),
     "G1": Definition(
         "G1", "Iterative landmark growing against the same label budget at random", "table",
         f"Landmark-regularised SPOS whose landmarks grow by {GROW_K} labels after each of {GROW_ROUNDS} rounds "

@@ -169,16 +169,31 @@ def ablation_panels(table: pd.DataFrame, path: Path, metric: str = "kendall_tau"
 KIND_COLORS = {"super-net": "tab:orange", "training-free": "tab:gray", "predictor": "tab:green"}
 
 
-def ranker_intervals(table: pd.DataFrame, path: Path, metric: str = "kendall_tau",
-                     ceiling: tuple[float, float, float] | None = None, width: float = PANEL_WIDTH * 1.6) -> list[Path]:
-    """One line per ranker (table B1), top to bottom in table order: the mean over seeds
-    (dot), its Student-t interval (thick bar) and its hierarchical bootstrap interval (thin
+def ranker_intervals(panels: list[tuple[str, pd.DataFrame, tuple[float, float, float] | None]], path: Path,
+                     metric: str = "kendall_tau", width: float = PANEL_WIDTH * 1.6) -> list[Path]:
+    """One panel per (title, table, ceiling), stacked, sharing the metric axis (table B1: one per
+    search space). In a panel, one line per ranker, top to bottom in table order: the mean over
+    seeds (dot), its Student-t interval (thick bar) and its hierarchical bootstrap interval (thin
     bar just below); the GT's noise ceiling (value, lo, hi) as a dotted line with its band.
     table columns: label, kind, mean, ci_lo, ci_hi, hb_lo, hb_hi, and optionally color."""
-    if table.empty:
-        raise ValueError("ranker_intervals needs at least one row")
+    if not panels or any(table.empty for _, table, _ in panels):
+        raise ValueError("ranker_intervals needs at least one panel and one row in each")
+    sizes = [len(table) for _, table, _ in panels]
+    fig, axes = plt.subplots(len(panels), 1, sharex=True, squeeze=False,
+                             figsize=(width, 0.6 + 0.28 * sum(sizes) + 0.45 * (len(panels) - 1)),
+                             gridspec_kw={"height_ratios": sizes})
+    for ax, (title, table, ceiling) in zip(axes[:, 0], panels):
+        _ranker_panel(ax, table, ceiling)
+        if len(panels) > 1:
+            ax.set_title(title, fontsize=7.5, loc="right")
+    axes[-1, 0].set_xlabel(f"{metric.replace('_', ' ')}: mean over seeds (dot), t interval (thick),\n"
+                           "hierarchical bootstrap interval (thin)", fontsize=7)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _ranker_panel(ax, table: pd.DataFrame, ceiling: tuple[float, float, float] | None):
     n = len(table)
-    fig, ax = plt.subplots(figsize=(width, 0.6 + 0.28 * n))
     y = np.arange(n)[::-1]
     for yi, (_, r) in zip(y, table.iterrows()):
         color = r.get("color")
@@ -198,9 +213,5 @@ def ranker_intervals(table: pd.DataFrame, path: Path, metric: str = "kendall_tau
     ax.axvline(0.0, color="grey", lw=0.5)
     ax.set_yticks(y, list(table["label"]), fontsize=7)
     ax.set_ylim(-0.7, n - 0.3)
-    ax.set_xlabel(f"{metric.replace('_', ' ')}: mean over seeds (dot), t interval (thick),\n"
-                  "hierarchical bootstrap interval (thin)", fontsize=7)
     ax.tick_params(axis="x", labelsize=7)
     ax.grid(alpha=0.3, axis="x")
-    fig.tight_layout()
-    return _save(fig, path)

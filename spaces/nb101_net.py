@@ -89,15 +89,16 @@ class ConvBNReLU(nn.Module):
         super().__init__()
         self.conv = nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2, bias=False)
         self.bn = nn.BatchNorm2d(c_out, affine=cfg.bn_affine, track_running_stats=cfg.bn_track_running_stats)
+        self.relu = nn.ReLU()  # a module, so forward hooks see it (the NASWOT ranker reads every ReLU's input)
 
     def forward(self, x: torch.Tensor, c: int | None = None) -> torch.Tensor:
         conv, bn = self.conv, self.bn
         c = conv.out_channels if c is None else c
         if c == conv.out_channels and x.shape[1] == conv.in_channels:
-            return F.relu(bn(conv(x)))
+            return self.relu(bn(conv(x)))
         w = conv.weight[:c, :x.shape[1]]
         y = F.conv2d(x, w, None, 1, conv.padding)
-        return F.relu(_sliced_bn(bn, y, c))
+        return self.relu(_sliced_bn(bn, y, c))
 
 
 def _sliced_bn(bn: nn.BatchNorm2d, y: torch.Tensor, c: int) -> torch.Tensor:

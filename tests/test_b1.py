@@ -1,9 +1,10 @@
 """Table B1 (`lmreg reproduce B1`): the rankers on the super-net runs' pools.
 
 The super-net records are synthetic (no training), but their pools and landmarks are the
-real draws of the runner from the shipped micro GT, so the real rankers and predictors run
-on them: a grid of the quick preset (smoke-fmnist task) shrunk to C=4, 12 pool cells and 5
-landmarks, 3 seeds. The rankers are computed once per module (about 10 s on 2 busy cores)."""
+real draws of the runner from the shipped micro GTs, so the real rankers and predictors run
+on them: a grid of the quick preset (NB201) and the micro-nb101 preset, both on the
+smoke-fmnist task and shrunk to 12 pool cells and 5 landmarks (C=4; NB101's smallest, C=5),
+3 seeds. The rankers are computed once per module (about 30 s on 2 busy cores)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lmreg.bench import registry
 from lmreg.experiments import b1
 from lmreg.experiments.checks import ground_truth_info
 from lmreg.experiments.cli import main
@@ -27,11 +29,14 @@ from lmreg.paper_figures.metrics import all_metrics, best_of_top_k_gt_percentile
 from lmreg.results.records import RECORD_NAME, read_record, write_record
 
 SEEDS = (0, 1, 2)
-SMALL = ("net.C=4", "eval.pool_size=12", "landmarks.m=5")
-TEST_GRID = tuple(GridEntry(f"SPOS / NB201 / {v}", "quick", (*(("use_landmarks=false",) if v == "baseline" else ()),
-                                                                   *SMALL), SEEDS)
-                  for v in ("baseline", "landmarks"))
-N_ROWS = 2 + 8 + 4  # super-net arms, training-free rankers, predictors
+SMALL = ("eval.pool_size=12", "landmarks.m=5")
+# (space, preset, its overrides) of the test grid, in grid order
+SPACES = (("NB201", "quick", ("net.C=4", *SMALL)),
+          ("NB101", "micro-nb101", ("task=smoke-fmnist", "eval.n_images=500", "net.C=5", *SMALL)))
+TEST_GRID = tuple(GridEntry(f"SPOS / {space} / {v}", preset,
+                            (*(("use_landmarks=false",) if v == "baseline" else ()), *small), SEEDS, space=space)
+                  for space, preset, small in SPACES for v in ("baseline", "landmarks"))
+N_ROWS = 2 + 8 + 4  # per space: super-net arms, training-free rankers, predictors
 
 
 def supernet_record(cfg, quality: float) -> dict:
@@ -75,11 +80,16 @@ def b1_out(small_grid, tmp_path_factory):
     return out, text
 
 
-def test_real_grid_is_the_demo_runs(tmp_path):
+def test_real_grid_is_the_demo_runs_and_their_nb101_pair(tmp_path):
     runs = plan(get_definition("B1"), "micro", tmp_path)
     assert sorted(r.name.rsplit("-", 1)[0] for r in runs) == sorted(
-        f"micro-{v}-seed{s}" for v in ("baseline", "landmarks") for s in SEEDS)
-    assert {r.name for r in runs} == {r.name for r in plan(get_definition("F1"), "micro", tmp_path)}
+        f"{preset}-{v}-seed{s}" for preset in ("micro", "micro-nb101") for v in ("baseline", "landmarks")
+        for s in SEEDS)
+    nb201 = {r.name for r in runs if r.entry.space == "NB201"}
+    assert nb201 == {r.name for r in plan(get_definition("F1"), "micro", tmp_path)}
+    assert {r.config.space for r in runs if r.entry.space == "NB101"} == {"nb101"}
+    assert {r.entry.row for r in runs if r.entry.space == "NB101"} == {"SPOS / NB101 / baseline",
+                                                                       "SPOS / NB101 / landmarks"}
     paper = plan(get_definition("B1"), "paper", tmp_path)
     assert sorted(r.name.rsplit("-", 1)[0] for r in paper) == sorted(
         f"nb201-cifar10-{v}-seed{s}" for v in ("baseline", "landmarks") for s in (1268, 1269, 1270))
@@ -99,13 +109,17 @@ def test_search_percentiles_and_nonfinite_scores_by_hand():
 def test_records_written_consistent_and_skipped(b1_out):
     out, _ = b1_out
     paths = sorted((out / b1.RANKER_DIR).glob(f"*/{RECORD_NAME}"))
-    assert len(paths) == len(SEEDS) * len(b1.ranker_ids())
-    sources = {s: read_record(next(out.glob(f"quick-landmarks-seed{s}-*")) / RECORD_NAME) for s in SEEDS}
+    assert len(paths) == len(SPACES) * len(SEEDS) * len(b1.ranker_ids())
+    sources = {(space, s): read_record(next(out.glob(f"{preset}-landmarks-seed{s}-*")) / RECORD_NAME)
+               for space, preset, _ in SPACES for s in SEEDS}
     for path in paths:
         rec = read_record(path, run=False)
         a, pool = rec["attrs"], rec["tables"]["pool"]
-        src = sources[a["settings"]["seed"]]
-        assert path.parent.name == f"{a['ranker']}-seed{a['settings']['seed']}"
+        # NB201 records keep the paths of before NB101 (finished ones are still found); NB101's are prefixed
+        space = "NB101" if path.parent.name.startswith("nb101-") else "NB201"
+        src = sources[(space, a["settings"]["seed"])]
+        assert path.parent.name == ("nb101-" if space == "NB101" else "") + f"{a['ranker']}-seed{a['settings']['seed']}"
+        assert path == b1.record_path(out, space, a["ranker"], a["settings"]["seed"])
         assert list(pool["arch"]) == list(src["tables"]["pool"]["arch"]) and len(pool) == 12
         assert np.array_equal(pool["gt"], src["tables"]["pool"]["gt"])
         assert a["source_run"] == Path(src["path"]).parent.name
@@ -119,8 +133,11 @@ def test_records_written_consistent_and_skipped(b1_out):
             pd.testing.assert_frame_equal(rec["tables"]["landmarks"], src["tables"]["landmarks"][["arch", "gt"]])
         else:
             assert a["gt_labels"] == 0 and a["timings"]["per_arch_s"] > 0
-            assert (a["settings"]["batch_size"], a["settings"]["net"]["C"], a["settings"]["task"]) == \
-                (64, 4, "smoke-fmnist")
+            st = a["settings"]
+            assert (st["batch_size"], st["net"]["C"], st["task"], st["space"]) == \
+                (64, 4 if space == "NB201" else 5, "smoke-fmnist", space.lower())
+            # NASWOT was -inf on every NB101 network while its ReLUs were functions
+            assert a["ranker"] != "naswot" or np.isfinite(pool["score"]).all()
     # a rerun computes nothing and rewrites nothing
     mtimes = [p.stat().st_mtime_ns for p in paths]
     defn = get_definition("B1")
@@ -136,10 +153,19 @@ def test_table_rows_intervals_and_figure(b1_out):
     for row in ("SPOS super-net |", "SPOS super-net + landmarks", "jacob_cov (training-free)",
                 "GCN, pairwise loss (on the landmarks)", "MLP, mse loss (on the landmarks)", "noise ceiling of the GT"):
         assert row in md and row in text
-    assert md.count("| 3 seeds; pool 12 |") == N_ROWS
+    assert md.count("| 3 seeds; pool 12 |") == len(SPACES) * N_ROWS
+    # one block per space, in grid order, each closed by the noise ceiling of its own GT
+    body = [line for line in md.splitlines() if line.startswith("| NB")]
+    assert [line.split("|")[1].strip() for line in body] == ["NB201"] * (N_ROWS + 1) + ["NB101"] * (N_ROWS + 1)
+    assert "noise ceiling of the GT (micro-fmnist-nb201)" in body[N_ROWS]
+    assert "noise ceiling of the GT (micro-fmnist-nb101)" in body[-1]
     assert all((out / f).is_file() for f in ("B1.tex", "B1_kendall_tau.png", "B1_kendall_tau.pdf"))
     csv = pd.read_csv(out / "B1.csv")
-    tau = csv[csv.metric == "kendall_tau"].set_index("row")
+    nb101 = csv[(csv.metric == "kendall_tau") & (csv.space == "NB101")].set_index("row")
+    assert len(nb101) == N_ROWS + 1 and (nb101[nb101.kind != "ceiling"].n == 3).all()
+    assert nb101.loc["noise ceiling of the GT", "n"] == \
+        registry.load("micro-fmnist-nb101").seed_matrix("eval_acc").shape[1]
+    tau = csv[(csv.metric == "kendall_tau") & (csv.space == "NB201")].set_index("row")
     assert len(tau) == N_ROWS + 1
     rankers = tau[tau.kind != "ceiling"]
     assert (rankers.n == 3).all() and (rankers.pool_size == 12).all()
@@ -149,7 +175,6 @@ def test_table_rows_intervals_and_figure(b1_out):
     assert len(finite) >= N_ROWS - 1
     assert np.isfinite(finite[["ci_lo", "ci_hi", "hb_lo", "hb_hi"]].to_numpy()).all()
     ceiling = tau.loc["noise ceiling of the GT"]
-    from lmreg.bench import registry
     gt_seeds = registry.load("micro-fmnist-nb201").seed_matrix("eval_acc").shape[1]
     assert np.isfinite([ceiling["mean"], ceiling["ci_lo"], ceiling["ci_hi"]]).all() and ceiling["n"] == gt_seeds
     # the super-net row, by hand: seed mean of the pools' Kendall tau; compute = train + score seconds
@@ -181,10 +206,12 @@ def test_dry_run_lists_runs_and_ranker_records(small_grid, b1_out, tmp_path, cap
     assert main(["reproduce", "B1", "--dry-run", "--out", str(tmp_path)]) == 0
     text = capsys.readouterr().out
     n = len(b1.ranker_ids())
-    assert "6 runs (2 finished, 4 to run, 0 not runnable)" in text
-    assert f"B1 rankers: {3 * n} records (0 finished, {n} to compute, {2 * n} waiting" in text
-    assert "jacob_cov-seed0" in text and "gcn-pairwise-seed2" in text and "Ranker estimate" in text
+    assert "12 runs (4 finished, 8 to run, 0 not runnable)" in text
+    assert f"B1 rankers: {6 * n} records (0 finished, {2 * n} to compute, {4 * n} waiting" in text
+    for record in ("jacob_cov-seed0", "gcn-pairwise-seed2", "nb101-jacob_cov-seed0", "nb101-gcn-pairwise-seed2"):
+        assert f"  {record} " in text
+    assert "Ranker estimate" in text
     assert not (tmp_path / b1.RANKER_DIR).exists()  # a dry run writes nothing
     out, _ = b1_out
     assert main(["reproduce", "B1", "--dry-run", "--out", str(out)]) == 0
-    assert f"({3 * n} finished, 0 to compute, 0 waiting" in capsys.readouterr().out
+    assert f"({6 * n} finished, 0 to compute, 0 waiting" in capsys.readouterr().out

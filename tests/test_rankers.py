@@ -109,3 +109,31 @@ def test_score_pool_is_repeatable_and_timed():
         assert np.array_equal(a, b, equal_nan=True) and (t > 0).all(), name
     params, _ = score_pool(space, archs, task, NetSpec(C=4, N=1), "params")
     assert params[0] > params[1]
+
+
+def test_params_and_flops_of_an_nb101_network_by_hand():
+    """The 2-vertex cell (input -> output) makes every module one 1x1 conv-BN-ReLU projection.
+    C=5 on 1x16x16 images: stem 3x3 conv 1 -> 5 at 16x16; modules 5 -> 5 at 16x16, 5 -> 10 at 8x8
+    and 10 -> 20 at 4x4 (2x2 pools between stacks); linear 20 -> 10. BN: 2 parameters a channel."""
+    space = get_space("nb101")
+    net = space.build_standalone(space.parse("01/00:input,output"), NetSpec(C=5, N=1), 1, 10)
+    x = torch.zeros(2, 1, 16, 16)
+    assert get_ranker("params")(net) == (9 * 5 + 2 * 5) + (5 * 5 + 2 * 5) + (5 * 10 + 2 * 10) \
+        + (10 * 20 + 2 * 20) + (20 * 10 + 10)
+    assert get_ranker("flops")(net, x) == 256 * 5 * 9 + 256 * 5 * 5 + 64 * 10 * 5 + 16 * 20 * 10 + 10 * 20
+
+
+def test_score_pool_scores_nb101_networks():
+    """Every ranker gives a finite, repeatable score to NB101 networks; NASWOT needs the
+    network's ReLUs to be modules (its forward hooks see nothing else)."""
+    from lmreg.bench.datasets.tasks import load_task
+    space = get_space("nb101")
+    task = load_task("smoke-fmnist")
+    archs = [space.parse("0110/0001/0001/0000:input,conv3x3-bn-relu,maxpool3x3,output"),
+             space.parse("01/00:input,output")]
+    for name in ranker_names():
+        a, t = score_pool(space, archs, task, NetSpec(C=5, N=1), name, seed=3, batch_size=16)
+        b, _ = score_pool(space, archs, task, NetSpec(C=5, N=1), name, seed=3, batch_size=16)
+        assert np.isfinite(a).all() and np.array_equal(a, b) and (t > 0).all(), name
+    params, _ = score_pool(space, archs, task, NetSpec(C=5, N=1), "params")
+    assert params[0] > params[1]

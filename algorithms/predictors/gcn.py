@@ -2,7 +2,9 @@
 the style of the neural predictor of Wen et al. (2020): each layer mixes a node's
 features with the mean of its neighbours' in both edge directions,
 H' = ReLU(H W_self + mean_in(H) W_in + mean_out(H) W_out), then the mean over nodes
-and a linear layer give the score."""
+and a linear layer give the score. ``in_features``: features per node (NB201: 7, the
+default; NB101: 5). An NB101 cell's padding nodes count in the mean: they hold a
+constant (the layers' biases), so the readout still sees how many vertices a cell has."""
 
 from __future__ import annotations
 
@@ -20,9 +22,9 @@ def mean_neighbours(adj: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
 
 
 class GCN(nn.Module):
-    def __init__(self, hidden: int = 64, layers: int = 3):
+    def __init__(self, in_features: int = N_FEATURES, hidden: int = 64, layers: int = 3):
         super().__init__()
-        dims = [N_FEATURES] + [hidden] * layers
+        dims = [in_features] + [hidden] * layers
         self.self_w = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims, dims[1:]))
         self.in_w = nn.ModuleList(nn.Linear(a, b, bias=False) for a, b in zip(dims, dims[1:]))
         self.out_w = nn.ModuleList(nn.Linear(a, b, bias=False) for a, b in zip(dims, dims[1:]))

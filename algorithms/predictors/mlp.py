@@ -1,4 +1,5 @@
-"""A multilayer perceptron on the one-hot cell encoding (encoding.one_hot)."""
+"""A multilayer perceptron on the one-hot cell encoding (encoding.one_hot); ``in_features``
+is the encoding's length (NB201: 30, the default; NB101: 36)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from lmreg.spaces import nb201
 
 
 class MLP(nn.Module):
-    def __init__(self, hidden: int = 64, layers: int = 2):
+    def __init__(self, in_features: int = len(nb201.EDGES) * len(nb201.OPS), hidden: int = 64, layers: int = 2):
         super().__init__()
-        dims = [len(nb201.EDGES) * len(nb201.OPS)] + [hidden] * layers
+        dims = [in_features] + [hidden] * layers
         blocks = []
         for a, b in zip(dims, dims[1:]):
             blocks += [nn.Linear(a, b), nn.ReLU()]
