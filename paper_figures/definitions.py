@@ -22,8 +22,9 @@ from lmreg.paper_figures.aggregate import (RANKING_METRICS, Group, difference_ce
 SCALES = ("micro", "paper")
 MICRO_SEEDS = (0, 1, 2)
 PAPER_SEEDS = (1268, 1269, 1270)  # the official scripts' seeds
-NB101_MISSING = ("NB101 is not supported yet: its ground truth converts (bench/nb101.py reads the official "
-                 "tfrecord), but there is no NB101 super-net in spaces/ and no nb101-cifar10 preset")
+NB101_MISSING = ("NB101 at paper scale is not supported yet: the NB101 super-net and its ground truth exist "
+                 "(spaces/nb101_net.py; bench/nb101.py reads the official tfrecord; micro preset micro-nb101), "
+                 "but there is no nb101-cifar10 preset")
 
 
 @dataclass(frozen=True)
