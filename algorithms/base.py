@@ -149,7 +149,10 @@ class SuperNetTrainer:
                 lx, ly, lshare = distributed.take_share(self.shard, *next(landmark_batches))
                 penalty, info = self.reg.penalty(model, lx, ly, epoch, self.pair_rng)
                 weight = lshare * every
-                (penalty * weight if weight != 1.0 else penalty).backward()
+                if not (info["zero_gradient"] and all(p.grad is not None for p in model.parameters())):
+                    (penalty * weight if weight != 1.0 else penalty).backward()
+                # else: skipping it changes nothing, since every weight already holds a gradient (the
+                # backward would add zeros; creating zero gradients would start weight decay and momentum)
                 reg_sum += penalty.detach() * lshare
                 violated += info["violated_fraction"] * lshare
                 landmark_steps += 1

@@ -154,6 +154,48 @@ def test_gdas_draws_a_path_per_cell(monkeypatch):
     assert (draws[:, 0] != draws[:, 1]).any()  # cells do not share one sample
 
 
+@pytest.mark.parametrize("unsampled_grads", ["zero", "none"])
+def test_skipped_flat_hinge_backwards_change_no_weight(unsampled_grads):
+    """The trainer skips the landmark backward when the hinge is zero on every pair and every
+    weight already holds a gradient. Reference: the same training with every landmark backward
+    run (the official loop). Weights, momentum buffers and curves must be bit-identical; with
+    unsampled_grads="none" no weight holds a gradient off the sampled path, so nothing is skipped."""
+    from lmreg.algorithms.spos import SPOS
+    landmarks = [(0, 0, 0, 3, 0, 0), (0, 0, 0, 2, 0, 0), (1, 2, 3, 4, 1, 2), (3, 3, 3, 3, 3, 3)]
+
+    def train(skip: bool):
+        reg = LandmarkRegularizer(LandmarkConfig(m=4), landmarks, warmup_epochs=1, epochs=4)
+        original, backwards, flat = reg.penalty, [], []
+
+        def watched(model, x, y, epoch, rng):
+            penalty, info = original(model, x, y, epoch, rng)
+            flat.append(info["zero_gradient"])
+            info["zero_gradient"] &= skip
+            penalty.register_hook(lambda g: backwards.append(1))
+            return penalty, info
+        reg.penalty = watched
+        cfg = TrainConfig(epochs=4, warmup_epochs=1, batch_size=16, unsampled_grads=unsampled_grads)
+        trainer = SPOS(_net(), _task(n_train=128, n_valid=48), cfg, 0, SPACE, reg)
+        curves = [trainer.train_epoch(e) for e in range(4)]
+        return trainer, curves, len(backwards), flat
+
+    skipping, curves, n_backwards, flat = train(True)
+    reference, ref_curves, ref_backwards, ref_flat = train(False)
+    assert flat == ref_flat and ref_backwards == len(flat) == 3 * 8
+    skipped = len(flat) - n_backwards
+    if unsampled_grads == "zero":
+        assert 0 < skipped <= sum(flat)
+    else:
+        assert skipped == 0
+    for (name, a), b in zip(skipping.model.state_dict().items(), reference.model.state_dict().values()):
+        assert torch.equal(a, b), name
+    for a, b in zip(skipping.opt.state_dict()["state"].values(), reference.opt.state_dict()["state"].values()):
+        assert torch.equal(a["momentum_buffer"], b["momentum_buffer"])
+    for a, b in zip(curves, ref_curves):
+        a.pop("epoch_time"), b.pop("epoch_time")
+        np.testing.assert_equal(a, b)  # NaN (no landmark step yet) equals NaN here
+
+
 def test_gdas_phases_alpha_steps_and_landmark_gradients(monkeypatch):
     """Alpha stays at its initial value through the warm-up and the frozen-alpha
     phase and moves only in the last search_epochs; an alpha step leaves no weight
@@ -330,6 +372,7 @@ def test_landmark_loss_every_k_steps_weighted_by_k(every, batch_size):
 
     def watched(model, x, y, epoch, rng):
         penalty, info = original(model, x, y, epoch, rng)
+        info["zero_gradient"] = False  # every landmark backward runs, so each one is seen
         entry = [len(y), None]
         calls.append(entry)
         penalty.register_hook(lambda g: entry.__setitem__(1, float(g)))
