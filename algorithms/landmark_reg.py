@@ -321,7 +321,7 @@ class LandmarkRegularizer:
         gradient is exactly zero everywhere)."""
         coef = self.coefficient(epoch)
         if coef <= 0:
-            return None, {"coefficient": coef, "n_pairs": 0, "violated_fraction": math.nan}
+            return None, {"coefficient": coef, "n_pairs": 0, "violated_fraction": math.nan, "zero_gradient": True}
         pairs = self.sampler.pairs(len(self.landmarks), rng)
         ce = {i: F.cross_entropy(model(x, self.landmarks[i]), y)
               for i in sorted({i for pair in pairs for i in pair})}  # one forward per architecture

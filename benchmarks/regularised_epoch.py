@@ -70,7 +70,7 @@ def main(argv=None) -> None:
     ap.add_argument("--steps", type=int, default=None,
                     help="training batches per timed epoch (default: the whole train split, "
                          "78 on the micro task; 4 with --quick)")
-    ap.add_argument("--landmarks", type=int, default=50, help="m, landmarks drawn with nb201.sample")
+    ap.add_argument("--landmarks", type=int, default=50, help="m, landmarks drawn with nb201.sample (with --from: the run's)")
     ap.add_argument("--warmup-steps", type=int, default=2, help="untimed steps per trainer first")
     ap.add_argument("--every", type=int, default=1, help="landmarks.every: a landmark pair every k-th step")
     ap.add_argument("--landmark-batch", type=int, default=0,
@@ -82,7 +82,15 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     device = _common.setup(args)
     spos = SPOSConfig(warmup_epochs=0)
-    record = read_record(Path(args.start) / "record.h5") if args.start else None
+    record = None
+    if args.start:
+        start = Path(args.start)
+        missing = [n for n in ("supernet.pt", "record.h5") if not (start / n).is_file()]
+        if missing:
+            raise SystemExit(f"--from {start}: not a finished run (no {' or '.join(missing)})")
+        record = read_record(start / "record.h5")
+        if record["attrs"]["config"]["space"] != "nb201":
+            raise SystemExit(f"--from {start}: an {record['attrs']['config']['space']} run; this benchmark times NB201")
     net = NetSpec(**record["attrs"]["config"]["net"]) if record else NetSpec()
 
     spec = get_spec(args.task)
@@ -97,21 +105,20 @@ def main(argv=None) -> None:
     cfg = NetConfig(C=net.C, N=net.N, in_channels=spec.in_channels, num_classes=spec.num_classes,
                     bn_affine=net.bn_affine, bn_track_running_stats=net.bn_track_running_stats, cell=net.cell)
     initial = NB201Net(cfg)
-    if args.start:
-        initial.load_state_dict(torch.load(Path(args.start) / "supernet.pt", map_location="cpu"))
+    if record:
+        initial.load_state_dict(torch.load(start / "supernet.pt", map_location="cpu"))
 
     def model():  # each trainer gets its own copy of the same weights
         copy = NB201Net(cfg)
         copy.load_state_dict(initial.state_dict())
         return _common.prepare_model(copy, device)
 
-    lm_cfg = LandmarkConfig(m=args.landmarks, every=args.every, batch_size=args.landmark_batch)
-    if args.start:  # the run's landmarks, GT-ascending as the regulariser expects
-        table = record["tables"]["landmarks"]
-        lm_cfg = LandmarkConfig(m=len(table), every=args.every, batch_size=args.landmark_batch)
-        landmarks = [SPACE.parse(a) for a in table.sort_values("gt", kind="stable")["arch"]]
+    if record:  # the run's landmarks, GT-ascending as the regulariser expects
+        table = record["tables"]["landmarks"].sort_values("gt", kind="stable")
+        landmarks = [SPACE.parse(a) for a in table["arch"]]
     else:
-        landmarks = nb201.sample(lm_cfg.m, args.seed)
+        landmarks = nb201.sample(args.landmarks, args.seed)
+    lm_cfg = LandmarkConfig(m=len(landmarks), every=args.every, batch_size=args.landmark_batch)
 
     kinds = {"plain": None, "regularised": LandmarkRegularizer, "every backward": EveryBackward}
     models = {name: model() for name in kinds}
@@ -167,6 +174,7 @@ def main(argv=None) -> None:
           f"{ratio:.2f} and {official:.2f} (every {lm_cfg.every}, landmark batch {lm_cfg.batch_size or spos.batch_size}, "
           f"violated {_common.median(violated):.2f}{', from ' + Path(args.start).name if args.start else ''}), "
           f"{args.repeats} repeats, {device}, {args.threads} thread(s)")
+
 
 if __name__ == "__main__":
     main()
