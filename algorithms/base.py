@@ -66,6 +66,9 @@ class NoOptions:
 class SuperNetTrainer:
     options_type: type = NoOptions
     supports_distributed = True  # data-parallel over torchrun ranks (algorithms/distributed.py)
+    # On CUDA a step makes no synchronising call unless the algorithm must read a device value
+    # on the host to decide what to compute (tests/test_cuda.py counts them).
+    host_syncs_per_step = False
 
     def __init__(self, model: torch.nn.Module, task: Task, cfg: TrainConfig, seed: int, space: SearchSpace,
                  regularizer: LandmarkRegularizer | None = None, options=None):

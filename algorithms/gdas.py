@@ -55,6 +55,7 @@ def gumbel_noise(shape, gen: torch.Generator) -> torch.Tensor:
 
 class GDAS(DifferentiableTrainer):
     options_type = GDASOptions
+    host_syncs_per_step = True  # each cell's sampled ops are read on the host to run only those
 
     def mixture(self, epoch: int) -> torch.Tensor:
         n_cells = self.model.n_cells

@@ -277,6 +277,14 @@ class LandmarkConfig:
             raise ValueError(f"landmarks.batch_size must be >= 0 (0: the training batch size), got {self.batch_size}")
 
 
+def flat_hinge(loss_form: str, terms: torch.Tensor) -> bool:
+    """True when the loss is the hinge at zero on every pair, so its backward would add
+    exact zeros and the trainer may skip it. Decided only where reading the terms costs
+    no device sync (the CPU); elsewhere False, so every backward runs, as the official
+    loop does."""
+    return loss_form == "hinge" and terms.device.type == "cpu" and not bool(terms.detach().any())
+
+
 class LandmarkRegularizer:
     """Builds the landmark ranking loss for one training step.
 
@@ -317,8 +325,8 @@ class LandmarkRegularizer:
 
         info: coefficient, n_pairs, violated_fraction (a 0-d tensor: the share of pairs
         whose better landmark has the higher loss; NaN when no pair was evaluated),
-        zero_gradient (True when the loss is the hinge at zero on every pair, so its
-        gradient is exactly zero everywhere)."""
+        zero_gradient (`flat_hinge`: True when the gradient is known, without a device
+        sync, to be exactly zero everywhere)."""
         coef = self.coefficient(epoch)
         if coef <= 0:
             return None, {"coefficient": coef, "n_pairs": 0, "violated_fraction": math.nan, "zero_gradient": True}
@@ -330,8 +338,5 @@ class LandmarkRegularizer:
         terms = self.loss_form(worse, better)
         loss = coef * (terms.sum() if self.cfg.pair_reduction == "sum" else terms.mean())
         violated = (better > worse).float().mean().detach()  # a tensor: no host sync per step
-        # The hinge is flat where no pair is violated, so its backward would add exact zeros: the
-        # trainer may skip it (one host sync; ~3/4 of the official loss's steps at micro scale).
-        zero_gradient = self.cfg.loss_form == "hinge" and not bool(terms.detach().any())
         return loss, {"coefficient": coef, "n_pairs": len(pairs), "violated_fraction": violated,
-                      "zero_gradient": zero_gradient}
+                      "zero_gradient": flat_hinge(self.cfg.loss_form, terms)}

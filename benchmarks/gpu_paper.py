@@ -30,7 +30,6 @@ import argparse
 import contextlib
 import json
 import math
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +40,7 @@ from lmreg.algorithms.base import get_algorithm
 from lmreg.algorithms.landmark_reg import LandmarkRegularizer
 from lmreg.algorithms.scoring import score
 from lmreg.bench.datasets.tasks import Task, get_spec
+from lmreg.bench.devices import count_host_syncs
 from lmreg.experiments.runconfig import load_config
 from lmreg.spaces import nb201
 from lmreg.spaces.base import get_space
@@ -85,16 +85,7 @@ def timed_epochs(trainer, epoch: int, device, repeats: int, autocast: bool) -> f
 
 
 def count_syncs(trainer, epoch: int, device) -> int | None:
-    if device.type != "cuda":
-        return None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        torch.cuda.set_sync_debug_mode("warn")
-        try:
-            trainer.train_epoch(epoch)
-        finally:
-            torch.cuda.set_sync_debug_mode("default")
-    return sum("synchroniz" in str(w.message).lower() for w in caught)
+    return count_host_syncs(lambda: trainer.train_epoch(epoch)) if device.type == "cuda" else None
 
 
 def paper_hours(cfg, step_s: dict, score_s: float) -> float:

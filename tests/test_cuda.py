@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 import torch
 
-from lmreg.algorithms.base import TrainConfig, get_algorithm
+from lmreg.algorithms.base import algorithm_names, get_algorithm
 from lmreg.algorithms.landmark_reg import LandmarkConfig, LandmarkRegularizer
 from lmreg.algorithms.scoring import BN_MODES, score
 from lmreg.bench.datasets.tasks import Task, get_spec
+from lmreg.bench.devices import count_host_syncs
 from lmreg.experiments.runconfig import load_config
 from lmreg.spaces import nb201
 from lmreg.spaces.nb201_net import NB201Net, NetConfig
@@ -136,28 +137,31 @@ def test_interrupted_gpu_run_resumes(name, tmp_path):
                                rtol=1e-3, atol=1e-4)
 
 
-def test_training_steps_do_not_sync_the_host():
-    """A SPOS step with the landmark loss (forward, backward, clip, step) makes no
-    synchronising CUDA call: torch raises in sync-debug mode 'error' if it does."""
-    _, task = _tasks()
-    model = _net().to(GPU)
+def _augmented_task():
+    """A task whose training transform crops and flips: its random draws are copied to
+    the device on every step."""
+    spec = dataclasses.replace(get_spec("smoke-fmnist"), crop_padding=2, hflip=True)
+    return Task(spec, _arrays(n_train=256, n_valid=48), GPU)
+
+
+@pytest.mark.parametrize("name", algorithm_names())
+def test_training_steps_do_not_sync_the_host(name):
+    """The real epoch loop of every algorithm (augmented batches, arch steps, the landmark
+    loss and its flat-hinge test, clip, step, zero_grad) makes no synchronising CUDA call
+    per step unless the algorithm declares that it must: the epoch's curves are read once
+    at its end, so an epoch of 6 steps makes as many syncs as one of 2."""
+    cfg = load_config("quick", [*SMOKE, *ALGORITHMS[name], "train.epochs=2", "train.warmup_epochs=0"])
+    model = _net(cfg.net.cell).to(GPU)
     lms = [(0, 0, 0, 3, 0, 0), (0, 0, 0, 2, 0, 0), (1, 2, 3, 4, 1, 2), (3, 3, 3, 3, 3, 3)]
     reg = LandmarkRegularizer(LandmarkConfig(m=4), lms, warmup_epochs=0, epochs=2)
-    trainer = get_algorithm("spos")(model, task, TrainConfig(epochs=2, warmup_epochs=0, batch_size=32), 0,
-                                    SPACE, reg)
-    batches = list(task.batches("train", 32))
-    lx, ly = next(task.batches("valid", 32))
-    trainer.forward_backward(*batches[0], 0)  # warm: first-call allocations
-    torch.cuda.synchronize()
-    torch.cuda.set_sync_debug_mode("error")
-    try:
-        for x, y in batches:
-            trainer.forward_backward(x, y, 0)
-            penalty, _ = reg.penalty(model, lx, ly, 0, trainer.pair_rng)
-            penalty.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            trainer.opt.step()
-            trainer.opt.zero_grad(set_to_none=False)
-    finally:
-        torch.cuda.set_sync_debug_mode("default")
+    trainer = get_algorithm(name)(model, _augmented_task(), dataclasses.replace(cfg.train, batch_size=32), 0,
+                                  SPACE, reg, cfg.algo)
+    epoch = 1  # regularised, and a search epoch of GDAS/PC-DARTS
+    trainer.train_epoch(epoch, max_steps=2)  # warm: first-call allocations, cuDNN's choices
+    short = count_host_syncs(lambda: trainer.train_epoch(epoch, max_steps=2))
+    long = count_host_syncs(lambda: trainer.train_epoch(epoch, max_steps=6))
+    if trainer.host_syncs_per_step:
+        assert long > short, f"{name} declares host syncs per step but made none"
+    else:
+        assert long == short, f"{name}: {(long - short) / 4:g} synchronising calls per step"
     assert all(torch.isfinite(p).all() for p in model.parameters())

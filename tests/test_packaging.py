@@ -73,3 +73,38 @@ def test_every_subpackage_is_installed():
     found = {"lmreg." + ".".join(init.parent.relative_to(ROOT).parts)
              for folder in FOLDERS for init in (ROOT / folder).rglob("__init__.py")}
     assert found - listed == set(), f"not in pyproject.toml's packages: {sorted(found - listed)}"
+
+
+# Standard-library modules newer than the oldest Python a package might claim.
+STDLIB_SINCE = {"tomllib": (3, 11), "wsgiref.types": (3, 11)}
+
+
+def _python_floor() -> tuple[int, int]:
+    import re
+    import tomllib
+    spec = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    major, minor = re.fullmatch(r">=\s*(\d+)\.(\d+)", spec.strip()).groups()
+    return int(major), int(minor)
+
+
+def test_the_python_floor_holds_for_every_module():
+    """requires-python may not promise an interpreter on which a module fails: each
+    module must parse with that version's grammar and import no newer stdlib module."""
+    floor = _python_floor()
+    assert floor <= sys.version_info[:2], "the suite must run on the oldest Python it claims"
+    too_new = []
+    for folder in (*FOLDERS, "lmreg"):
+        for path in (ROOT / folder).rglob("*.py"):
+            tree = ast.parse(path.read_text(), feature_version=floor)
+            for node in ast.walk(tree):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                         else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+                too_new += [f"{path.relative_to(ROOT)}: {n} needs {STDLIB_SINCE[n]}" for n in names
+                            if n in STDLIB_SINCE and STDLIB_SINCE[n] > floor]
+    assert not too_new, too_new
+
+
+def test_readme_states_the_python_floor():
+    import re
+    stated = re.findall(r"Python (\d+)\.(\d+)\+", (ROOT / "README.md").read_text())
+    assert stated and {(int(a), int(b)) for a, b in stated} == {_python_floor()}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from lmreg.bench.devices import to_device
+
 
 def random_crop(x: torch.Tensor, padding: int, generator: torch.Generator | None = None,
                 fill: float = 0.0) -> torch.Tensor:
@@ -13,8 +15,8 @@ def random_crop(x: torch.Tensor, padding: int, generator: torch.Generator | None
         return x
     n, _, h, w = x.shape
     padded = F.pad(x, (padding,) * 4, value=fill)
-    dy = torch.randint(0, 2 * padding + 1, (n,), generator=generator, device="cpu").to(x.device)
-    dx = torch.randint(0, 2 * padding + 1, (n,), generator=generator, device="cpu").to(x.device)
+    dy = to_device(torch.randint(0, 2 * padding + 1, (n,), generator=generator, device="cpu"), x.device)
+    dx = to_device(torch.randint(0, 2 * padding + 1, (n,), generator=generator, device="cpu"), x.device)
     rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
     cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
     batch = torch.arange(n, device=x.device)[:, None, None, None]
@@ -23,5 +25,5 @@ def random_crop(x: torch.Tensor, padding: int, generator: torch.Generator | None
 
 
 def random_hflip(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    flip = (torch.rand(x.shape[0], generator=generator, device="cpu") < 0.5).to(x.device)
+    flip = to_device(torch.rand(x.shape[0], generator=generator, device="cpu") < 0.5, x.device)
     return torch.where(flip[:, None, None, None], x.flip(3), x)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lmreg.bench.devices import to_device
 from lmreg.bench.errors import UnknownNameError
 from lmreg.bench.fileio import atomic_path
 
@@ -314,7 +315,7 @@ class Task:
                 shuffle: bool = False, train_augment: bool = False,
                 drop_last: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n = self.size(split)
-        order = (torch.randperm(n, generator=generator).to(self.device) if shuffle
+        order = (to_device(torch.randperm(n, generator=generator), self.device) if shuffle
                  else torch.arange(n, device=self.device))
         stop = n - n % batch_size if drop_last else n
         for start in range(0, stop, batch_size):
