@@ -162,3 +162,38 @@ def test_keys_are_checked():
     for bad in ("30310", "303105", 303101):
         with pytest.raises(GTFileError):
             nb201_pypi.key_to_arch(bad)
+
+
+def test_nb201_subsets_are_the_published_counts():
+    from lmreg.bench.quality import nb201_subsets
+    subsets = nb201_subsets(nb201.to_str(a) for a in nb201.all_archs())
+    sizes = [len(v) for v in subsets.values()]
+    assert sizes == [15625, 6466, 6461]
+    unique = list(subsets.values())[1]
+    assert len({nb201.canonical(nb201.parse(a)) for a in unique}) == 6466
+
+
+def test_large_pools_simulate_the_same_taus_one_by_one(monkeypatch):
+    from lmreg.paper_figures import noise
+    truth = np.random.default_rng(1).normal(size=300)
+    batched = noise._simulated_taus(truth, 0.3, None, 2, n_sim=5, seed=3)
+    monkeypatch.setattr(noise, "LARGE_N", 100)
+    np.testing.assert_allclose(noise._simulated_taus(truth, 0.3, None, 2, n_sim=5, seed=3), batched, atol=1e-12)
+
+
+@needs_pkg
+def test_bench_info_prints_reliability_per_subset(tables, capsys):
+    from lmreg.bench.quality import reliability_by_subset
+    from lmreg.experiments.cli import main
+    table = tables[C10]
+    subsets = reliability_by_subset(table, "valid_acc")
+    all_cells, unique, connected = subsets.values()
+    # duplicates agree with their twins seed by seed less than chance: they inflate tau
+    assert all_cells["seed_tau"] > unique["seed_tau"] + 0.01
+    assert unique["seed_tau"] >= connected["seed_tau"]
+    assert 0.85 < unique["seed_tau"] < unique["ceiling"] < 1
+    assert main(["bench", "info", C10]) == 0
+    out = capsys.readouterr().out
+    assert "valid_acc   mean over seeds: min 9.71" in out and "max 91.61" in out
+    lines = [l for l in out.splitlines() if l.startswith("subset")]
+    assert len(lines) == 3 and "6466 unique cells: seed tau 0.897" in lines[1]
