@@ -47,7 +47,7 @@ def cmd_reproduce(args) -> int:
     cluster = options_from_args(args)
     print(reproduce(args.name, scale=args.scale, out_dir=args.out, workers=args.workers, dry_run=args.dry_run,
                     seconds_per_epoch=args.seconds_per_epoch, level=args.level, progress=not args.no_progress,
-                    cluster=cluster))
+                    cluster=cluster, score_files=args.scores))
     return 0
 
 
@@ -153,6 +153,8 @@ def add_parsers(sub) -> None:
                         "(without it, GPU configs have no estimate)")
     q.add_argument("--level", type=_level, default=0.95, help="interval level (default 0.95)")
     q.add_argument("--no-progress", action="store_true")
+    q.add_argument("--scores", action="append", default=[], metavar="FILE",
+                   help="B2: also evaluate this score file (CSV/JSON, as `lmreg score` reads it); repeatable")
     from lmreg.experiments.cluster import add_cluster_args
     add_cluster_args(q)
     q.set_defaults(func=cmd_reproduce)
