@@ -53,8 +53,8 @@ def oracle_scores(scores: pd.DataFrame, source_gt: pd.Series) -> pd.DataFrame:
     return pool
 
 
-# The hierarchical bootstrap costs about 1 s per (row, M) per 100 replicates on 2 busy cores:
-# it is computed for Kendall tau on the CIFAR-10 block only, with fewer replicates than B1's.
+# The hierarchical bootstrap dominates rendering (replicates x seeds x pool² sign comparisons per
+# row and M): it is computed for Kendall tau on the CIFAR-10 block only, with fewer replicates than B1's.
 HB_REPLICATES = 500
 
 
