@@ -61,3 +61,9 @@ class GroundTruth(Protocol):
 
     def frame(self, epoch: int = -1) -> pd.DataFrame:
         """One row per run: arch, seed, every metric at ``epoch``, the scalars."""
+
+
+def gt_metric(table: GroundTruth) -> str:
+    """The metric a table's ground truth is: ``meta["gt_metric"]`` where the source says
+    (e.g. a table that ships only validation accuracies), else test_acc."""
+    return str(table.meta.get("gt_metric", "test_acc"))

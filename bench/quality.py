@@ -37,3 +37,42 @@ def table_warnings(table: GroundTruth, num_classes: int = 10, train_size: int | 
             out.append(f"the seeds barely agree (Kendall tau between seeds {np.nanmean(taus):.2f} < {MIN_SEED_TAU}): "
                        "the ranking is mostly noise; train longer, add seeds or evaluate on more images")
     return out
+
+
+def reliability(matrix) -> dict:
+    """Seed-vs-seed Kendall tau (mean, min, max over seed pairs), split-half tau and the
+    noise ceiling (paper_figures.noise) of an architectures x seeds matrix."""
+    from lmreg.paper_figures.noise import noise_ceiling, seed_taus
+
+    taus = seed_taus(matrix)
+    out = {"archs": int(len(matrix.dropna(how="all"))), "seed_tau": float(np.mean(taus)) if taus else np.nan,
+           "seed_tau_min": min(taus, default=np.nan), "seed_tau_max": max(taus, default=np.nan),
+           "seed_pairs": len(taus)}
+    try:
+        out.update(noise_ceiling(matrix))
+    except ValueError:  # too few complete rows for the noise model
+        pass
+    return out
+
+
+def nb201_subsets(archs) -> dict[str, list[str]]:
+    """The cell subsets whose reliability tells how much isomorphic duplicates and
+    chance-level cells inflate it: all cells, one per isomorphism class (NB201's 6,466
+    unique cells), and those unique cells whose input reaches the output (the others
+    compute a constant and sit at chance, tied)."""
+    from lmreg.spaces import nb201
+
+    archs = list(archs)
+    parsed = {a: nb201.parse(a) for a in archs}
+    unique = [a for a in archs if nb201.representative(parsed[a]) == parsed[a]]
+    connected = [a for a in unique if nb201.is_connected(parsed[a])]
+    return {f"all {len(archs)} cells": archs, f"{len(unique)} unique cells": unique,
+            f"{len(connected)} unique connected cells": connected}
+
+
+def reliability_by_subset(table: GroundTruth, metric: str) -> dict[str, dict]:
+    """reliability() of an NB201 table on every nb201_subsets() subset; other spaces: all rows."""
+    matrix = table.seed_matrix(metric)
+    if table.space != "nb201":
+        return {f"all {len(matrix)} archs": reliability(matrix)}
+    return {label: reliability(matrix.loc[archs]) for label, archs in nb201_subsets(matrix.index).items()}

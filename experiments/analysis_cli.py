@@ -1,4 +1,4 @@
-"""The analysis verbs of `lmreg`: reproduce, report, regress."""
+"""The analysis verbs of `lmreg`: reproduce, report, regress, score."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def cmd_reproduce(args) -> int:
     cluster = options_from_args(args)
     print(reproduce(args.name, scale=args.scale, out_dir=args.out, workers=args.workers, dry_run=args.dry_run,
                     seconds_per_epoch=args.seconds_per_epoch, level=args.level, progress=not args.no_progress,
-                    cluster=cluster))
+                    cluster=cluster, score_files=args.scores))
     return 0
 
 
@@ -100,6 +100,36 @@ def cmd_regress(args) -> int:
     return 1 if failed else 0
 
 
+def _seed_list(text: str) -> list[int]:
+    """'0-9' or '0,1,5': distinct non-negative seeds."""
+    try:
+        if "-" in text and "," not in text:
+            lo, hi = (int(x) for x in text.split("-"))
+            seeds = list(range(lo, hi + 1))
+        else:
+            seeds = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        seeds = []
+    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"seeds must be distinct integers >= 0 as '0-9' or '0,1,2', got {text!r}")
+    return seeds
+
+
+def cmd_score(args) -> int:
+    from pathlib import Path
+    from lmreg.experiments.score_file import configs_for, evaluate_file, render
+    configs = configs_for(args.benchmark, args.seeds, args.preset, args.set)
+    records = evaluate_file(args.file, configs, label=args.label)
+    out = Path(args.out) if args.out else Path("runs") / f"score-{Path(args.file).stem}"
+    result = render(records, out, level=args.level)
+    print(result["preamble"])
+    print()
+    from lmreg.paper_figures.aggregate import to_markdown
+    print(to_markdown(result["display"].T.reset_index().rename(columns={"index": "metric", 0: "value"})))
+    print("\nwritten: " + ", ".join(map(str, result["files"])))
+    return 0
+
+
 def add_parsers(sub) -> None:
     from lmreg.paper_figures.definitions import DEFINITIONS, SCALES
 
@@ -123,6 +153,8 @@ def add_parsers(sub) -> None:
                         "(without it, GPU configs have no estimate)")
     q.add_argument("--level", type=_level, default=0.95, help="interval level (default 0.95)")
     q.add_argument("--no-progress", action="store_true")
+    q.add_argument("--scores", action="append", default=[], metavar="FILE",
+                   help="B2: also evaluate this score file (CSV/JSON, as `lmreg score` reads it); repeatable")
     from lmreg.experiments.cluster import add_cluster_args
     add_cluster_args(q)
     q.set_defaults(func=cmd_reproduce)
@@ -159,3 +191,24 @@ def add_parsers(sub) -> None:
     q.add_argument("--note", default="", help="with --write-baseline: a note kept in the file (e.g. how the "
                                                "tolerance was sized)")
     q.set_defaults(func=cmd_regress)
+
+    q = sub.add_parser("score", help="evaluate any ranker's per-architecture scores from a file",
+                       description="Evaluate a score file (CSV with columns arch,score or JSON {arch: score}; "
+                                   "architectures as official strings or the space's keys; higher = better) "
+                                   "exactly as super-net runs are evaluated: the same landmark and pool draws "
+                                   "per seed, every ranking metric with Student-t and hierarchical-bootstrap "
+                                   "intervals, the GT's noise ceiling, a search on the scores, and the "
+                                   "rank-scatter figure. Refused in one line: unparseable or duplicate "
+                                   "architectures, non-finite scores, a pool the file does not cover.")
+    q.add_argument("file", help="score file (.csv or .json)")
+    q.add_argument("--benchmark", required=True, help="ground truth, e.g. nb201-real-cifar10-valid")
+    q.add_argument("--seeds", type=_seed_list, default=list(range(10)), help="run seeds (default 0-9)")
+    q.add_argument("--preset", default=None, help="run config whose draws are used (default: the space's paper "
+                                                  "preset: nb201-cifar10, m=50, pools of 200)")
+    q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key, e.g. landmarks.m=30 or eval.pool_size=100")
+    q.add_argument("--label", default=None, help="row name (default: the file's stem)")
+    q.add_argument("--out", default=None, help="folder for summary.md/.csv/.tex and rank_scatter.png "
+                                               "(default runs/score-STEM)")
+    q.add_argument("--level", type=_level, default=0.95)
+    q.set_defaults(func=cmd_score)

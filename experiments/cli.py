@@ -100,8 +100,10 @@ def cmd_bench_convert(args) -> int:
 def cmd_bench_info(args) -> int:
     from lmreg.bench import registry
     table = registry.load(args.benchmark)
+    from lmreg.bench.ground_truth import gt_metric
+    metric = gt_metric(table)
     with _user_keys():
-        acc = table.per_arch("test_acc")
+        acc = table.per_arch(metric)
     print(f"benchmark   {args.benchmark}  ({registry.resolve(args.benchmark)})")
     print(f"space/task  {table.space} / {table.task}")
     if table.meta.get("identity"):  # built by `lmreg bench build`
@@ -112,12 +114,13 @@ def cmd_bench_info(args) -> int:
                                           "  (older than the official semantics: rebuild to compare with new runs)"))
     print(f"rows        {len(table)}  ({len(acc)} architectures, seeds {sorted(set(table.seeds.tolist()))}, "
           f"{table.epochs} epochs){'' if table.meta.get('complete', True) else '  INCOMPLETE build'}")
+    label = "test acc" if metric == "test_acc" else metric
     if len(acc.dropna()):
-        print(f"test acc    mean over seeds: min {acc.min():.2f}  median {acc.median():.2f}  max {acc.max():.2f}")
+        print(f"{label:11s} mean over seeds: min {acc.min():.2f}  median {acc.median():.2f}  max {acc.max():.2f}")
     else:
-        print("test acc    no values")
+        print(f"{label:11s} no values")
     from lmreg.paper_figures.noise import noise_ceiling, predicted_agreement, seed_taus
-    for metric in [m for m in ("test_acc", "eval_acc") if m in table.metrics]:
+    for metric in dict.fromkeys([metric, *(m for m in ("test_acc", "eval_acc") if m in table.metrics)]):
         matrix = table.seed_matrix(metric)
         taus = seed_taus(matrix)
         if not taus:
@@ -133,12 +136,27 @@ def cmd_bench_info(args) -> int:
               f"{c['ceiling_hi']:.3f}] (Kendall tau a ranker knowing the true accuracies would reach "
               f"against the {c['k']}-seed mean); split-half tau {c['split_half']:.3f}, predicted with "
               f"{more}")
+    _print_subset_reliability(table, gt_metric(table))
     print(f"cost        {_cost_line(np.asarray(table.scalars['wall_time'], dtype=float))}, "
           f"devices {table.meta.get('devices', 'not recorded')}")
     print(f"recipe      {table.recipe}")
     if table.meta.get("identity"):  # built by `lmreg bench build`
         _print_table_warnings(table)
     return 0
+
+
+def _print_subset_reliability(table, metric: str) -> None:
+    """Reliability per cell subset where the subsets differ (NB201 tables with isomorphic
+    duplicates or cells stuck at chance): how much those inflate the seed agreement."""
+    from lmreg.bench.quality import reliability_by_subset
+    subsets = reliability_by_subset(table, metric)
+    if len({r["archs"] for r in subsets.values()}) < 2:
+        return
+    for label, r in subsets.items():
+        ceiling = (f"; noise ceiling {r['ceiling']:.3f}, split-half {r['split_half']:.3f} ({r['k']} seeds, "
+                   f"{r['n_archs']} complete)") if "ceiling" in r else ""
+        print(f"subset      {metric} on {label}: seed tau {r['seed_tau']:.3f} "
+              f"({r['seed_tau_min']:.3f} to {r['seed_tau_max']:.3f}){ceiling}")
 
 
 def _cost_line(wall: np.ndarray) -> str:

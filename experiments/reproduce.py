@@ -286,6 +286,11 @@ def collect(defn: Definition, scale: str, out_dir: str | Path) -> list[EntryResu
 DERIVED = {"B1": "lmreg.experiments.b1"}
 
 
+# Definitions computed from ground-truth labels alone, with no grid of runs: their module's
+# reproduce(scale, out_dir, dry_run, level, score_files, progress) does all of it.
+LABELS_ONLY = {"B2": "lmreg.experiments.b2"}
+
+
 def derived_stage(name: str):
     import importlib
     return importlib.import_module(DERIVED[name]) if name in DERIVED else None
@@ -302,10 +307,17 @@ def render(name: str, scale: str, out_dir: str | Path, level: float = 0.95) -> t
 
 def reproduce(name: str, scale: str = "micro", out_dir: str | Path | None = None, workers: int = 2,
               dry_run: bool = False, seconds_per_epoch: float | None = None, level: float = 0.95,
-              progress: bool = True, cluster=None) -> str:
+              progress: bool = True, cluster=None, score_files=()) -> str:
     """``cluster``: experiments.cluster.ClusterOptions; None or executor "pool" runs the
-    grid in this machine's process pool."""
+    grid in this machine's process pool. ``score_files``: rankers' score files for the
+    definitions that take them (B2)."""
     defn = get_definition(name)
+    if name in LABELS_ONLY:
+        import importlib
+        return importlib.import_module(LABELS_ONLY[name]).reproduce(scale, out_dir, dry_run, level, score_files,
+                                                                    progress)
+    if score_files:
+        raise ConfigError(f"--scores applies to {', '.join(LABELS_ONLY)} only, not {name}")
     defn.grid(scale)
     out_dir = Path(out_dir or f"runs/reproduce-{scale}")
     runs = plan(defn, scale, out_dir, seconds_per_epoch)

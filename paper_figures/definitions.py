@@ -491,7 +491,22 @@ DEFINITIONS: dict[str, Definition] = {
         f"without growing and M={50 + GROW_ROUNDS * GROW_K} from the start (the paper's Fig. 2 right; not in "
         "the official code).",
         {s: _g1_grid(s) for s in SCALES}, render_g1),
+    "B2": Definition(
+        "B2", "Ranking quality from labels alone on the real NB201 ground truth", "table",
+        "Landmark predictors (MLP, GCN; mse and pairwise) trained on M = 10..200 landmarks drawn as the "
+        "super-net runs draw them, parameters and FLOPs of the C=16, N=5 networks and any score files, on "
+        "pools of 200 over 10 seeds against the real NB201 CIFAR-10 GT (nb201-real-cifar10-valid), with "
+        "intervals and the noise ceiling; the same landmarks and predictions scored against CIFAR-100 and "
+        "ImageNet16-120 (transfer); a figure of Kendall tau against M. Needs no GPU and no download "
+        "(experiments/b2.py).",
+        {s: () for s in SCALES}, lambda defn, scale, results, out_dir, level: _render_b2(out_dir, level)),
 }
+
+
+def _render_b2(out_dir: Path, level: float):
+    from lmreg.experiments.b2 import SCORE_NAME
+    from lmreg.paper_figures.b2 import render_b2
+    return render_b2(Path(out_dir) / "B2" / SCORE_NAME, out_dir, level)
 
 
 class UnknownDefinition(KeyError):

@@ -70,14 +70,14 @@ def write_grid(defn_name: str, out: Path, quality=lambda cfg: 0.8 if cfg.use_lan
 
 # Registry and dry runs ---------------------------------------------------------------
 def test_registry_errors(capsys):
-    assert list(DEFINITIONS) == ["T1", "T2", "F1", "F2", "B1", "G1"]
-    with pytest.raises(KeyError, match="valid names: T1, T2, F1, F2, B1, G1"):
+    assert list(DEFINITIONS) == ["T1", "T2", "F1", "F2", "B1", "G1", "B2"]
+    with pytest.raises(KeyError, match="valid names: T1, T2, F1, F2, B1, G1, B2"):
         get_definition("T3")
     with pytest.raises(KeyError, match="valid scales: micro, paper"):
         get_definition("T1").grid("huge")
     assert main(["reproduce", "T3", "--dry-run"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "valid names: T1, T2, F1, F2, B1, G1" in err[0]
+    assert len(err) == 1 and "valid names: T1, T2, F1, F2, B1, G1, B2" in err[0]
     # Paper values: none recorded, every field ready to fill
     assert all(pv.paper_value is None for table in PAPER_VALUES.values() for pv in table.values())
 

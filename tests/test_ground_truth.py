@@ -12,14 +12,14 @@ import pandas as pd
 import pytest
 
 from lmreg.bench import analog, nb101, registry
-from lmreg.bench.ground_truth import GroundTruth
-from lmreg.bench.gt_table import GTTable
+from lmreg.bench.ground_truth import GroundTruth, gt_metric
+from lmreg.bench.gt_table import GTFileError, GTTable
 from lmreg.spaces import nb201
 
 ROOT = Path(__file__).resolve().parents[1]
 # source -> the registry name of a benchmark of that kind
 SOURCES = {"built": "micro-fmnist-nb201", "nb201-official": "nb201-cifar10", "analog": "analog-nb201",
-           "nb101": "nb101"}
+           "nb101": "nb101", "nb201-pypi": "nb201-real-cifar100"}
 
 
 def _built(tmp):
@@ -51,7 +51,17 @@ def _nb101(tmp):
     return nb101.NB101Table.read(nb101.convert_nb101(tmp / "nb101.tfrecord", tmp / "nb101.h5"))
 
 
-MAKERS = {"built": _built, "nb201-official": _nb201_official, "analog": _analog, "nb101": _nb101}
+def _nb201_pypi(tmp):
+    from lmreg.bench import nb201_pypi
+    try:
+        src = nb201_pypi.data_file("nb201-real-cifar100")
+    except GTFileError:
+        pytest.skip("optional extra nb201-pypi is not installed")
+    return nb201_pypi.table_from_raw("nb201-real-cifar100", nb201_pypi.read_raw(src))
+
+
+MAKERS = {"built": _built, "nb201-official": _nb201_official, "analog": _analog, "nb101": _nb101,
+          "nb201-pypi": _nb201_pypi}
 
 
 @pytest.fixture(scope="module", params=list(MAKERS))
@@ -71,13 +81,13 @@ def test_is_a_ground_truth_of_its_benchmarks_space(source):
     assert isinstance(table, GroundTruth)
     assert table.space == registry.BENCHMARKS[SOURCES[name]].space
     assert isinstance(table.task, str) and isinstance(table.recipe, dict) and isinstance(table.meta, dict)
-    assert "test_acc" in table.metrics and table.epochs >= 1
+    assert gt_metric(table) in table.metrics and table.epochs >= 1
 
 
 def test_per_arch_is_a_float_series_by_key(source):
     _, table = source
-    gt = table.per_arch()
-    assert isinstance(gt, pd.Series) and gt.dtype == np.float64 and gt.name == "test_acc"
+    gt = table.per_arch(gt_metric(table))
+    assert isinstance(gt, pd.Series) and gt.dtype == np.float64 and gt.name == gt_metric(table)
     assert gt.index.name == "arch" and gt.index.is_unique and gt.index.is_monotonic_increasing
     assert all(_key_ok(table.space, k) for k in gt.index)
     assert len(gt) >= 2 and not gt.isna().any()  # every fixture table is complete
@@ -90,7 +100,7 @@ def test_per_arch_is_a_float_series_by_key(source):
 
 def test_seed_matrix_row_mean_is_per_arch(source):
     _, table = source
-    for metric in ("test_acc", table.metrics[-1]):
+    for metric in (gt_metric(table), table.metrics[-1]):
         gt, matrix = table.per_arch(metric), table.seed_matrix(metric)
         assert set(gt.index) <= set(matrix.index)
         assert set(matrix.columns) == set(np.unique(table.seeds).tolist())
@@ -101,20 +111,21 @@ def test_rows_agree(source):
     _, table = source
     frame = table.frame()
     n = len(table)
-    assert n == len(frame) == len(table.seeds) == int(table.seed_matrix().notna().to_numpy().sum())
+    assert n == len(frame) == len(table.seeds) == int(table.seed_matrix(gt_metric(table)).notna().to_numpy().sum())
     assert all(len(v) == n for v in table.scalars.values())
     assert {"arch", "seed", *table.metrics} <= set(frame.columns)
-    by_arch = frame.groupby("arch")["test_acc"].mean()
-    np.testing.assert_allclose(by_arch.loc[table.per_arch().index], table.per_arch())
+    gt = table.per_arch(gt_metric(table))
+    by_arch = frame.groupby("arch")[gt_metric(table)].mean()
+    np.testing.assert_allclose(by_arch.loc[gt.index], gt)
 
 
 def test_last_epoch_is_minus_one_and_out_of_range_fails(source):
     _, table = source
-    pd.testing.assert_series_equal(table.per_arch("test_acc", -1), table.per_arch("test_acc", table.epochs - 1))
-    pd.testing.assert_frame_equal(table.seed_matrix("test_acc", -1),
-                                  table.seed_matrix("test_acc", table.epochs - 1))
+    m = gt_metric(table)
+    pd.testing.assert_series_equal(table.per_arch(m, -1), table.per_arch(m, table.epochs - 1))
+    pd.testing.assert_frame_equal(table.seed_matrix(m, -1), table.seed_matrix(m, table.epochs - 1))
     with pytest.raises(LookupError) as e:
-        table.per_arch("test_acc", table.epochs + 1)
+        table.per_arch(m, table.epochs + 1)
     assert str(table.epochs + 1) in str(e.value) and "\n" not in str(e.value)
 
 
