@@ -83,6 +83,8 @@ class SearchSpace(Protocol):
 SPACES = {
     "nb201": "lmreg.spaces.nb201_space:SPACE",
     "nb101": "lmreg.spaces.nb101_space:SPACE",
+    "darts": "lmreg.spaces.darts_space:SPACE",
+    "darts-nds": "lmreg.spaces.darts_space:NDS_SPACE",
 }
 
 

@@ -1,0 +1,72 @@
+"""The DARTS cell space behind the SearchSpace protocol: the encoding is `darts`, the
+networks `darts_net`; this module only connects them to the harness. Two op sets are
+registered: `darts` (DARTS's 8 ops, 'none' included) and `darts-nds` (NDS's DARTS
+design space: the 7 ops without 'none').
+
+`NetSpec` in this space: C is the first stage's cell width (DARTS `init_channels`),
+N the number of cells in all (DARTS `layers`, reduction cells included; DARTS-V2 on
+CIFAR-10 is C=36, N=20). The super-net follows DARTS's search network (pools
+followed by BN); `build_standalone` is DARTS's reference network (no BN after pools),
+and `build_path_net` the stand-alone network of one super-net path (pools followed
+by BN), which is what `subnet_state` fills exactly.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Iterable
+
+from . import darts, darts_net
+from .base import NetSpec
+
+
+class DartsSpace:
+    semantics = darts_net.SEMANTICS
+    supports_mixture = False
+
+    def __init__(self, name: str, ops: tuple[str, ...]):
+        self.name = name
+        self.ops = ops
+
+    def parse(self, text: str) -> darts.Genotype:
+        return darts.parse(text, self.ops)
+
+    def key(self, arch) -> str:
+        return darts.key(darts.check(arch, self.ops))
+
+    def sample(self, n: int, seed: int, exclude: Iterable = ()) -> list[darts.Genotype]:
+        """Distinct canonical genotypes drawn as the official sampler draws (darts.random_genotype)."""
+        return darts.sample(n, seed, self.ops, exclude)
+
+    def sample_path(self, rng: random.Random) -> darts.Genotype:
+        """One genotype of the official sampler: uniform inputs (with replacement) and ops."""
+        return darts.random_genotype(rng, self.ops)
+
+    def check_net(self, net: NetSpec) -> None:
+        if net.C < 1 or net.N < 1:
+            raise ValueError(f"DARTS needs net.C >= 1 (first-stage width) and net.N >= 1 (cells in all), "
+                             f"got C={net.C}, N={net.N}")
+
+    def _config(self, net: NetSpec, in_channels: int, num_classes: int, pool_bn: bool) -> darts_net.NetConfig:
+        return darts_net.NetConfig(C=net.C, layers=net.N, in_channels=in_channels, num_classes=num_classes,
+                                   bn_affine=net.bn_affine, bn_track_running_stats=net.bn_track_running_stats,
+                                   ops=self.ops, pool_bn=pool_bn)
+
+    def build_supernet(self, net: NetSpec, in_channels: int, num_classes: int) -> darts_net.DartsNet:
+        return darts_net.DartsNet(self._config(net, in_channels, num_classes, pool_bn=True))
+
+    def build_standalone(self, arch, net: NetSpec, in_channels: int, num_classes: int) -> darts_net.DartsNet:
+        return darts_net.DartsNet(self._config(net, in_channels, num_classes, pool_bn=False),
+                                  darts.check(arch, self.ops))
+
+    def build_path_net(self, arch, net: NetSpec, in_channels: int, num_classes: int) -> darts_net.DartsNet:
+        """The stand-alone network of one super-net path (the super-net's op semantics)."""
+        return darts_net.DartsNet(self._config(net, in_channels, num_classes, pool_bn=True),
+                                  darts.check(arch, self.ops))
+
+    def subnet_state(self, supernet, standalone) -> dict:
+        return darts_net.subnet_state(supernet, standalone)
+
+
+SPACE = DartsSpace("darts", darts.OPS)
+NDS_SPACE = DartsSpace("darts-nds", darts.NDS_OPS)
