@@ -205,6 +205,10 @@ def test_key_round_trip_and_canonical_pair_order():
     swapped = darts.Genotype([("skip_connect", 0), ("max_pool_3x3", 0)] + list(g.normal[2:]), (2, 3, 4, 5),
                              g.reduce, (5, 4, 3, 2))
     assert swapped.normal[:2] == (("max_pool_3x3", 0), ("skip_connect", 0)) and swapped.reduce_concat == (2, 3, 4, 5)
+    # input before op: an earlier op of OPS on the later input still comes second
+    mixed = darts.Genotype([("max_pool_3x3", 1), ("sep_conv_3x3", 0)] + list(g.normal[2:]), (2, 3, 4, 5),
+                           g.reduce, (2, 3, 4, 5))
+    assert mixed.normal[:2] == (("sep_conv_3x3", 0), ("max_pool_3x3", 1))
     assert darts.key(g).startswith("Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ")
     assert "\n" not in darts.key(g)
 
@@ -424,3 +428,16 @@ def test_spos_trains_the_darts_supernet():
     trainer.train_epoch(0)
     moved = [k for k, v in model.state_dict().items() if not torch.equal(v, before[k])]
     assert any(".edges." in k for k in moved) and any(k.startswith("stem") for k in moved)
+
+
+def test_factorized_reduce_reads_even_and_odd_pixels():
+    """DARTS FactorizedReduce: conv_1 on pixels (2i, 2j), conv_2 on (2i+1, 2j+1), after ReLU."""
+    from lmreg.spaces.darts_net import FactorizedReduce, Zero
+    fr = FactorizedReduce(2, 4, NetConfig(bn_affine=False))
+    x = torch.randn(2, 2, 6, 6)
+    r = x.relu()
+    a = torch.einsum("oc,bchw->bohw", fr.conv_1.weight[:, :, 0, 0], r[:, :, 0::2, 0::2])
+    b = torch.einsum("oc,bchw->bohw", fr.conv_2.weight[:, :, 0, 0], r[:, :, 1::2, 1::2])
+    torch.testing.assert_close(fr(x), torch.nn.functional.batch_norm(torch.cat([a, b], 1), None, None,
+                                                                       training=True), rtol=0, atol=1e-5)
+    assert Zero(2)(x).shape == (2, 2, 3, 3) and not Zero(2)(x).any()
