@@ -13,6 +13,7 @@ import h5py
 import pandas as pd
 
 from lmreg.bench import analog, nb101, nb201_official, nb201_pypi
+from lmreg.bench import nds
 from lmreg.bench.ground_truth import GroundTruth
 from lmreg.bench.gt_table import FORMAT as GT_FORMAT
 from lmreg.bench.gt_table import GTFileError, GTTable
@@ -83,6 +84,7 @@ def _build_registry() -> dict[str, Benchmark]:
                            "NAS-Bench-101, 423,624 cells x 3 repeats at 108 epochs (convert once: "
                            f"`lmreg bench convert nb101 nasbench_only108.tfrecord`; ${nb101.ENV_H5})",
                            nb101.h5_path, nb101.NB101Table.read, space="nb101"))
+    found.append(Benchmark("nds-darts", nds.ABOUT, nds.default_path, nds.load, source=nds.source_file, space=nds.SPACE))
     return {b.name: b for b in found}
 
 

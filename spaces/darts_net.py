@@ -23,10 +23,10 @@ network uses affine off in its cells, its stand-alone network affine on).
 Super-net (DARTS's search cell, single path): node k holds one module per (input j,
 op) for every j < k and every op of the space; a genotype's pair (op, j) of node k runs
 the module (k, j, op). Two pairs of one node with the same input and op share that
-module (with running BN statistics on, it updates them twice per pass). A super-net path needs the full concat (every node), since the channels of
-the cell output are fixed. `subnet_state` copies a path's modules into a stand-alone
-network built with the same config (`pool_bn` on), which then computes exactly what
-the super-net computes on that path.
+module (with running BN statistics on, it updates them twice per pass). A super-net
+path needs the full concat (every node), since the channels of the cell output are fixed.
+`subnet_state` copies a path's modules into a stand-alone network built with the same
+config (`pool_bn` on), which then computes exactly what the super-net computes on that path.
 """
 
 from __future__ import annotations
