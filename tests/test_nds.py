@@ -155,3 +155,22 @@ def test_benchmark_converts_on_first_use_from_the_env(tmp_path, monkeypatch):
     from lmreg.spaces.base import get_space
     space = get_space(table.space)
     assert all(space.key(space.parse(a)) == a for a in table.archs)
+
+
+def test_spos_smoke_run_on_an_nds_table(tmp_path, capsys):
+    """The existing runner, SPOS and the landmark loss run on darts-nds against an NDS-layout
+    table (values random; the run checks the plumbing, not a ranking)."""
+    from lmreg.experiments.cli import main
+    rng = np.random.default_rng(0)
+    jobs = []
+    for g in darts.sample(16, 5, darts.NDS_OPS):
+        genotype = {"normal": [list(p) for p in g.normal], "normal_concat": list(g.normal_concat),
+                    "reduce": [list(p) for p in g.reduce], "reduce_concat": list(g.reduce_concat)}
+        err = float(rng.uniform(5, 50))
+        jobs.append(job(genotype, 0, [err + 10, err], [err + 12, err + 1]))
+    table = tmp_path / "nds.h5"
+    nds.convert_nds(write(tmp_path, jobs), table)
+    code = main(["train", "--smoke", "--preset", "micro", "--seeds", "0", "--no-progress",
+                 "--set", "space=darts-nds", "--set", f"benchmark={table}", "--set", "gt_metric=test_acc",
+                 "--set", "net.C=4", "--set", "net.N=3", "--set", "net.bn_affine=false"])
+    assert code == 0 and "smoke run of micro passed (spos" in capsys.readouterr().out
