@@ -17,15 +17,6 @@ from lmreg.spaces.base import ArchError, NetSpec, SearchSpace, get_space
 from lmreg.spaces.darts_net import DartsNet, NetConfig, subnet_state
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny convolutions: one thread is faster on a loaded shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # Genotypes as printed in quark0/darts cnn/genotypes.py (DARTS_V1, DARTS_V2) and in the
 # landmark code's nasws/cnn/search_space/darts/genotype.py (PC_DARTS_cifar, range concat).
 DARTS_V1 = ("Genotype(normal=[('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('skip_connect', 0), ('sep_conv_3x3', 1), "
