@@ -16,9 +16,10 @@ Ops (cnn/operations.py): sep_conv_k is ReLU-dwconv(k)-conv1x1-BN applied twice (
 only in the first); dil_conv_k is ReLU-dwconv(k, dilation 2)-conv1x1-BN once; pools
 3x3 with padding 1 (average without counting the padding); skip_connect is the identity,
 or FactorizedReduce at stride 2; none is zeros (subsampled at stride 2). DARTS's search
-network follows every pool by a BN (`pool_bn`, on in the super-net), its stand-alone
-network does not. `bn_affine` applies to every BN of the network (DARTS's search
-network uses affine off in its cells, its stand-alone network affine on).
+network follows every pool by a BN without affine parameters (`pool_bn`), its stand-alone
+reference network does not; the pool BN holds no parameters, so both count the same.
+`bn_affine` applies to every other BN of the network (DARTS's search network uses affine
+off in its cells, its stand-alone network affine on).
 
 Super-net (DARTS's search cell, single path): node k holds one module per (input j,
 op) for every j < k and every op of the space; a genotype's pair (op, j) of node k runs
@@ -26,7 +27,8 @@ the module (k, j, op). Two pairs of one node with the same input and op share th
 module (with running BN statistics on, it updates them twice per pass). A super-net
 path needs the full concat (every node), since the channels of the cell output are fixed.
 `subnet_state` copies a path's modules into a stand-alone network built with the same
-config (`pool_bn` on), which then computes exactly what the super-net computes on that path.
+config (`pool_bn` on), which then computes exactly what the super-net computes on that path;
+with `pool_bn` off it is DARTS's reference network, which differs from the path after every pool.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ class NetConfig:
     bn_affine: bool = True
     bn_track_running_stats: bool = False  # off: batch statistics also at evaluation (the paper)
     ops: tuple = darts.OPS      # the super-net's candidate ops
-    pool_bn: bool = False       # BN after every pool (DARTS's search network)
+    pool_bn: bool = False       # BN (affine off) after every pool (DARTS's search network)
     auxiliary: bool = False     # DARTS's CIFAR auxiliary head (needs 8x8 maps after cell 2*layers//3)
 
     def __post_init__(self):
@@ -137,7 +139,9 @@ def build_op(name: str, c: int, stride: int, cfg: NetConfig) -> nn.Module:
             pool = nn.MaxPool2d(3, stride, 1)
         else:
             pool = AvgPool3x3() if stride == 1 else nn.AvgPool2d(3, stride, 1, count_include_pad=False)
-        return nn.Sequential(pool, _bn(c, cfg)) if cfg.pool_bn else pool
+        if not cfg.pool_bn:
+            return pool
+        return nn.Sequential(pool, nn.BatchNorm2d(c, affine=False, track_running_stats=cfg.bn_track_running_stats))
     kind, _, size = name.rpartition("_")
     k = int(size[0])
     if kind == "sep_conv":

@@ -5,19 +5,21 @@ design space: the 7 ops without 'none').
 
 `NetSpec` in this space: C is the first stage's cell width (DARTS `init_channels`),
 N the number of cells in all (DARTS `layers`, reduction cells included; DARTS-V2 on
-CIFAR-10 is C=36, N=20). The super-net follows DARTS's search network (pools
-followed by BN); `build_standalone` is DARTS's reference network (no BN after pools),
-and `build_path_net` the stand-alone network of one super-net path (pools followed
-by BN), which is what `subnet_state` fills exactly.
+CIFAR-10 is C=36, N=20). The super-net follows DARTS's search network (every pool
+followed by a BN without parameters). `build_standalone` is the stand-alone network of
+one super-net path (the same pool BNs), which `subnet_state` fills exactly; its parameter
+count is that of DARTS's reference network, `build_reference`, which differs from it only
+by having no BN after the pools.
 """
 
 from __future__ import annotations
 
+import json
 import random
 from typing import Iterable
 
 from . import darts, darts_net
-from .base import NetSpec
+from .base import ArchError, NetSpec
 
 
 class DartsSpace:
@@ -33,6 +35,17 @@ class DartsSpace:
 
     def key(self, arch) -> str:
         return darts.key(darts.check(arch, self.ops))
+
+    def table_keys(self, text: str) -> dict[str, str]:
+        """The canonical key of a genotype typed in DARTS's notation or as NDS's JSON object."""
+        s = text.strip() if isinstance(text, str) else text
+        if isinstance(s, str) and s.startswith("{"):
+            try:
+                value = json.loads(s)
+            except json.JSONDecodeError as e:
+                raise ArchError(f"malformed DARTS genotype {s[:80]!r}: not JSON ({e.msg})") from None
+            return {self.key(darts.check(value, self.ops)): ""}
+        return {self.key(self.parse(text)): ""}
 
     def sample(self, n: int, seed: int, exclude: Iterable = ()) -> list[darts.Genotype]:
         """Distinct canonical genotypes drawn as the official sampler draws (darts.random_genotype)."""
@@ -56,12 +69,13 @@ class DartsSpace:
         return darts_net.DartsNet(self._config(net, in_channels, num_classes, pool_bn=True))
 
     def build_standalone(self, arch, net: NetSpec, in_channels: int, num_classes: int) -> darts_net.DartsNet:
-        return darts_net.DartsNet(self._config(net, in_channels, num_classes, pool_bn=False),
-                                  darts.check(arch, self.ops))
-
-    def build_path_net(self, arch, net: NetSpec, in_channels: int, num_classes: int) -> darts_net.DartsNet:
         """The stand-alone network of one super-net path (the super-net's op semantics)."""
         return darts_net.DartsNet(self._config(net, in_channels, num_classes, pool_bn=True),
+                                  darts.check(arch, self.ops))
+
+    def build_reference(self, arch, net: NetSpec, in_channels: int, num_classes: int) -> darts_net.DartsNet:
+        """DARTS's reference NetworkCIFAR of one genotype: no BN after the pools."""
+        return darts_net.DartsNet(self._config(net, in_channels, num_classes, pool_bn=False),
                                   darts.check(arch, self.ops))
 
     def subnet_state(self, supernet, standalone) -> dict:

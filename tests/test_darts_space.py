@@ -6,6 +6,7 @@ cnn/operations.py); super-net paths against stand-alone networks given the path'
 from __future__ import annotations
 
 import collections
+import json
 import random
 from types import SimpleNamespace
 
@@ -98,7 +99,7 @@ def test_standalone_params_match_the_darts_reference_network(text, C, layers, au
 def test_darts_v2_params_are_darts_published_value():
     g = darts.parse(DARTS_V2)
     assert reference_params(g, 36, 20) == DARTS_V2_PARAMS
-    net = get_space("darts").build_standalone(g, NetSpec(C=36, N=20, bn_affine=True), 3, 10)
+    net = get_space("darts").build_reference(g, NetSpec(C=36, N=20, bn_affine=True), 3, 10)
     assert n_params(net) == DARTS_V2_PARAMS
     # V1's normal cell has one dil_conv_3x3 fewer than V2's (a skip_connect instead)
     v1 = DartsNet(NetConfig(C=36, layers=20), darts.parse(DARTS_V1))
@@ -345,7 +346,7 @@ def test_supernet_path_equals_standalone(genotype, affine, track):
     supernet = space.build_supernet(net, 1, 10)
     if affine:
         _random_weights(supernet, 1)
-    standalone = space.build_path_net(genotype, net, 1, 10)
+    standalone = space.build_standalone(genotype, net, 1, 10)
     standalone.load_state_dict(subnet_state(supernet, standalone))
     x = torch.randn(3, 1, 8, 8)
     # evaluation first: with running statistics, a module that two pairs of one node share
@@ -373,19 +374,39 @@ def test_paths_use_their_own_modules_only():
                     assert got == ((e, op) in used), (ci, e, op)
 
 
-def test_reference_standalone_differs_from_the_path_net_only_by_the_pool_bns():
+def test_reference_network_differs_from_the_path_network_only_after_pools():
+    """build_reference is DARTS's NetworkCIFAR (no BN after pools): the same parameters as
+    build_standalone, the same output on a genotype without pools, another one with pools."""
     space = get_space("darts")
     net = NetSpec(C=4, N=3)
     supernet = space.build_supernet(net, 1, 10)
     x = torch.randn(3, 1, 8, 8)
     no_pool = darts.parse(DARTS_V2.replace("max_pool_3x3", "sep_conv_5x5"))
-    ref = space.build_standalone(no_pool, net, 1, 10)
+    ref = space.build_reference(no_pool, net, 1, 10)
     ref.load_state_dict(subnet_state(supernet, ref))
     torch.testing.assert_close(supernet(x, no_pool), ref(x), rtol=0, atol=1e-5)
     pools = darts.parse(DARTS_V2)
-    ref = space.build_standalone(pools, net, 1, 10)
+    ref = space.build_reference(pools, net, 1, 10)
     ref.load_state_dict(subnet_state(supernet, ref))
     assert not torch.allclose(supernet(x, pools), ref(x), atol=1e-3)
+    big = NetSpec(C=36, N=20)
+    assert n_params(space.build_standalone(pools, big, 3, 10)) == n_params(space.build_reference(pools, big, 3, 10)) \
+        == DARTS_V2_PARAMS
+    pool_bns = [m for m in space.build_standalone(pools, net, 1, 10).modules()
+                if isinstance(m, torch.nn.Sequential) and isinstance(m[0], torch.nn.MaxPool2d)]
+    assert pool_bns and all(not m[1].affine for m in pool_bns)
+
+
+def test_table_keys_accept_darts_and_nds_notation():
+    space = get_space("darts-nds")
+    g = darts.parse(DARTS_V2)
+    nds_json = json.dumps({"normal": [list(p) for p in reversed(g.normal)][::-1], "normal_concat": [5, 4, 3, 2],
+                           "reduce": [list(p) for p in g.reduce], "reduce_concat": [2, 3, 4, 5]})
+    assert space.table_keys(DARTS_V2) == space.table_keys(nds_json) == {darts.key(g): ""}
+    with pytest.raises(ArchError, match="not JSON"):
+        space.table_keys("{'normal': ")
+    with pytest.raises(ArchError, match="malformed DARTS genotype"):
+        space.table_keys("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|")
 
 
 def test_supernet_refuses_what_it_cannot_run():
