@@ -244,3 +244,28 @@ def one_hot(arch, ops: Sequence[str] = OPS) -> list[float]:
             vec.extend(block)
         vec.extend(1.0 if c in concat else 0.0 for c in FULL_CONCAT)
     return vec
+
+
+def mutate(arch, rng: random.Random, ops: Sequence[str] = OPS) -> Genotype:
+    """The official mutation (landmark code, `DartsSearchSpace.mutate_topology`, rate 1):
+    in both cells, each pair independently redraws its input with probability 1/8
+    (rate / (2 * nodes)) uniformly from the node's inputs 0..k-1, then its op with
+    probability 1/8 (rate / len(DARTS's 8 ops)) uniformly from ``ops``; the concat is
+    kept. As in the official code the redraw may return the old value (its exclusion of
+    the old value subtracts an op name from input indices and vice versa), and the child
+    may equal its parent. The official code draws ops from all 8 DARTS ops also on NDS;
+    here they come from the space's own op set."""
+    g = check(arch, ops)
+    p_input, p_op = 1 / (2 * NODES), 1 / len(OPS)
+
+    def cell(pairs):
+        out = []
+        for p, (op, inp) in enumerate(pairs):
+            if rng.random() < p_input:
+                inp = rng.randrange(CELL_INPUTS + p // 2)
+            if rng.random() < p_op:
+                op = ops[rng.randrange(len(ops))]
+            out.append((op, inp))
+        return out
+
+    return Genotype(cell(g.normal), g.normal_concat, cell(g.reduce), g.reduce_concat)

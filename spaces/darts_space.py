@@ -55,6 +55,10 @@ class DartsSpace:
         """One genotype of the official sampler: uniform inputs (with replacement) and ops."""
         return darts.random_genotype(rng, self.ops)
 
+    def mutate(self, arch, rng: random.Random) -> darts.Genotype:
+        """The official evolutionary search's mutation (darts.mutate)."""
+        return darts.mutate(arch, rng, self.ops)
+
     def check_net(self, net: NetSpec) -> None:
         if net.C < 1 or net.N < 1:
             raise ValueError(f"DARTS needs net.C >= 1 (first-stage width) and net.N >= 1 (cells in all), "

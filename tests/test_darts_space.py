@@ -306,6 +306,35 @@ def test_sampler_is_the_official_distribution(name, ops):
         assert close(op_count[op], 16 * n, 1 / len(ops)), op
 
 
+def test_mutation_is_the_official_per_pair_redraw():
+    """Official mutate_topology at rate 1: per pair, input redrawn with probability 1/8 (uniform
+    over the node's inputs, the old one included), op redrawn with probability 1/8 (uniform,
+    the old one included); concat kept. So a pair keeps its input with probability
+    7/8 + 1/8 * 1/k and its op with 7/8 + 1/8 * 1/len(ops)."""
+    space = get_space("darts-nds")
+    parent = space.parse(DARTS_V2.replace("normal_concat=[2, 3, 4, 5]", "normal_concat=[3, 5]"))
+    rng = random.Random(0)
+    n = 3000
+    same_input = collections.Counter()
+    same_op = 0
+    for _ in range(n):
+        child = space.mutate(parent, rng)
+        assert child.normal_concat == (3, 5) and child.reduce_concat == (2, 3, 4, 5)
+        assert "none" not in child.ops
+        # pairs of a node may reorder in the canonical form: compare nodes as multisets
+        for a, b in ((parent.normal, child.normal), (parent.reduce, child.reduce)):
+            for k in range(4):
+                pa, pb = a[2 * k:2 * k + 2], b[2 * k:2 * k + 2]
+                same_input[k] += sorted(i for _, i in pa) == sorted(i for _, i in pb)
+                same_op += sorted(o for o, _ in pa) == sorted(o for o, _ in pb)
+    for k in range(4):
+        keep = 7 / 8 + 1 / 8 / (k + 2)
+        p = keep ** 2            # both inputs of the node kept (a lower bound on "same multiset")
+        assert p - 0.03 < same_input[k] / (2 * n) < p + 0.05, k
+    keep_op = (7 / 8 + 1 / 8 / 7) ** 2
+    assert keep_op - 0.03 < same_op / (8 * n) < keep_op + 0.05
+
+
 def test_one_hot_encoding_counts_pairs():
     g = darts.parse(DARTS_V2)
     v = darts.one_hot(g)
