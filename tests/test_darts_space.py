@@ -317,8 +317,11 @@ def test_mutation_is_the_official_per_pair_redraw():
     n = 3000
     same_input = collections.Counter()
     same_op = 0
+    seen_inputs = collections.defaultdict(set)
     for _ in range(n):
         child = space.mutate(parent, rng)
+        for p, (_, i) in enumerate(child.normal + child.reduce):
+            seen_inputs[p % 8 // 2].add(i)
         assert child.normal_concat == (3, 5) and child.reduce_concat == (2, 3, 4, 5)
         assert "none" not in child.ops
         # pairs of a node may reorder in the canonical form: compare nodes as multisets
@@ -331,6 +334,7 @@ def test_mutation_is_the_official_per_pair_redraw():
         keep = 7 / 8 + 1 / 8 / (k + 2)
         p = keep ** 2            # both inputs of the node kept (a lower bound on "same multiset")
         assert p - 0.03 < same_input[k] / (2 * n) < p + 0.05, k
+    assert all(seen_inputs[k] == set(range(k + 2)) for k in range(4))  # every earlier node reachable
     keep_op = (7 / 8 + 1 / 8 / 7) ** 2
     assert keep_op - 0.03 < same_op / (8 * n) < keep_op + 0.05
 
