@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from lmreg.algorithms.landmark_reg import (
-    LOSS_FORMS, OFFICIAL_SCHEDULES, AdjacentPairsSampler, AllPairsSampler, LandmarkConfig, LandmarkRegularizer,
+    LOSS_FORMS, OFFICIAL_SCHEDULES, PAIR_SAMPLERS, AdjacentPairsSampler, AllPairsSampler, LandmarkConfig, LandmarkRegularizer,
     OfficialPairSampler,
     UniformPairSampler, hinge, linear, logistic, make_loss_form,
     make_pair_sampler, make_schedule, official_schedule, softplus,
@@ -132,6 +132,16 @@ def test_hinge_gradient_directions():
 def test_smooth_forms_push_the_same_way(form):
     d_worse, d_better = _grads(form, 1.0, 2.0)
     assert d_worse < 0 < d_better and d_better == pytest.approx(-d_worse)
+
+
+@pytest.mark.parametrize("name", sorted(PAIR_SAMPLERS))
+def test_every_pair_sampler_draws_pairs_of_distinct_landmarks_repeatably(name):
+    """Pairs index two different landmarks of the m given; a seeded rng gives the same pairs."""
+    sampler = make_pair_sampler(name)
+    for m in (2, 5, 12):
+        pairs = sampler.pairs(m, random.Random(3))
+        assert pairs and all(0 <= i < m and 0 <= j < m and i != j for i, j in pairs)
+        assert sampler.pairs(m, random.Random(3)) == pairs
 
 
 @pytest.mark.parametrize("name", sorted(LOSS_FORMS))
