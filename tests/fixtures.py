@@ -34,6 +34,19 @@ class Interrupted(Exception):
     pass
 
 
+# Overrides that keep a registered algorithm's test run short or valid (its own settings on top of
+# `algorithm=NAME`); an algorithm not listed runs with its defaults.
+SHORT_RUN = {
+    "gdas": ["algo.search_epochs=1", "algo.tau_epochs=2"],
+    "pcdarts": ["algo.search_epochs=1", "net.cell=partial_channel"],
+}
+
+
+def algorithm_overrides(name: str) -> list[str]:
+    """`--set` overrides that select a registered algorithm for a short test run."""
+    return [f"algorithm={name}", *SHORT_RUN.get(name, ())]
+
+
 def interrupted_and_whole(cfg, tmp_path: Path, after_epoch: int = 1) -> tuple[dict, dict]:
     """(record of a run stopped after `after_epoch` and resumed, record of the same run
     made in one go): the run driver's checkpoint/resume, in process."""

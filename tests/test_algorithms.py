@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lmreg.algorithms.base import TrainConfig
+from lmreg.algorithms.base import SuperNetTrainer, TrainConfig, algorithm_names, get_algorithm
 from lmreg.algorithms.fairnas import FairNAS
 from lmreg.algorithms.gdas import GDAS, GDASOptions, gumbel_hard_weights, temperature
 from lmreg.algorithms.landmark_reg import LandmarkConfig, LandmarkRegularizer
@@ -23,7 +23,7 @@ from lmreg.spaces import nb201
 from lmreg.spaces.base import Mixture
 from lmreg.spaces.nb201_net import NB201Net, NetConfig, channel_shuffle, soft_path_weights
 from lmreg.spaces.nb201_space import SPACE
-from tests.fixtures import interrupted_and_whole, tiny_task
+from tests.fixtures import SHORT_RUN, algorithm_overrides, interrupted_and_whole, tiny_task
 
 SMOKE = ["task=smoke-fmnist", "train.batch_size=64", "landmarks.m=4", "eval.pool_size=10", "eval.every=1",
          "eval.n_images=256", "eval.batch_size=128"]
@@ -300,17 +300,14 @@ def test_pcdarts_mixture_is_softmax_of_alpha():
     torch.testing.assert_close(trainer.mixture(0), torch.softmax(trainer.alphas, -1))
 
 
-# End to end ------------------------------------------------------------------------------
-ALGORITHMS = {
-    "fairnas": ["algorithm=fairnas"],
-    "gdas": ["algorithm=gdas", "algo.search_epochs=1", "algo.tau_epochs=2"],
-    "pcdarts": ["algorithm=pcdarts", "algo.search_epochs=1", "net.cell=partial_channel"],
-}
+# End to end: every registered algorithm -----------------------------------------------
+def test_short_run_settings_name_registered_algorithms():
+    assert set(SHORT_RUN) <= set(algorithm_names())
 
 
-@pytest.mark.parametrize("name", sorted(ALGORITHMS))
+@pytest.mark.parametrize("name", algorithm_names())
 def test_interrupted_run_resumes_to_the_same_record(name, tmp_path):
-    cfg = load_config("quick", [*SMOKE, *ALGORITHMS[name], "train.epochs=3", "train.warmup_epochs=1"])
+    cfg = load_config("quick", [*SMOKE, *algorithm_overrides(name), "train.epochs=3", "train.warmup_epochs=1"])
     resumed, whole = interrupted_and_whole(cfg, tmp_path)
     for table in ("evals", "pool", "landmarks"):
         assert resumed["tables"][table].equals(whole["tables"][table]), table
@@ -334,13 +331,13 @@ def test_alpha_samples_pick_the_peaked_cell():
     assert trainer.search_candidates({"not-a-cell"})[1] == []
 
 
-@pytest.mark.parametrize("name", ["spos", "gdas"])
+@pytest.mark.parametrize("name", algorithm_names())
 def test_search_result_in_the_record(name, tmp_path):
-    """The pick is the best-scored candidate; its GT percentile is computed by hand
-    over every cell of the table: 100 * (cells with lower GT) / (cells - 1)."""
+    """The pick is the best-scored pool architecture, or, for an algorithm with its own
+    search_candidates, the best-scored of its alpha samples; its GT percentile is computed by
+    hand over every cell of the table: 100 * (cells with lower GT) / (cells - 1)."""
     from lmreg.bench import registry
-    overrides = [*SMOKE, "train.epochs=2", "train.warmup_epochs=1"] + (
-        ALGORITHMS[name] if name in ALGORITHMS else [])
+    overrides = [*SMOKE, *algorithm_overrides(name), "train.epochs=2", "train.warmup_epochs=1"]
     rec = read_record(run(load_config("quick", overrides), tmp_path))
     result = rec["attrs"]["search_result"]
     gt = registry.load("micro-fmnist-nb201").per_arch("eval_acc")
@@ -348,7 +345,7 @@ def test_search_result_in_the_record(name, tmp_path):
     lower = sum(v < result["gt"] for v in gt.to_numpy())
     assert result["gt_percentile"] == pytest.approx(100 * lower / (len(gt) - 1))
     assert rec["attrs"]["final_metrics"]["search_gt_percentile"] == result["gt_percentile"]
-    if name == "spos":
+    if get_algorithm(name).search_candidates is SuperNetTrainer.search_candidates:
         pool = rec["tables"]["pool"]
         assert result["method"] == "best-scored pool architecture"
         assert result["arch"] == pool.loc[pool["score_acc"].idxmax(), "arch"]

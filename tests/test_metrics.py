@@ -6,6 +6,7 @@ from scipy import stats as scipy_stats
 
 from lmreg.paper_figures.metrics import (
     METRICS,
+    SEARCH_METRICS,
     all_metrics,
     batched_metric,
     get_metric,
@@ -429,7 +430,27 @@ def test_hierarchical_bootstrap_diff_pairs_seeds_and_pool_draws():
         hierarchical_bootstrap_diff(base, [(p, g + 1) for p, g in base])
 
 
-@pytest.mark.parametrize("name", ["kendall_tau", "sparse_kendall_tau", "spearman_rho", "p_at_10"])
+def test_hierarchical_bootstrap_counts_undefined_replicates_and_refuses_past_a_share():
+    """A resampled pool that repeats one architecture has no Kendall tau. Pool of 2: half the
+    replicates (both draws alike, probability 1/2); pool of 3: 1 in 9 (3 / 3^3); pool of 5:
+    about 1 in 625 (5 / 5^5)."""
+    from lmreg.paper_figures.stats import MAX_UNDEFINED_SHARE
+    two = hierarchical_bootstrap([(np.array([0.0, 1.0]), np.array([0.0, 1.0]))], "kendall_tau", n_boot=2000)
+    assert abs(two["undefined"] - 1000) < 6 * math.sqrt(2000 * 0.25) and two["n_boot"] == 2000
+    assert math.isnan(two["lo"]) and math.isnan(two["hi"])  # far past the share: no interval
+    three = hierarchical_bootstrap([(np.arange(3.0), np.arange(3.0))], "kendall_tau", n_boot=2000)
+    assert abs(three["undefined"] - 2000 / 9) < 6 * math.sqrt(2000 / 9) and math.isnan(three["lo"])  # 11 %
+    five = hierarchical_bootstrap([(np.arange(5.0), np.arange(5.0))], "kendall_tau", n_boot=2000)
+    assert 0 < five["undefined"] < MAX_UNDEFINED_SHARE * 2000 and five["lo"] == five["hi"] == 1.0
+    diff = hierarchical_bootstrap_diff([(np.array([1.0, 0.0]), np.array([0.0, 1.0]))],
+                                       [(np.array([0.0, 1.0]), np.array([0.0, 1.0]))], n_boot=2000)
+    assert abs(diff["undefined"] - 1000) < 6 * math.sqrt(2000 * 0.25) and math.isnan(diff["lo"])
+    rng = np.random.default_rng(2)
+    base, _ = _pools(3, 40, rng)
+    assert hierarchical_bootstrap(base, n_boot=300)["undefined"] == 0
+
+
+@pytest.mark.parametrize("name", [*METRICS, *SEARCH_METRICS])
 def test_batched_metric_equals_the_metric_row_by_row(name):
     rng = np.random.default_rng(5)
     gt = np.round(rng.uniform(84, 87, 60), 2)
@@ -438,5 +459,7 @@ def test_batched_metric_equals_the_metric_row_by_row(name):
     got = batched_metric(name)(pred[idx], gt[idx])
     want = [get_metric(name)(pred[i], gt[i]) for i in idx]
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
-    if name != "p_at_10":  # a constant GT row has no order
-        assert math.isnan(batched_metric(name)(pred[None, :12], np.full((1, 12), 85.0))[0])
+    flat = np.full((1, 12), 85.0)  # a constant GT row: whatever the metric says, batched says too
+    np.testing.assert_equal(batched_metric(name)(pred[None, :12], flat), [get_metric(name)(pred[:12], flat[0])])
+    if name in ("kendall_tau", "sparse_kendall_tau", "spearman_rho"):  # correlations: no order, no value
+        assert math.isnan(batched_metric(name)(pred[None, :12], flat)[0])

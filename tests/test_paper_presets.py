@@ -5,6 +5,7 @@ table (no NB201 CIFAR-10 table is reachable here): it only has to name NB201 cel
 
 import pytest
 
+from lmreg.algorithms.base import algorithm_names
 from lmreg.experiments.cli import main
 from tests.fixtures import write_cifar10
 
@@ -26,11 +27,21 @@ def test_paper_preset_smoke_at_full_size(cifar, monkeypatch, capsys):
     assert "smoke run of nb201-cifar10 passed (spos on cifar10, cpu, C=16 N=5)" in out
 
 
+def _paper_preset(algorithm: str) -> str:
+    """The NB201 CIFAR-10 paper preset that trains `algorithm`."""
+    from lmreg.experiments.runconfig import PRESET_DIR, load_config
+    found = [p.stem for p in sorted(PRESET_DIR.glob("nb201-cifar10*.toml")) if load_config(p.stem).algorithm == algorithm]
+    assert found, f"no nb201-cifar10* paper preset trains the registered algorithm {algorithm!r}"
+    return found[0]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("preset", ["nb201-cifar10-fairnas", "nb201-cifar10-gdas", "nb201-cifar10-pcdarts"])
-def test_algorithm_paper_presets_smoke(preset, cifar, monkeypatch, capsys):
-    """One cell per stage (net.N=1) to keep it short on a CPU; everything else as the preset."""
+@pytest.mark.parametrize("algorithm", algorithm_names())
+def test_algorithm_paper_presets_smoke(algorithm, cifar, monkeypatch, capsys):
+    """Every registered algorithm's paper preset, one cell per stage (net.N=1) to keep it short on a
+    CPU; everything else as the preset."""
     monkeypatch.setenv("LMREG_CIFAR10_DIR", str(cifar))
+    preset = _paper_preset(algorithm)
     assert main(["train", "--preset", preset, "--smoke", "--max-steps", "1", *GT, "--set", "net.N=1"]) == 0
     assert f"smoke run of {preset} passed" in capsys.readouterr().out
 

@@ -1,5 +1,5 @@
-"""Nothing lost, nothing silent: one test per class of failure (issue 9), plus the
-split between user errors and bugs in the command's exit (issue 8).
+"""Nothing lost, nothing silent: one test per class of failure, plus the split between
+user errors and bugs in the command's exit.
 
 The sweep behind these classes (tests/sweep_bad_inputs.py) runs every case
 against the real command; these tests keep each mechanism honest."""
