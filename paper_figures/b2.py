@@ -23,6 +23,12 @@ BLOCK_NAMES = {"nb201-real-cifar10-valid": "CIFAR-10 (cifar10-valid)", "nb201-re
                "nb201-real-imagenet16-120": "ImageNet16-120"}
 
 
+# The ground truth the landmarks are drawn and scored on, and the tasks its pools transfer to.
+BENCHMARK = "nb201-real-cifar10-valid"
+TRANSFER = ("nb201-real-cifar100", "nb201-real-imagenet16-120")
+SCORE_NAME = "scores.csv.gz"  # the scores experiments/b2.py stores under OUT/B2/
+
+
 def _label(row: str, kind: str) -> str:
     if kind == "predictor":
         return row_label("predictor", row)
@@ -72,7 +78,6 @@ def summarize_pools(pools, metric: str, level: float, n_boot: int = HB_REPLICATE
 
 def render_b2(scores_path: str | Path, out_dir: str | Path, level: float = 0.95) -> tuple[str, list[Path]]:
     from lmreg.bench import registry
-    from lmreg.experiments.b2 import BENCHMARK, TRANSFER
     from lmreg.paper_figures.noise import noise_ceiling
 
     scores = pd.read_csv(scores_path)

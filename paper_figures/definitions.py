@@ -504,8 +504,7 @@ DEFINITIONS: dict[str, Definition] = {
 
 
 def _render_b2(out_dir: Path, level: float):
-    from lmreg.experiments.b2 import SCORE_NAME
-    from lmreg.paper_figures.b2 import render_b2
+    from lmreg.paper_figures.b2 import SCORE_NAME, render_b2
     return render_b2(Path(out_dir) / "B2" / SCORE_NAME, out_dir, level)
 
 
