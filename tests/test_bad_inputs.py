@@ -21,13 +21,14 @@ from lmreg.bench.datasets import tasks
 from lmreg.bench.errors import ConfigError
 from lmreg.bench.gt_table import GTFileError, GTTable
 from lmreg.experiments import cli
-from lmreg.experiments.config import INT64_MAX, override
+from lmreg.experiments.config import override
 from lmreg.experiments.gt_build import journal_path
 from lmreg.experiments.runconfig import RunConfig, load_config
 from lmreg.results.records import RecordError, read_record, write_record
 from lmreg.spaces.base import ArchError, get_space, space_names
 
 ROOT = Path(__file__).resolve().parent.parent
+INT64_MAX = 2**63 - 1  # numpy, torch and HDF5 take seeds as int64
 MICRO_GT = ROOT / "bench" / "data" / "micro_fmnist_nb201.h5"
 TINY = ["--preset", "quick", "--no-progress", "--workers", "1", "--set", "train.epochs=2",
         "--set", "eval.every=1", "--set", "eval.pool_size=10", "--set", "landmarks.m=4",
