@@ -332,3 +332,14 @@ def test_journal_rows_of_the_wrong_shape_are_refused_with_their_line(tmp_path, c
     before = out.read_bytes()
     _refused(["bench", "build", "--out", out, *BUILD, "--archs", "2"], capsys, "line 3", "not a build row")
     assert out.read_bytes() == before
+
+
+# The real command, in child processes ------------------------------------------------
+def test_sweep_fast_subset(capsys):
+    """The sweep's fast subset (a case or two of every class above, no training) must
+    pass strictly: expected exit code, one line, nothing created."""
+    from tests import sweep_bad_inputs
+    rc = sweep_bad_inputs.main(["--fast", "--jobs", "2"])
+    out = capsys.readouterr().out
+    assert rc == 0, "\n".join(line for line in out.splitlines() if line.startswith(("FAIL", "SUMMARY")))
+    assert "SUMMARY inputs:" in out and " 0 failing" in out
