@@ -169,11 +169,12 @@ def make_fixtures(work: Path, train: bool = True) -> dict:
         seeds = f["seed"][()].astype(float)
         del f["seed"]
         f.create_dataset("seed", data=np.where(np.arange(len(seeds)) % 7 == 0, np.nan, seeds))
-    write_record(work / "flipped" / "record.h5", {"attrs": {"config": {"name": "x"}, "final_metrics": {},
-                                                            "timings": {}},
-                                                  "tables": {"pool": [{"arch": "a", "gt": 1.0}]}})
+    scored = [{"arch": f"flipme{i}", "gt": float(i), "score_acc": 0.5, "score_loss": 1.0} for i in range(12)]
+    write_record(work / "flipped" / "record.h5", {
+        "attrs": {"config": {"name": "x"}, "final_metrics": {"kendall_tau": 0.1}, "timings": {"train_s": 1.0}},
+        "tables": {"curves": [{"epoch": 0}], "evals": [{"epoch": 0}], "landmarks": scored[:4], "pool": scored[4:]}})
     flipped = bytearray((work / "flipped" / "record.h5").read_bytes())
-    flipped[len(flipped) // 2] ^= 0xFF
+    flipped[flipped.find(b"flipme7")] ^= 0x01  # one bit of an architecture name: a silent change if unnoticed
     (work / "flipped" / "record.h5").write_bytes(flipped)
     fx["nb101_key"] = GTTable.read(ROOT / "bench" / "data" / "micro_fmnist_nb101.h5").archs[0]
     # A finished build's table and a journal holding a row of the wrong shape.
@@ -351,9 +352,10 @@ def cases(work: Path, fx: dict) -> list[Case]:
           fast=True)
     train("missing dataset, two seeds", "--seeds", "0,1", "--set", "task=fmnist",
           env={"LMREG_FMNIST_DIR": f"{w}/nowhere"}, fragment="fashion", fast=True)
-    train("nan algo float", "--set", "algorithm=gdas", "--set", "algo.alpha_init_std=nan", fragment="finite",
-          fast=True)
-    train("inf algo float", "--set", "algorithm=pcdarts", "--set", "algo.arch_lr=inf", fragment="finite")
+    train("nan algo float", "--set", "algorithm=gdas", "--set", "algo.search_epochs=1",
+          "--set", "algo.alpha_init_std=nan", fragment="finite", fast=True)
+    train("inf algo float", "--set", "algorithm=pcdarts", "--set", "algo.search_epochs=1",
+          "--set", "algo.arch_lr=inf", fragment="finite")
     train("seed beyond int64", "--set", f"seed={2**63}", fragment="seed", fast=True)
     train("seeds beyond int64", "--seeds", f"1,{2**70}", fragment="seed")
     train("landmark batch above the held-out split", "--set", "landmarks.batch_size=100000",
@@ -429,8 +431,8 @@ def cases(work: Path, fx: dict) -> list[Case]:
     add("regress write baseline under a file", ["regress", "--write-baseline", f"{w}/afile/b.json", fx["run"]],
         fragment="afile", code=1)
     add("regress write baseline with --against", ["regress", "--write-baseline", f"{w}/out/b.json",
-                                                  "--against", "gate-landmarks", f"{w}/empty"],
-        fragment="--against", fast=True)
+                                                  "--against", "gate-landmarks", fx["run"]],
+        fragment="--against")
     add("data embed unknown", ["data", "embed", "nope"], fragment="nope")
     add("data embed without an embedded file", ["data", "embed", "smoke-fmnist"], fragment="smoke-fmnist")
     add("data embed missing raw", ["data", "embed", "micro-fmnist", "--raw", f"{w}/nowhere"], fragment="nowhere")
