@@ -85,7 +85,8 @@ def read_record(path: str | Path, run: bool = True) -> dict:
     if run:
         missing = [k for k in RUN_ATTRS if not isinstance(attrs.get(k), dict)] + \
                   [k for k in RUN_TABLES if k not in tables] + \
-                  [f"{k}.{c}" for k, cols in RUN_TABLES.items() if k in tables for c in cols if c not in tables[k]]
+                  [f"{k}.{c}" for k, cols in RUN_TABLES.items() if k in tables and len(tables[k].columns)
+                   for c in cols if c not in tables[k]]  # a table with rows has all its columns
         if missing:
             raise RecordError(f"{path}: not a super-net run record (lacks {', '.join(missing)})")
     return {"attrs": attrs, "tables": tables, "path": str(path)}
