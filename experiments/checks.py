@@ -5,9 +5,11 @@
 * ``check_runnable``: against the ground truth, the device and the task's data
   (landmarks plus pool must fit in the GT, the GT metric must exist, CUDA must be
   there); called before a run folder is created.
-* ``preflight``: for a batch of runs into one folder, before any worker starts:
-  each of the above once, no two configs sharing a run folder, no run folder
-  another process is writing, no record of another config in the way.
+* ``preflight``: for a batch of runs into one folder, before any worker starts and
+  before the folder is created: each of the above once, each task's data loaded
+  once (a missing or corrupt dataset is one line here, not one per worker), no two
+  configs sharing a run folder, no run folder another process is writing, no
+  record of another config in the way.
 * ``finished_record``: whether a run folder already holds this run's record, for
   the same config *and* the same ground truth; anything else in the way is an error.
 """

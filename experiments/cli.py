@@ -145,7 +145,8 @@ def cmd_bench_query(args) -> int:
     from lmreg.bench import registry
     from lmreg.bench.gt_table import GTTable
     if not args.arch and not args.top:
-        raise ConfigError("give an architecture (NB201 string or index 0..15624, NB101 module hash) or --top K")
+        raise ConfigError("give an architecture (NB201 string or index 0..15624, NB101 cell key or module hash) "
+                          "or --top K")
     table = registry.load(args.benchmark)
     if isinstance(table, GTTable) and not -table.epochs <= args.epoch < table.epochs:
         raise ConfigError(f"--epoch {args.epoch} is out of range: {args.benchmark} has {table.epochs} epoch(s), "
@@ -315,7 +316,8 @@ def make_parser() -> argparse.ArgumentParser:
     q = bench.add_parser("query", help="ground truth of one architecture, or the top K")
     q.add_argument("benchmark")
     q.add_argument("arch", nargs="?",
-                   help="NB201 string or op-tuple index (0..15624), NB101 module hash; omit with --top")
+                   help="as the benchmark's space names it: NB201 string or op-tuple index (0..15624), NB101 "
+                        "cell key or module hash; omit with --top")
     q.add_argument("--metric", default="test_acc")
     q.add_argument("--epoch", type=int, default=-1, help="epoch index (default: last)")
     q.add_argument("--top", type=non_negative_int, default=0, help="list the K best architectures instead")

@@ -26,24 +26,12 @@ from lmreg.experiments.gt_build import journal_path
 from lmreg.experiments.runconfig import RunConfig, load_config
 from lmreg.results.records import RecordError, read_record, write_record
 from lmreg.spaces.base import ArchError, get_space, space_names
+from tests.fixtures import BUILD, TINY, TINY_SET, run_main
 
 ROOT = Path(__file__).resolve().parent.parent
 INT64_MAX = 2**63 - 1  # numpy, torch and HDF5 take seeds as int64
 MICRO_GT = ROOT / "bench" / "data" / "micro_fmnist_nb201.h5"
-TINY = ["--preset", "quick", "--no-progress", "--workers", "1", "--set", "train.epochs=2",
-        "--set", "eval.every=1", "--set", "eval.pool_size=10", "--set", "landmarks.m=4",
-        "--set", "eval.n_images=200"]
-TINY_SET = [TINY[i + 1] for i, a in enumerate(TINY) if a == "--set"]
-BUILD = ["--task", "smoke-fmnist", "--archs", "1", "--seeds", "0", "--workers", "1", "--no-progress",
-         "--set", "C=4", "--set", "epochs=1", "--set", "batch_size=100", "--set", "eval_batch_size=500"]
-
-
-def _main(argv, capsys) -> tuple[int, list[str]]:
-    try:
-        rc = cli.main([str(a) for a in argv])
-    except SystemExit as e:  # argparse
-        rc = e.code
-    return rc, [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+_main = run_main
 
 
 def _refused(argv, capsys, *fragments, rc=2):
