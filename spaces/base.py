@@ -62,6 +62,11 @@ class SearchSpace(Protocol):
 
     def key(self, arch: Arch) -> str: ...
 
+    def table_keys(self, text: str) -> dict[str, str]:
+        """The keys a ground-truth table may list the architecture a user typed under, the
+        architecture's own key first, each with what it is to that architecture ("" for
+        itself); ArchError with a one-line message when text names nothing in this space."""
+
     def sample(self, n: int, seed: int, exclude: Iterable[Arch] = ()) -> list[Arch]:
         """n distinct architectures for a ground-truth build; a larger n extends a smaller one."""
 

@@ -175,12 +175,17 @@ def key(arch) -> str:
     return "/".join("".join(map(str, row)) for row in c.matrix) + ":" + ",".join(c.ops)
 
 
+def looks_like_hash(text) -> bool:
+    """Whether text is an NB101 module hash (32 hex digits, case and blanks ignored)."""
+    return isinstance(text, str) and len(s := text.strip()) == 32 and set(s.lower()) <= _HEX
+
+
 def parse(text: str) -> Cell:
     """Key -> Cell, with a one-line ArchError for malformed input."""
     if not isinstance(text, str):
         raise ArchError(f"NB101 key must be a string, got {type(text).__name__}")
     s = text.strip()
-    if len(s) == 32 and set(s.lower()) <= _HEX:
+    if looks_like_hash(s):
         raise ArchError(f"{text!r} looks like an NB101 module hash; a cell key looks like "
                         "'011/001/000:input,conv3x3-bn-relu,output' (the hash needs the GT table)")
     rows, sep, labels = s.partition(":")

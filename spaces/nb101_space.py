@@ -7,7 +7,7 @@ import random
 from typing import Iterable
 
 from . import nb101, nb101_net
-from .base import NetSpec
+from .base import ArchError, NetSpec
 
 
 class NB101Space:
@@ -20,6 +20,17 @@ class NB101Space:
 
     def key(self, arch: nb101.Cell) -> str:
         return nb101.key(arch)
+
+    def table_keys(self, text: str) -> dict[str, str]:
+        """A module hash (the official table's key) or a cell key (the key of tables built
+        by the harness, which also finds the cell's module hash in the official table)."""
+        if nb101.looks_like_hash(text):
+            return {text.strip().lower(): ""}
+        try:
+            cell = nb101.parse(text)
+        except ArchError as e:
+            raise ArchError(f"{e}, or a module hash (32 hex digits)") from None
+        return {nb101.key(cell): "", nb101.module_hash(cell): "its module hash"}
 
     def sample(self, n: int, seed: int, exclude: Iterable[nb101.Cell] = ()) -> list[nb101.Cell]:
         """Cells with distinct module hashes, uniform over NB101's 423,624 unique cells."""

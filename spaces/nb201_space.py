@@ -22,6 +22,13 @@ class NB201Space:
     def key(self, arch: nb201.Arch) -> str:
         return nb201.to_str(arch)
 
+    def table_keys(self, text: str) -> dict[str, str]:
+        """An official string or an op-tuple index (0..15624); tables built by the harness
+        list a cell under its isomorphism-class representative."""
+        text = text.strip()
+        cell = nb201.as_arch(int(text) if text.isdigit() else text)
+        return {nb201.to_str(cell): "", nb201.to_str(nb201.representative(cell)): "its isomorphism class"}
+
     def sample(self, n: int, seed: int, exclude: Iterable[nb201.Arch] = ()) -> list[nb201.Arch]:
         """Distinct isomorphism-class representatives (6,466 exist)."""
         return nb201.sample(n, seed, unique=True, exclude=exclude)
