@@ -154,8 +154,9 @@ def query(table: GroundTruth, arch: str, epoch: int = -1) -> Query:
         raise ArchError(f"{arch.strip()!r} is an {other} architecture, but this benchmark covers the "
                         f"{table.space} space") from None
     frame = table.frame(epoch)
-    hits = frame[frame.arch.isin(set(keys))]
-    found = hits.arch.iloc[0] if not hits.empty else None
+    present = set(frame.arch)
+    found = next((k for k in keys if k in present), None)  # keys come in order of preference: the exact one first
+    hits = frame[frame.arch == found]
     note = f"found as {found} ({keys[found]})" if found is not None and keys[found] else ""
     return Query(next(iter(keys)), hits[[c for c in _SHOWN if c in hits]], note)
 

@@ -169,10 +169,12 @@ def cmd_bench_query(args) -> int:
     if isinstance(table, GTTable) and not -table.epochs <= args.epoch < table.epochs:
         raise ConfigError(f"--epoch {args.epoch} is out of range: {args.benchmark} has {table.epochs} epoch(s), "
                           f"indices 0..{table.epochs - 1} (or -1 for the last)")
+    from lmreg.bench.ground_truth import gt_metric
+    metric = args.metric or gt_metric(table)
     with _user_keys():
-        values = table.per_arch(args.metric, args.epoch)  # also checks the metric name
+        values = table.per_arch(metric, args.epoch)  # also checks the metric name
     if args.top:
-        best = values.dropna().sort_values(ascending=args.metric.endswith("loss"))
+        best = values.dropna().sort_values(ascending=metric.endswith("loss"))
         for name, value in best.head(args.top).items():
             print(f"{value:8.3f}  {name}")
         return 0
@@ -183,7 +185,6 @@ def cmd_bench_query(args) -> int:
     if found.note:
         print(f"# {found.note}")
     print(found.rows.to_string(index=False))
-    metric = args.metric if args.metric in found.rows else "test_acc"
     print(f"mean {metric} over seeds: {found.rows[metric].mean():.3f}")
     return 0
 
@@ -336,7 +337,7 @@ def make_parser() -> argparse.ArgumentParser:
     q.add_argument("arch", nargs="?",
                    help="as the benchmark's space names it: NB201 string or op-tuple index (0..15624), NB101 "
                         "cell key or module hash; omit with --top")
-    q.add_argument("--metric", default="test_acc")
+    q.add_argument("--metric", help="default: the benchmark's own GT metric (test_acc, or valid_acc where it has no test)")
     q.add_argument("--epoch", type=int, default=-1, help="epoch index (default: last)")
     q.add_argument("--top", type=non_negative_int, default=0, help="list the K best architectures instead")
     q.set_defaults(func=cmd_bench_query)
