@@ -78,8 +78,13 @@ class DifferentiableTrainer(SuperNetTrainer):
 
     # What each algorithm defines ----------------------------------------------------
     def mixture(self, epoch: int) -> torch.Tensor:
-        """The op weights of the relaxed forward: (edges, ops) or (cells, edges, ops)."""
+        """The op weights of the relaxed forward, (edges, ops), shared by every cell;
+        an algorithm that draws them per cell overrides `relaxed` instead."""
         raise NotImplementedError
+
+    def relaxed(self, epoch: int):
+        """What the super-net runs in the relaxed forward (a `Mixture` or `CellDraws`)."""
+        return Mixture(self.mixture(epoch))
 
     # -------------------------------------------------------------------------------
     def searching(self, epoch: int) -> bool:
@@ -91,7 +96,7 @@ class DifferentiableTrainer(SuperNetTrainer):
         else:
             if self.searching(epoch):
                 self.arch_step(epoch)
-            logits = self.model(x, Mixture(self.mixture(epoch)))
+            logits = self.model(x, self.relaxed(epoch))
         loss = F.cross_entropy(logits, y)
         loss.backward()
         return loss.detach(), (logits.detach().argmax(1) == y).sum()
@@ -103,7 +108,7 @@ class DifferentiableTrainer(SuperNetTrainer):
             self._arch_batches, self._arch_epoch = self.held_out_batches(self.arch_gen, "architecture"), epoch
         xv, yv = next(self._arch_batches)
         self.arch_opt.zero_grad()
-        F.cross_entropy(self.model(xv, Mixture(self.mixture(epoch))), yv).backward()
+        F.cross_entropy(self.model(xv, self.relaxed(epoch)), yv).backward()
         self.arch_opt.step()
         self.opt.zero_grad(set_to_none=self.cfg.unsampled_grads == "none")
 

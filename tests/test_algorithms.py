@@ -20,7 +20,7 @@ from lmreg.experiments.runconfig import load_config
 from lmreg.experiments.runner import run
 from lmreg.results.records import read_record
 from lmreg.spaces import nb201
-from lmreg.spaces.base import Mixture
+from lmreg.spaces.base import CellDraws, Mixture
 from lmreg.spaces.nb201_net import NB201Net, NetConfig, channel_shuffle, soft_path_weights
 from lmreg.spaces.nb201_space import SPACE
 from tests.fixtures import interrupted_and_whole, tiny_task
@@ -144,14 +144,72 @@ def test_one_hot_mixture_computes_the_single_path(cell):
         torch.testing.assert_close(model(x, Mixture(per_cell)), model(x, arch), rtol=1e-5, atol=1e-6)
 
 
-def test_gdas_draws_a_path_per_cell(monkeypatch):
+def test_gdas_draws_a_path_per_cell():
     trainer = GDAS(_net(N=2), _task(), TrainConfig(epochs=4, warmup_epochs=0), 0, SPACE,
                    options=GDASOptions(search_epochs=1, tau_epochs=4))
-    w = trainer.mixture(0)
-    assert w.shape == (trainer.model.n_cells, 6, 5)
+    draws = trainer.relaxed(0)
+    assert isinstance(draws, CellDraws) and draws.max_draws == 10
+    w = torch.stack([draws.draw() for _ in range(trainer.model.n_cells)])
     assert torch.equal(w.detach().sum(-1), torch.ones(trainer.model.n_cells, 6))
-    draws = torch.stack([trainer.mixture(0).detach().argmax(-1) for _ in range(20)])
-    assert (draws[:, 0] != draws[:, 1]).any()  # cells do not share one sample
+    cells = torch.stack([draws.draw().detach().argmax(-1) for _ in range(40)]).view(20, 2, 6)
+    assert (cells[:, 0] != cells[:, 1]).any()  # cells do not share one sample
+
+
+ALL_NONE, ALL_CONV = (0, 0, 0, 0, 0, 0), (3, 3, 3, 3, 3, 3)
+# 'none' into nodes 1 and 2, then only a pool and a skip of those all-zero nodes into node 3:
+# an exactly zero output whatever the BN biases
+POOL_OF_ZERO = (0, 0, 0, 0, 4, 1)
+
+
+def _scripted(sequence):
+    calls = []
+
+    def draw():
+        calls.append(1)
+        return _one_hot(sequence[len(calls) - 1])
+    return draw, calls
+
+
+@pytest.mark.parametrize("cell", ["per_edge", "op_on_node"])
+def test_gdas_redraws_a_cell_whose_output_is_exactly_zero(cell):
+    """Official forward_gdas (search_cells.py:115-124): per cell, draw, compute; while the
+    output sums to exactly 0 draw again, 10 draws at most, the 10th kept. Worked by hand for
+    three cells: [zero, zero, live] for cell 1 (3 draws), then live, live: 5 draws; a cell
+    that stays zero takes exactly 10 draws and keeps the zero output."""
+    model = _net(cell, N=1)
+    for p in model.parameters():  # non-zero BN biases: a conv of an all-zero node is not zero
+        if p.dim() == 1:
+            torch.nn.init.uniform_(p, 0.5, 1.5)
+    x = torch.randn(4, 1, 8, 8)
+    draw, calls = _scripted([ALL_NONE, POOL_OF_ZERO, ALL_CONV, ALL_CONV, ALL_CONV])
+    torch.testing.assert_close(model(x, CellDraws(draw)), model(x, ALL_CONV), rtol=1e-5, atol=1e-6)
+    assert len(calls) == 5
+    draw, calls = _scripted([ALL_NONE] * 10 + [ALL_CONV] * 20)
+    out = model(x, CellDraws(draw))
+    assert len(calls) == 10 + 1 + 1  # cell 1 gives up after 10 draws, cells 2 and 3 take a live one
+    kept = Mixture(torch.stack([_one_hot(ALL_NONE), _one_hot(ALL_CONV), _one_hot(ALL_CONV)]))
+    torch.testing.assert_close(out, model(x, kept), rtol=1e-5, atol=1e-6)
+    draw, calls = _scripted([ALL_NONE] * 30)
+    torch.testing.assert_close(model(x, CellDraws(draw)), model(x, ALL_NONE), rtol=1e-6, atol=1e-7)
+    assert len(calls) == 30
+    draw, calls = _scripted([ALL_NONE] * 3)
+    model(x, CellDraws(draw, max_draws=1))  # the option without redraws: one draw per cell
+    assert len(calls) == 3
+
+
+def test_gdas_training_forward_redraws_zero_cells(monkeypatch):
+    """The trainer's relaxed forward uses the redraw: with alpha all on 'none' every draw
+    gives an all-'none' cell, so each of the 3 cells draws its Gumbel noise 10 times."""
+    import lmreg.algorithms.gdas as gdas
+    trainer = GDAS(_net(N=1), _task(), TrainConfig(epochs=4, warmup_epochs=0), 0, SPACE,
+                   options=GDASOptions(search_epochs=1, tau_epochs=4))
+    with torch.no_grad():
+        trainer.alphas.copy_(torch.tensor([[50.0, 0, 0, 0, 0]] * 6))
+    noise, calls = gdas.gumbel_noise, []
+    monkeypatch.setattr(gdas, "gumbel_noise", lambda *a: (calls.append(1), noise(*a))[1])
+    x, y = next(trainer.task.batches("train", 8))
+    trainer.forward_backward(x, y, 1)
+    assert len(calls) == 3 * 10
 
 
 @pytest.mark.parametrize("unsampled_grads", ["zero", "none"])
@@ -233,7 +291,8 @@ def test_gdas_first_alpha_step_is_adams(monkeypatch):
     trainer = GDAS(_net(N=2), task, TrainConfig(epochs=2, warmup_epochs=0, batch_size=16), 0, SPACE,
                    options=GDASOptions(search_epochs=1, tau_epochs=2, arch_lr=0.01))
     gumbels = -torch.empty(trainer.model.n_cells, 6, 5).exponential_(generator=torch.Generator().manual_seed(3)).log()
-    monkeypatch.setattr(trainer, "mixture", lambda e: gumbel_hard_weights(trainer.alphas.unsqueeze(0), 0.5, gumbels))
+    monkeypatch.setattr(trainer, "relaxed", lambda e: Mixture(gumbel_hard_weights(trainer.alphas.unsqueeze(0), 0.5,
+                                                                                  gumbels)))
     alpha0 = trainer.alphas.detach().clone()
     reference = copy.deepcopy(trainer.model)
     xv, yv = next(trainer.held_out_batches(copy.deepcopy(trainer.arch_gen)))
