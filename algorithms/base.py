@@ -86,6 +86,12 @@ class SuperNetTrainer:
         """Raise ConfigError when a run config cannot work with this algorithm
         (called with every config check, before anything runs)."""
 
+    @classmethod
+    def landmark_horizon(cls, cfg) -> int:
+        """The `epochs` of the landmark coefficient's schedule (the official `args.epochs`):
+        every epoch of the run, unless the algorithm runs a search phase beyond it."""
+        return cfg.train.epochs
+
     def forward_backward(self, x: torch.Tensor, y: torch.Tensor, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Train on one batch up to the gradients (no optimiser step): backward the
         algorithm's loss; return (loss, correct) for the epoch's curves: the loss and

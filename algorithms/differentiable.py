@@ -12,6 +12,8 @@ run in three phases:
 
 The official code runs `epochs` epochs and then `policy_epochs` more with alpha
 updates, its cosine learning rate spanning both; here train.epochs is that total.
+The landmark coefficient's schedule spans the official `epochs` only
+(`landmark_horizon`: train.epochs - search_epochs).
 The landmark loss runs each landmark as the net runs a single path (GDAS: the path
 itself; PC-DARTS: the softoneshot mixture), so it reaches the weights only, never
 alpha: as in the official code (docs/fidelity.md)."""
@@ -60,9 +62,26 @@ class DifferentiableTrainer(SuperNetTrainer):
         if not get_space(cfg.space).supports_mixture:
             raise ConfigError(f"algorithm {name} needs a space whose super-net takes op mixtures; "
                               f"{cfg.space} does not")
-        if cfg.algo.search_epochs > cfg.train.epochs - cfg.train.warmup_epochs:
-            raise ConfigError(f"algo.search_epochs={cfg.algo.search_epochs} must fit after the warm-up: at most "
-                              f"train.epochs - train.warmup_epochs = {cfg.train.epochs - cfg.train.warmup_epochs}")
+        room = cfg.train.epochs - cfg.train.warmup_epochs - (1 if cfg.use_landmarks else 0)
+        if cfg.algo.search_epochs > room:
+            raise ConfigError(f"algo.search_epochs={cfg.algo.search_epochs} must fit after the warm-up"
+                              f"{' and one regularised epoch before the search' if cfg.use_landmarks else ''}: "
+                              f"at most {room} here")
+        if cfg.use_landmarks:
+            from lmreg.algorithms.landmark_reg import make_schedule
+            lm = cfg.landmarks
+            try:
+                make_schedule(lm.schedule, cfg.train.warmup_epochs, cls.landmark_horizon(cfg), lm.max_coef,
+                              lm.landmark_warmup_epochs)
+            except ValueError as e:
+                raise ConfigError(f"landmark schedule over the {cls.landmark_horizon(cfg)} epochs before the "
+                                  f"search (train.epochs - algo.search_epochs): {e}") from None
+
+    @classmethod
+    def landmark_horizon(cls, cfg) -> int:
+        """The official coefficient divides by `args.epochs`, which excludes the policy
+        epochs that follow it (landmark_procedures.py:280,316-323)."""
+        return cfg.train.epochs - cfg.algo.search_epochs
 
     def __init__(self, model, task, cfg, seed, space, regularizer=None, options=None):
         super().__init__(model, task, cfg, seed, space, regularizer, options)

@@ -167,9 +167,10 @@ def make_trainer(cfg: RunConfig, plan: RunPlan):
     """The configured algorithm's trainer on a fresh super-net (seeded by the run seed)."""
     torch.manual_seed(cfg.seed)
     model = build_supernet(cfg, plan.task, plan.space)
+    algorithm = get_algorithm(cfg.algorithm)
     reg = (LandmarkRegularizer(cfg.landmarks, [plan.space.parse(a) for a in plan.landmarks],
-                               cfg.train.warmup_epochs, cfg.train.epochs) if cfg.use_landmarks else None)
-    return get_algorithm(cfg.algorithm)(model, plan.task, cfg.train, cfg.seed, plan.space, reg, cfg.algo)
+                               cfg.train.warmup_epochs, algorithm.landmark_horizon(cfg)) if cfg.use_landmarks else None)
+    return algorithm(model, plan.task, cfg.train, cfg.seed, plan.space, reg, cfg.algo)
 
 
 def _resume(trainer, ckpt: Path, cfg: RunConfig, device, gt_info: dict | None = None) -> dict:

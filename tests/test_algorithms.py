@@ -310,6 +310,31 @@ def test_search_epochs_must_fit_after_the_warm_up():
         load_config("micro-nb101", ["algorithm=gdas", "algo.search_epochs=1"])
 
 
+@pytest.mark.parametrize("name,horizon", [("gdas", 6), ("pcdarts", 6), ("spos", 8), ("fairnas", 8)])
+def test_landmark_coefficient_spans_the_epochs_before_the_search(name, horizon):
+    """Official cosine_increase (landmark_procedures.py:316-323): 10 * 0.5 * (1 - cos(pi (e - sw + 1) /
+    args.epochs)), where args.epochs excludes the differentiable policies' search epochs: 8 epochs,
+    warm-up 2, 2 search epochs give a denominator of 6 for GDAS and PC-DARTS, 8 for SPOS and FairNAS."""
+    import math
+    from lmreg.experiments.runner import RunPlan, make_trainer
+    cfg = load_config("quick", [*SMOKE, f"algorithm={name}", "train.epochs=8", "train.warmup_epochs=2",
+                                *(["algo.search_epochs=2"] if name in ("gdas", "pcdarts") else []),
+                                *(["net.cell=partial_channel", "net.C=8"] if name == "pcdarts" else [])])
+    landmarks = [SPACE.key(a) for a in [(0, 0, 0, 3, 0, 0), (0, 0, 0, 2, 0, 0), (1, 2, 3, 4, 1, 2), (3,) * 6]]
+    trainer = make_trainer(cfg, RunPlan(SPACE, _task(), None, landmarks, [], {}))
+    expected = [0.0, 0.0] + [10 * 0.5 * (1 - math.cos(math.pi * (e - 2 + 1) / horizon)) for e in range(2, 8)]
+    assert [trainer.reg.coefficient(e) for e in range(8)] == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_differentiable_landmark_run_needs_a_regularised_epoch_before_the_search():
+    with pytest.raises(ConfigError, match="search_epochs"):
+        load_config("quick", ["algorithm=gdas", "algo.search_epochs=3"])  # 4 epochs, 1 warm-up
+    load_config("quick", ["algorithm=gdas", "algo.search_epochs=3", "use_landmarks=false"])
+    with pytest.raises(ConfigError, match="before the search"):
+        load_config("quick", ["algorithm=gdas", "algo.search_epochs=1", "landmarks.schedule=constant",
+                              "landmarks.landmark_warmup_epochs=2"])
+
+
 # PC-DARTS ------------------------------------------------------------------------------
 def test_channel_shuffle_by_hand():
     x = torch.arange(8.0).view(1, 8, 1, 1)
