@@ -62,11 +62,9 @@ class DifferentiableTrainer(SuperNetTrainer):
         if not get_space(cfg.space).supports_mixture:
             raise ConfigError(f"algorithm {name} needs a space whose super-net takes op mixtures; "
                               f"{cfg.space} does not")
-        room = cfg.train.epochs - cfg.train.warmup_epochs - (1 if cfg.use_landmarks else 0)
-        if cfg.algo.search_epochs > room:
-            raise ConfigError(f"algo.search_epochs={cfg.algo.search_epochs} must fit after the warm-up"
-                              f"{' and one regularised epoch before the search' if cfg.use_landmarks else ''}: "
-                              f"at most {room} here")
+        if cfg.algo.search_epochs > cfg.train.epochs - cfg.train.warmup_epochs:
+            raise ConfigError(f"algo.search_epochs={cfg.algo.search_epochs} must fit after the warm-up: at most "
+                              f"train.epochs - train.warmup_epochs = {cfg.train.epochs - cfg.train.warmup_epochs}")
         if cfg.use_landmarks:
             from lmreg.algorithms.landmark_reg import make_schedule
             lm = cfg.landmarks

@@ -200,9 +200,13 @@ def make_schedule(name: str, warmup: int, epochs: int, max_coef: float,
     """epoch -> lambda."""
     if name not in SCHEDULES:
         raise KeyError(f"unknown schedule {name!r}; valid schedules: {', '.join(SCHEDULES)}")
-    if not 0 <= warmup < epochs:
+    # The official schedules may end with the warm-up: a differentiable run regularises its
+    # search epochs beyond the schedule's `epochs` (algorithms/differentiable.py).
+    if name == "linear" and not 0 <= warmup < epochs:
         raise ValueError(f"need 0 <= warmup < epochs for the regulariser to ever act, "
                          f"got warmup={warmup}, epochs={epochs}")
+    if epochs < 1 or not 0 <= warmup <= epochs:
+        raise ValueError(f"need 0 <= warmup <= epochs and epochs >= 1, got warmup={warmup}, epochs={epochs}")
     if landmark_warmup < 0:
         raise ValueError(f"landmark warm-up must be >= 0, got {landmark_warmup}")
     if name == "linear":
