@@ -107,7 +107,8 @@ def test_dry_run_lists_runs_and_costs(tmp_path, capsys):
 
     assert main(["reproduce", "T1", "--scale", "paper", "--dry-run", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "NB101 at paper scale is not supported yet" in out and "GPU hours are unknown" in out
+    assert "ground truth missing: benchmark 'nb101'" in out and "GPU hours are unknown" in out
+    assert "nb101-cifar10-landmarks-seed1268" in out
     assert "nb201-cifar10-landmarks-seed1268" in out
     assert main(["reproduce", "T1", "--scale", "paper", "--dry-run", "--seconds-per-epoch", "30",
                  "--out", str(tmp_path)]) == 0
