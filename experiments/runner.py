@@ -36,7 +36,7 @@ from lmreg.experiments.checks import (check_config, check_runnable, check_task_s
 from lmreg.experiments.executor import run_jobs, spawn_context
 from lmreg.experiments import growing
 from lmreg.experiments.runconfig import RunConfig, draw_seeds, run_name, same_setting, to_dict
-from lmreg.paper_figures.metrics import all_metrics
+from lmreg.paper_figures.metrics import all_metrics, gt_rank_ids, official_percentiles
 from lmreg.results.records import RECORD_NAME, read_record, write_record
 from lmreg.spaces.base import SearchSpace, get_space
 
@@ -216,7 +216,7 @@ def _train_and_record(cfg: RunConfig, run_dir: Path, plan: RunPlan, on_epoch, ma
             t0 = time.perf_counter()
             acc, loss = _score(model, pool_archs, task, cfg)
             state["score_s"] += time.perf_counter() - t0
-            state["evals"].append({"epoch": epoch, **all_metrics(acc, gt_pool)})
+            state["evals"].append({"epoch": epoch, **all_metrics(acc, gt_pool, loss)})
             if last:
                 state["pool_scores"] = (acc, loss)
         if epoch in rounds:
@@ -285,6 +285,14 @@ def search_result(trainer, plan: RunPlan, pool_acc, cfg: RunConfig) -> dict:
     return out
 
 
+def official_pool_percentiles(plan: RunPlan, acc, loss) -> dict:
+    """The official top-K percentiles of the final pool scores (K = 3, 5, 10, 20): GT rank
+    among all cells of the table / cells, min, median and max (paper_figures.metrics)."""
+    ranks = pd.Series(gt_rank_ids(plan.gt.to_numpy()), index=plan.gt.index).loc[plan.pool].to_numpy()
+    return {f"top{k}": official_percentiles(acc, ranks, len(plan.gt), k, loss)
+            for k in (3, 5, 10, 20) if k <= len(plan.pool)}
+
+
 def _record(cfg: RunConfig, plan: RunPlan, state: dict, lm_acc, lm_loss, search: dict) -> dict:
     acc, loss = state["pool_scores"]
     gt_pool = plan.gt.loc[plan.pool].to_numpy()
@@ -293,7 +301,8 @@ def _record(cfg: RunConfig, plan: RunPlan, state: dict, lm_acc, lm_loss, search:
                   "seeds": {"run": cfg.seed, "draws": cfg.draws,
                             **{k: -1 if v is None else v for k, v in draw_seeds(cfg).items()}},
                   "final_metrics": {**state["evals"][-1], "search_gt_percentile": search["gt_percentile"]},
-                  "search_result": search, "ground_truth": plan.gt_info,
+                  "search_result": search, "official_percentiles": official_pool_percentiles(plan, acc, loss),
+                  "ground_truth": plan.gt_info,
                   "timings": {"train_s": state["train_s"], "score_s": state["score_s"]}},
         "tables": {
             "curves": state["curves"],

@@ -434,8 +434,15 @@ def test_search_result_in_the_record(name, tmp_path):
     lower = sum(v < result["gt"] for v in gt.to_numpy())
     assert result["gt_percentile"] == pytest.approx(100 * lower / (len(gt) - 1))
     assert rec["attrs"]["final_metrics"]["search_gt_percentile"] == result["gt_percentile"]
+    # official compute_percentile: GT rank id among all cells / cells, over the 5 best-scored
+    pool = rec["tables"]["pool"]
+    rank_of = {a: i for i, a in enumerate(gt.sort_values(kind="stable").index)}
+    top5 = pool.sort_values(["score_acc", "score_loss"], ascending=False, kind="stable")["arch"][:5]
+    fractions = sorted(rank_of[a] / len(gt) for a in top5)
+    assert rec["attrs"]["official_percentiles"]["top5"] == pytest.approx(
+        {"min": fractions[0], "median": fractions[2], "max": fractions[-1]})
+    assert "kendall_tau_official" in rec["tables"]["evals"].columns
     if name == "spos":
-        pool = rec["tables"]["pool"]
         assert result["method"] == "best-scored pool architecture"
         assert result["arch"] == pool.loc[pool["score_acc"].idxmax(), "arch"]
     else:
