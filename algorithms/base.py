@@ -101,9 +101,9 @@ class SuperNetTrainer:
 
     def search_candidates(self, known: set[str]) -> tuple[str, list] | None:
         """The architectures (keys in `known`, the cells with ground truth) the search
-        result is picked from by super-net accuracy, and the procedure's name; None
-        picks the best-scored architecture of the evaluation pool, as the official
-        single-path policies do without their evolutionary post-search."""
+        result is picked from by super-net accuracy, and the procedure's name (GDAS,
+        PC-DARTS: alpha samples); None: the run config's `search` section decides (the
+        official regularised evolution, experiments/runner.py, or the best pool cell)."""
         return None
 
     def extra_state(self) -> dict:

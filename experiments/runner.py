@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import platform
 import queue
+import random
 import subprocess
 import sys
 import time
@@ -26,6 +27,7 @@ from lmreg.algorithms import distributed
 from lmreg.algorithms.base import get_algorithm
 from lmreg.algorithms.landmark_reg import LandmarkRegularizer
 from lmreg.algorithms.scoring import score
+from lmreg.algorithms.search import SupernetQueries, regularized_evolution
 from lmreg.bench import registry
 from lmreg.bench.datasets.tasks import load_task
 from lmreg.bench.errors import UserError
@@ -35,6 +37,7 @@ from lmreg.experiments.checks import (check_config, check_runnable, check_task_s
                                       ground_truth_info)
 from lmreg.experiments.executor import run_jobs, spawn_context
 from lmreg.experiments import growing
+from lmreg.experiments.gt_build import train_cell
 from lmreg.experiments.runconfig import RunConfig, draw_seeds, run_name, same_setting, to_dict
 from lmreg.paper_figures.metrics import all_metrics, gt_rank_ids, official_percentiles
 from lmreg.results.records import RECORD_NAME, read_record, write_record
@@ -262,9 +265,12 @@ def _grow(trainer, plan: RunPlan, state: dict, cfg: RunConfig, epoch: int, round
 
 def search_result(trainer, plan: RunPlan, pool_acc, cfg: RunConfig) -> dict:
     """The architecture the trained super-net would return as its search result, by the
-    algorithm's procedure (`search_candidates`), with its ground truth and GT percentile
-    among all cells of the table (100 * cells with lower GT / (cells - 1))."""
+    algorithm's procedure (`search_candidates`), else by `cfg.search` (the official
+    regularised evolution, or the best-scored pool cell), with its ground truth and GT
+    percentile among all cells of the table (100 * cells with lower GT / (cells - 1))."""
     proposal = trainer.search_candidates(set(plan.gt.index))
+    if proposal is None and cfg.search.method == "evolution":
+        return evolution_result(trainer, plan, cfg)
     if proposal is None or not proposal[1]:
         method = "best-scored pool architecture" + ("" if proposal is None else
                                                     f" ({proposal[0]}: no candidate had ground truth)")
@@ -283,6 +289,44 @@ def search_result(trainer, plan: RunPlan, pool_acc, cfg: RunConfig) -> dict:
         key = plan.space.key(trainer.argmax_arch())
         out.update(alpha_argmax=key, alpha_argmax_gt=float(plan.gt.get(key, np.nan)))
     return out
+
+
+def evolution_result(trainer, plan: RunPlan, cfg: RunConfig) -> dict:
+    """Regularised evolution over the trained super-net (algorithms/search.py), its best
+    cell looked up in the table; a cell the table lacks is trained stand-alone with the
+    table's recipe and seeds (`gt_source` says which), so the result is never restricted
+    to the cells a table happens to cover."""
+    s, space = cfg.search, plan.space
+    t0 = time.perf_counter()
+    queries = SupernetQueries(trainer.model, plan.task, s.batches, s.batch_size,
+                              torch.Generator().manual_seed(cfg.seed + 7), cfg.train.landmark_augment)
+    found = regularized_evolution(space.sample_path, space.mutate, queries.fitness, random.Random(cfg.seed + 7),
+                                  s.population, s.tournament, s.budget, queries.rescore, s.top)
+    search_s = time.perf_counter() - t0
+    best, best_score = found.top[0]
+    keys = [space.key(best)] + ([space.key(space.representative(best))] if hasattr(space, "representative") else [])
+    known = [k for k in keys if k in plan.gt.index]
+    gt_all = np.sort(plan.gt.to_numpy())
+    t0 = time.perf_counter()
+    if known:
+        gt, source, n_cells = float(plan.gt[known[0]]), "table", len(gt_all)
+    elif not s.train_missing:
+        gt, source, n_cells = float("nan"), "missing (search.train_missing=false)", len(gt_all) + 1
+    else:
+        table = registry.load(cfg.benchmark)
+        if not hasattr(table, "recipe") or not table.recipe:
+            raise RunError(f"the search found {keys[0]}, which {cfg.benchmark!r} lacks and cannot train "
+                           "(no stand-alone recipe); set search.method=pool")
+        gt, seeds = train_cell(table, best, cfg.gt_metric, cfg.device)
+        source, n_cells = f"trained (the table's recipe, seeds {', '.join(map(str, seeds))})", len(gt_all) + 1
+    lower = int(np.searchsorted(gt_all, gt, side="left")) if np.isfinite(gt) else np.nan
+    return {"method": f"regularised evolution (population {s.population}, tournament {s.tournament}, "
+                      f"{s.budget} queries of {s.batches} batches)",
+            "arch": known[0] if known else keys[0], "gt": gt, "gt_source": source,
+            "gt_percentile": 100.0 * lower / (n_cells - 1), "supernet_acc": float(best_score),
+            "queries": found.queries, "candidates": len({space.key(a) for a, _ in found.history}),
+            "top": [[space.key(a), float(v)] for a, v in found.top],
+            "search_s": search_s, "query_s": queries.seconds, "gt_train_s": time.perf_counter() - t0}
 
 
 def official_pool_percentiles(plan: RunPlan, acc, loss) -> dict:

@@ -84,6 +84,9 @@ class SearchSpace(Protocol):
     def sample_path(self, rng: random.Random) -> Arch:
         """One path for a super-net step, drawn with rng only."""
 
+    def mutate(self, arch: Arch, rng: random.Random) -> Arch:
+        """One mutation of the official evolutionary search, drawn with rng only."""
+
     def check_net(self, net: NetSpec) -> None:
         """Raise ValueError with a one-line message when the space cannot build `net`."""
 

@@ -427,7 +427,7 @@ def test_search_result_in_the_record(name, tmp_path):
     from lmreg.bench import registry
     overrides = [*SMOKE, "train.epochs=2", "train.warmup_epochs=1"] + (
         ALGORITHMS[name] if name in ALGORITHMS else [])
-    rec = read_record(run(load_config("quick", overrides), tmp_path))
+    rec = read_record(run(load_config("quick", overrides + ["search.method=pool"]), tmp_path))
     result = rec["attrs"]["search_result"]
     gt = registry.load("micro-fmnist-nb201").per_arch("eval_acc")
     assert result["gt"] == gt[result["arch"]]
