@@ -84,10 +84,10 @@ def test_registry_errors(capsys):
 
 def test_dry_run_lists_runs_and_costs(tmp_path, capsys):
     t1 = plan(get_definition("T1"), "micro", tmp_path)
-    assert len(t1) == 24 and all(not r.status and not r.done for r in t1)
+    assert len(t1) == 40 and all(not r.status and not r.done for r in t1)
     assert sorted(r.name.rsplit("-", 1)[0] for r in t1) == sorted(
         f"{p}-{v}-seed{s}" for p in ("micro", "micro-fairnas", "micro-gdas", "micro-pcdarts")
-        for v in ("baseline", "landmarks") for s in (0, 1, 2))
+        for v in ("baseline", "landmarks") for s in range(5))
     # T2: reference + default + 3 (M) + 3 (coef) + 4 (official schedules) + 2 (loss) + 2 (sampling)
     # configs, 3 seeds
     t2 = plan(get_definition("T2"), "micro", tmp_path)
