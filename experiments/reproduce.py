@@ -134,7 +134,7 @@ def estimate(cfg: RunConfig, seconds_per_epoch: float | None = None) -> dict:
     scorings += _growing_scorings(cfg)
     images = _test_images(cfg)
     out = {"plain_epochs": plain_epochs, "reg_epochs": reg_epochs, "evals": n_evals, "scorings": scorings,
-           "images": images, "seconds": None}
+           "images": images, "search_images": _search_images(cfg), "seconds": None}
     try:
         train_images = _train_images(cfg)
     except KeyError:
@@ -154,7 +154,7 @@ def estimate(cfg: RunConfig, seconds_per_epoch: float | None = None) -> dict:
         steps = math.ceil(train_images / cfg.train.batch_size)
         epoch_s = {k: steps * per_step[f"{cfg.algorithm} {k}"] for k in ("plain", "regularised")}
         out["seconds"] = (epoch_s["plain"] * plain_epochs + epoch_s["regularised"] * reg_epochs
-                          + gpu["score_s_per_arch_10k"] * scorings * images / 10_000)
+                          + gpu["score_s_per_arch_10k"] * (scorings * images + out["search_images"]) / 10_000)
         out["measured_on"] = gpu.get("device", "a GPU")
         return out
     warm_f, plain_f, reg_f, search_f, search_reg_f, score_f = ALGORITHM_COST.get(
@@ -163,8 +163,18 @@ def estimate(cfg: RunConfig, seconds_per_epoch: float | None = None) -> dict:
     factors = [warm_f if e < warm else
                (search_reg_f if regularised else search_f) if e >= epochs - search else
                (reg_f if regularised else plain_f) for e in range(epochs)]
-    out["seconds"] = plain_s * sum(factors) + score_s * score_f * scorings * images
+    out["seconds"] = plain_s * sum(factors) + score_s * score_f * (scorings * images + out["search_images"])
     return out
+
+
+def _search_images(cfg: RunConfig) -> int:
+    """Images the evolutionary search after training scores, at most: every query's held-out
+    batches plus one test-batch rescoring per query (a distinct cell each, the upper bound).
+    Not counted: training a found cell the table lacks (stand-alone runs of the table's recipe)."""
+    from lmreg.algorithms.base import SuperNetTrainer, get_algorithm
+    s = cfg.search
+    own = get_algorithm(cfg.algorithm).search_candidates is not SuperNetTrainer.search_candidates
+    return 0 if own or s.method != "evolution" else 2 * max(s.budget, s.population) * s.batches * s.batch_size
 
 
 def plan(defn: Definition, scale: str, out_dir: str | Path, seconds_per_epoch: float | None = None) -> list[PlannedRun]:
