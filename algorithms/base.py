@@ -153,8 +153,8 @@ class SuperNetTrainer:
                         p.grad.mul_(share)
             if landmark_batches is not None and steps % every == 0:
                 lx, ly, lshare = distributed.take_share(self.shard, *next(landmark_batches))
-                penalty, info = self.reg.penalty(model, lx, ly, epoch, self.pair_rng, lshare,
-                                                 None if self.shard is None else distributed.sum_values)
+                sharded = {} if self.shard is None else {"share": lshare, "reduce": distributed.sum_values}
+                penalty, info = self.reg.penalty(model, lx, ly, epoch, self.pair_rng, **sharded)
                 weight = every  # under torchrun the share is inside the penalty (the global batch's hinge)
                 if not (info["zero_gradient"] and all(p.grad is not None for p in model.parameters())):
                     (penalty * weight if weight != 1.0 else penalty).backward()
