@@ -217,7 +217,8 @@ def _print_table_warnings(table) -> None:
 # rest: 2 epochs (the warm-up ends after the first, so plain and regularised steps run),
 # a few steps each, 4 landmarks and a pool of 10 scored on 256 images.
 SMOKE_OVERRIDES = ["train.epochs=2", "train.warmup_epochs=1", "landmarks.m=4", "eval.pool_size=10",
-                   "eval.every=1", "eval.n_images=256"]
+                   "eval.every=1", "eval.n_images=256", "search.population=2", "search.tournament=2",
+                   "search.budget=4", "search.batches=1", "search.train_missing=false"]
 
 
 def cmd_smoke(args) -> int:

@@ -164,6 +164,18 @@ def _write_table(out: Path, rows: dict, ident: dict, device: str, wanted: set) -
     return table
 
 
+def train_cell(table: GTTable, arch, metric: str, device: str = "cpu") -> tuple[float, list[int]]:
+    """The value a built table would hold for a cell it lacks: the cell trained stand-alone
+    with the table's recipe on the table's task, once per seed of the table, the metric's
+    final value averaged over the seeds (as `GTTable.per_arch`). Returns (value, seeds)."""
+    space = get_space(table.space)
+    task = load_task(table.task, device, extra=True)
+    recipe = StandaloneRecipe(**table.recipe)
+    seeds = sorted(int(s) for s in table.seed_matrix(metric).columns)
+    values = [train_standalone(space, arch, seed, task, recipe)[metric][-1] for seed in seeds]
+    return float(sum(values) / len(values)), seeds
+
+
 # Worker side ---------------------------------------------------------------
 _WORKER: dict = {}
 

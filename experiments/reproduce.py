@@ -146,7 +146,7 @@ def estimate(cfg: RunConfig, seconds_per_epoch: float | None = None) -> dict:
     scorings += _growing_scorings(cfg)
     train_images, images = _images(cfg)
     out = {"plain_epochs": plain_epochs, "reg_epochs": reg_epochs, "evals": n_evals, "scorings": scorings,
-           "images": images, "seconds": None}
+           "images": images, "search_images": _search_images(cfg), "seconds": None}
     if cfg.device != "cpu" and seconds_per_epoch is None:
         gpu = measured_gpu()
         per_step = (gpu or {}).get("per_step_s", {})
@@ -156,7 +156,7 @@ def estimate(cfg: RunConfig, seconds_per_epoch: float | None = None) -> dict:
         steps = math.ceil(train_images / cfg.train.batch_size)
         epoch_s = {k: steps * per_step[f"{cfg.algorithm} {k}"] for k in ("plain", "regularised")}
         out["seconds"] = (epoch_s["plain"] * plain_epochs + epoch_s["regularised"] * reg_epochs
-                          + gpu["score_s_per_arch_10k"] * scorings * images / 10_000)
+                          + gpu["score_s_per_arch_10k"] * (scorings * images + out["search_images"]) / 10_000)
         out["measured_on"] = gpu.get("device", "a GPU")
         return out
     cpu = measured_cpu()
@@ -174,8 +174,18 @@ def estimate(cfg: RunConfig, seconds_per_epoch: float | None = None) -> dict:
     factors = [f["warmup"] if e < warm else
                f["search_regularised" if regularised else "search"] if e >= epochs - search else
                f["regularised" if regularised else "plain"] for e in range(epochs)]
-    out["seconds"] = plain_s * sum(factors) + score_s * f["scoring"] * scorings * images
+    out["seconds"] = plain_s * sum(factors) + score_s * f["scoring"] * (scorings * images + out["search_images"])
     return out
+
+
+def _search_images(cfg: RunConfig) -> int:
+    """Images the evolutionary search after training scores, at most: every query's held-out
+    batches plus one test-batch rescoring per query (a distinct cell each, the upper bound).
+    Not counted: training a found cell the table lacks (stand-alone runs of the table's recipe)."""
+    from lmreg.algorithms.base import SuperNetTrainer, get_algorithm
+    s = cfg.search
+    own = get_algorithm(cfg.algorithm).search_candidates is not SuperNetTrainer.search_candidates
+    return 0 if own or s.method != "evolution" else 2 * max(s.budget, s.population) * s.batches * s.batch_size
 
 
 def plan(defn: Definition, scale: str, out_dir: str | Path, seconds_per_epoch: float | None = None) -> list[PlannedRun]:

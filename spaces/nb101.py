@@ -282,6 +282,28 @@ def random_cell(rng: random.Random) -> Cell:
         return Cell(pm, tuple(ops[i] for i in idx))
 
 
+def mutate(arch, rng: random.Random) -> Cell:
+    """See NB101Space.mutate."""
+    c = check(arch)
+    n, pad = c.num_vertices, MAX_VERTICES - c.num_vertices
+    order = list(range(n - 1)) + [None] * pad + [n - 1]   # old vertex of each of the 7 positions
+    base_ops = [c.ops[v] if v is not None else rng.choice(OPS) for v in order]
+    while True:
+        matrix = [[c.matrix[a][b] if a is not None and b is not None else 0 for b in order] for a in order]
+        ops = list(base_ops)
+        for src in range(MAX_VERTICES - 1):
+            for dst in range(src + 1, MAX_VERTICES):
+                if rng.random() < 1 / MAX_VERTICES:
+                    matrix[src][dst] = 1 - matrix[src][dst]
+        for v in range(1, MAX_VERTICES - 1):
+            if rng.random() < 1 / (MAX_VERTICES - 2):
+                ops[v] = rng.choice([o for o in OPS if o != ops[v]])
+        try:
+            return cell(matrix, ops)
+        except ArchError:
+            continue
+
+
 def labellings(arch) -> int:
     """How many distinct (matrix, ops) pairs name this cell: the vertex orders that keep
     every edge forward (linear extensions of its DAG) divided by its label-preserving

@@ -43,6 +43,15 @@ class NB101Space:
         used: it draws 7-vertex cells 0.3 % of the time (docs/fidelity.md)."""
         return nb101.uniform_cell(rng)
 
+    def mutate(self, arch: nb101.Cell, rng: random.Random) -> nb101.Cell:
+        """NB101's mutation (the official `mutate_topology` with mutation rate 1): on the cell
+        laid out on 7 vertices, each upper-triangle edge flips with probability 1/7 and each
+        interior op is replaced by a different one with probability 1/5, drawn again until the
+        result is a valid cell. The official code mutates the table's matrix; here a cell of
+        fewer vertices gets unconnected interior vertices (ops drawn uniformly) before its
+        output, which pruning removes again unless a flip connects them."""
+        return nb101.mutate(arch, rng)
+
     def check_net(self, net: NetSpec) -> None:
         # A module splits its output channels over up to 5 vertices feeding the output.
         if net.C < 5 or net.N < 1:

@@ -208,5 +208,7 @@ def test_quick_demo_end_to_end(tmp_path):
         line = next(line for line in proc.stdout.splitlines() if line.startswith(f"| {row.metric} |"))
         assert line in md and line.endswith("| 2 seeds; pool 30 |")
         assert f"{row.baseline_mean:.3f} ± {row.baseline_std:.3f}" in line
-        assert f"{row.diff:+.3f} [t {row.diff_lo:+.3f}, {row.diff_hi:+.3f}]" in line
+        t_interval = (f"[t {row.diff_lo:+.3f}, {row.diff_hi:+.3f}]" if f"{row.diff_lo:+.3f}" != f"{row.diff_hi:+.3f}"
+                      else "[t zero width: no spread over seeds]")
+        assert f"{row.diff:+.3f} {t_interval}" in line
         assert f"[hb {row.diff_hb_lo:+.3f}, {row.diff_hb_hi:+.3f}]" in line

@@ -463,3 +463,50 @@ def test_batched_metric_equals_the_metric_row_by_row(name):
     np.testing.assert_equal(batched_metric(name)(pred[None, :12], flat), [get_metric(name)(pred[:12], flat[0])])
     if name in ("kendall_tau", "sparse_kendall_tau", "spearman_rho"):  # correlations: no order, no value
         assert math.isnan(batched_metric(name)(pred[None, :12], flat)[0])
+
+# The official code's tau and percentiles ------------------------------------------------
+def _official_tau_restated(acc, loss, ids):
+    """cnn_general_search_policies.py:692-696 written out: Rank tuples (valid_acc, valid_obj,
+    geno_id) sorted ascending give the super-net order; ids are GT ranks."""
+    ranking = sorted(zip(acc, loss, ids))
+    rank_gt = sorted(ids)
+    return scipy_stats.kendalltau(rank_gt, [r[2] for r in ranking]).statistic
+
+
+def test_official_kendall_tau_by_hand():
+    """pred [1, 1, 2, 3], gt [10, 20, 20, 30]. tau-b: 4 concordant of 6 pairs, one tied in pred,
+    one in gt: 4 / sqrt(5 * 5) = 0.8. Official: ids (GT ranks, ties in pool order) 0, 1, 2, 3; the
+    accuracy tie goes by loss, then id: without losses ids [0, 1, 2, 3] in super-net order, tau 1;
+    with losses [0.5, 0.4, 0, 0] architecture 1 comes first: [1, 0, 2, 3], one discordant pair
+    of 6: (5 - 1) / 6."""
+    from lmreg.paper_figures.metrics import official_kendall_tau
+    pred, gt = [1, 1, 2, 3], [10, 20, 20, 30]
+    assert kendall_tau(pred, gt) == pytest.approx(0.8)
+    assert official_kendall_tau(pred, gt) == pytest.approx(1.0)
+    assert official_kendall_tau(pred, gt, loss=[0.5, 0.4, 0, 0]) == pytest.approx(4 / 6)
+    assert all_metrics(pred * 3, gt * 3)["kendall_tau_official"] == official_kendall_tau(pred * 3, gt * 3)
+
+
+def test_official_kendall_tau_matches_the_official_procedure_restated():
+    from lmreg.paper_figures.metrics import gt_rank_ids, official_kendall_tau
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        acc = rng.integers(80, 90, 40).astype(float)      # many ties, as 2,000-image accuracies have
+        loss = rng.integers(0, 3, 40).astype(float)
+        gt = rng.integers(0, 15, 40).astype(float)
+        ids = gt_rank_ids(gt)
+        assert sorted(ids) == list(range(40)) and all(gt[ids.argsort()] == np.sort(gt))
+        assert official_kendall_tau(acc, gt, loss) == pytest.approx(_official_tau_restated(acc, loss, ids))
+
+
+def test_official_percentiles_by_hand():
+    """compute_percentile: the k best-scored architectures' GT rank ids / n_total (whole space).
+    pred [5, 9, 7, 1], ranks [2, 8, 6, 0] of 10 cells: top 2 are ranks 8 and 6: 0.8 and 0.6;
+    top 3 add rank 2: min 0.2, median 0.6, max 0.8."""
+    from lmreg.paper_figures.metrics import official_percentiles
+    pred, ranks = [5, 9, 7, 1], [2, 8, 6, 0]
+    assert official_percentiles(pred, ranks, 10, 2) == {"min": 0.6, "median": pytest.approx(0.7), "max": 0.8}
+    assert official_percentiles(pred, ranks, 10, 3) == {"min": 0.2, "median": 0.6, "max": 0.8}
+    # a tie in accuracy goes to the higher loss (the ascending Rank order, reversed)
+    assert official_percentiles([9, 9, 1], [3, 5, 0], 10, 1, loss=[0.2, 0.1, 0]) == {"min": 0.3, "median": 0.3,
+                                                                                     "max": 0.3}
