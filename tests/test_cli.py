@@ -212,3 +212,22 @@ def test_quick_demo_end_to_end(tmp_path):
                       else "[t zero width: no spread over seeds]")
         assert f"{row.diff:+.3f} {t_interval}" in line
         assert f"[hb {row.diff_hb_lo:+.3f}, {row.diff_hb_hi:+.3f}]" in line
+
+
+def test_the_micro_demo_skips_the_search_it_does_not_report(monkeypatch):
+    """The micro demo's table is the pool's ranking: its runs pick the pool's best cell, not the
+    preset's 1000-query evolution; a caller's --set still wins."""
+    from lmreg.experiments import demo as demo_module
+
+    class Captured(Exception):
+        pass
+
+    def capture(configs, *args, **kwargs):
+        raise Captured(configs)
+    monkeypatch.setattr(demo_module, "run_many", capture)
+    for overrides, method in (([], "pool"), (["search.method=evolution"], "evolution")):
+        with pytest.raises(Captured) as got:
+            demo_module.demo(seeds=(0,), overrides=overrides, progress=False)
+        configs = got.value.args[0]
+        assert len(configs) == 2 and {c.search.method for c in configs} == {method}
+        assert {c.name for c in configs} == {"micro"}
