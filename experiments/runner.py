@@ -291,6 +291,14 @@ def search_result(trainer, plan: RunPlan, pool_acc, cfg: RunConfig) -> dict:
     return out
 
 
+def table_key(space, arch, index) -> str | None:
+    """The key under which ``index`` (a table's or a score file's) lists ``arch``: its own
+    key, else its isomorphism-class representative's (the key harness-built tables use);
+    None when it holds neither."""
+    keys = [space.key(arch)] + ([space.key(space.representative(arch))] if hasattr(space, "representative") else [])
+    return next((k for k in keys if k in index), None)
+
+
 def evolution_result(trainer, plan: RunPlan, cfg: RunConfig) -> dict:
     """Regularised evolution over the trained super-net (algorithms/search.py), its best
     cell looked up in the table; a cell the table lacks is trained stand-alone with the
@@ -304,8 +312,9 @@ def evolution_result(trainer, plan: RunPlan, cfg: RunConfig) -> dict:
                                   s.population, s.tournament, s.budget, queries.rescore, s.top)
     search_s = time.perf_counter() - t0
     best, best_score = found.top[0]
-    keys = [space.key(best)] + ([space.key(space.representative(best))] if hasattr(space, "representative") else [])
-    known = [k for k in keys if k in plan.gt.index]
+    key = table_key(space, best, plan.gt.index)
+    known = [key] if key is not None else []
+    keys = [space.key(best)]
     gt_all = np.sort(plan.gt.to_numpy())
     t0 = time.perf_counter()
     if known:
