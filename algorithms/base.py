@@ -89,6 +89,12 @@ class SuperNetTrainer:
         """Raise ConfigError when a run config cannot work with this algorithm
         (called with every config check, before anything runs)."""
 
+    @classmethod
+    def landmark_horizon(cls, cfg) -> int:
+        """The `epochs` of the landmark coefficient's schedule (the official `args.epochs`):
+        every epoch of the run, unless the algorithm runs a search phase beyond it."""
+        return cfg.train.epochs
+
     def forward_backward(self, x: torch.Tensor, y: torch.Tensor, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Train on one batch up to the gradients (no optimiser step): backward the
         algorithm's loss; return (loss, correct) for the epoch's curves: the loss and
@@ -98,9 +104,9 @@ class SuperNetTrainer:
 
     def search_candidates(self, known: set[str]) -> tuple[str, list] | None:
         """The architectures (keys in `known`, the cells with ground truth) the search
-        result is picked from by super-net accuracy, and the procedure's name; None
-        picks the best-scored architecture of the evaluation pool, as the official
-        single-path policies do without their evolutionary post-search."""
+        result is picked from by super-net accuracy, and the procedure's name (GDAS,
+        PC-DARTS: alpha samples); None: the run config's `search` section decides (the
+        official regularised evolution, experiments/runner.py, or the best pool cell)."""
         return None
 
     def extra_state(self) -> dict:
@@ -150,8 +156,9 @@ class SuperNetTrainer:
                         p.grad.mul_(share)
             if landmark_batches is not None and steps % every == 0:
                 lx, ly, lshare = distributed.take_share(self.shard, *next(landmark_batches))
-                penalty, info = self.reg.penalty(model, lx, ly, epoch, self.pair_rng)
-                weight = lshare * every
+                sharded = {} if self.shard is None else {"share": lshare, "reduce": distributed.sum_values}
+                penalty, info = self.reg.penalty(model, lx, ly, epoch, self.pair_rng, **sharded)
+                weight = every  # under torchrun the share is inside the penalty (the global batch's hinge)
                 if not (info["zero_gradient"] and all(p.grad is not None for p in model.parameters())):
                     (penalty * weight if weight != 1.0 else penalty).backward()
                 # else: skipping it changes nothing, since every weight already holds a gradient (the

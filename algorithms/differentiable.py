@@ -12,6 +12,8 @@ run in three phases:
 
 The official code runs `epochs` epochs and then `policy_epochs` more with alpha
 updates, its cosine learning rate spanning both; here train.epochs is that total.
+The landmark coefficient's schedule spans the official `epochs` only
+(`landmark_horizon`: train.epochs - search_epochs).
 The landmark loss runs each landmark as the net runs a single path (GDAS: the path
 itself; PC-DARTS: the softoneshot mixture), so it reaches the weights only, never
 alpha: as in the official code (docs/fidelity.md)."""
@@ -63,6 +65,21 @@ class DifferentiableTrainer(SuperNetTrainer):
         if cfg.algo.search_epochs > cfg.train.epochs - cfg.train.warmup_epochs:
             raise ConfigError(f"algo.search_epochs={cfg.algo.search_epochs} must fit after the warm-up: at most "
                               f"train.epochs - train.warmup_epochs = {cfg.train.epochs - cfg.train.warmup_epochs}")
+        if cfg.use_landmarks:
+            from lmreg.algorithms.landmark_reg import make_schedule
+            lm = cfg.landmarks
+            try:
+                make_schedule(lm.schedule, cfg.train.warmup_epochs, cls.landmark_horizon(cfg), lm.max_coef,
+                              lm.landmark_warmup_epochs)
+            except ValueError as e:
+                raise ConfigError(f"landmark schedule over the {cls.landmark_horizon(cfg)} epochs before the "
+                                  f"search (train.epochs - algo.search_epochs): {e}") from None
+
+    @classmethod
+    def landmark_horizon(cls, cfg) -> int:
+        """The official coefficient divides by `args.epochs`, which excludes the policy
+        epochs that follow it (landmark_procedures.py:280,316-323)."""
+        return cfg.train.epochs - cfg.algo.search_epochs
 
     def __init__(self, model, task, cfg, seed, space, regularizer=None, options=None):
         super().__init__(model, task, cfg, seed, space, regularizer, options)
@@ -78,8 +95,13 @@ class DifferentiableTrainer(SuperNetTrainer):
 
     # What each algorithm defines ----------------------------------------------------
     def mixture(self, epoch: int) -> torch.Tensor:
-        """The op weights of the relaxed forward: (edges, ops) or (cells, edges, ops)."""
+        """The op weights of the relaxed forward, (edges, ops), shared by every cell;
+        an algorithm that draws them per cell overrides `relaxed` instead."""
         raise NotImplementedError
+
+    def relaxed(self, epoch: int):
+        """What the super-net runs in the relaxed forward (a `Mixture` or `CellDraws`)."""
+        return Mixture(self.mixture(epoch))
 
     # -------------------------------------------------------------------------------
     def searching(self, epoch: int) -> bool:
@@ -91,7 +113,7 @@ class DifferentiableTrainer(SuperNetTrainer):
         else:
             if self.searching(epoch):
                 self.arch_step(epoch)
-            logits = self.model(x, Mixture(self.mixture(epoch)))
+            logits = self.model(x, self.relaxed(epoch))
         loss = F.cross_entropy(logits, y)
         loss.backward()
         return loss.detach(), (logits.detach().argmax(1) == y).sum()
@@ -103,7 +125,7 @@ class DifferentiableTrainer(SuperNetTrainer):
             self._arch_batches, self._arch_epoch = self.held_out_batches(self.arch_gen, "architecture"), epoch
         xv, yv = next(self._arch_batches)
         self.arch_opt.zero_grad()
-        F.cross_entropy(self.model(xv, Mixture(self.mixture(epoch))), yv).backward()
+        F.cross_entropy(self.model(xv, self.relaxed(epoch)), yv).backward()
         self.arch_opt.step()
         self.opt.zero_grad(set_to_none=self.cfg.unsampled_grads == "none")
 

@@ -5,7 +5,9 @@ the same path, the same landmark pair and the same global batch order at every s
 each rank then takes its contiguous share of the global training batch and of the
 landmark batch. Its gradients are weighted by its share of the images and summed over
 ranks, which gives the gradient of the global-batch mean exactly when every rank's
-share sees the same network function. BatchNorm uses each rank's own batch statistics
+share sees the same network function. The landmark loss is the loss form of the global
+batch's cross-entropies (algorithms/landmark_reg.py: the ranks' share-weighted values
+summed before the hinge), not a sum of per-shard hinges. BatchNorm uses each rank's own batch statistics
 (PyTorch's SyncBatchNorm needs a GPU), as plain DDP does: the run then equals a single
 process that normalises each share separately, not one that normalises the global
 batch (tests/test_distributed.py states both distances)."""

@@ -3,17 +3,21 @@
 picks one op per edge; the forward computes only that op, weighted by the
 straight-through hard weight (value 1, gradient of the Gumbel softmax), and the
 other ops add their weight (value 0) so alpha gets every gradient. The noise is
-drawn separately for each cell. The temperature falls linearly from tau_max to
+drawn separately for each cell, and drawn again, up to 10 draws in all, while the
+cell's output is exactly zero (an all-'none' cell, or one whose only live ops are
+pools and skips of all-zero nodes), as `forward_gdas` does. The temperature falls linearly from tau_max to
 tau_min over the first tau_epochs epochs (docs/fidelity.md: the official
 schedule keeps falling below zero after them; ours stays at tau_min)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 
 from lmreg.algorithms.differentiable import ArchOptions, DifferentiableTrainer
+from lmreg.spaces.base import CellDraws
 
 
 @dataclass(frozen=True)
@@ -23,9 +27,12 @@ class GDASOptions(ArchOptions):
     tau_max: float = 10.0
     tau_min: float = 0.1
     tau_epochs: int = 35
+    zero_output_draws: int = 10  # draws per cell while its output is exactly zero (official; 1: no redraw)
 
     def __post_init__(self):
         super().__post_init__()
+        if self.zero_output_draws < 1:
+            raise ValueError(f"algo.zero_output_draws must be >= 1, got {self.zero_output_draws}")
         if not 0 < self.tau_min <= self.tau_max:
             raise ValueError(f"need 0 < algo.tau_min <= algo.tau_max, got {self.tau_min}, {self.tau_max}")
         if self.tau_epochs < 2:
@@ -57,7 +64,10 @@ class GDAS(DifferentiableTrainer):
     options_type = GDASOptions
     host_syncs_per_step = True  # each cell's sampled ops are read on the host to run only those
 
-    def mixture(self, epoch: int) -> torch.Tensor:
-        n_cells = self.model.n_cells
-        g = gumbel_noise((n_cells, *self.alphas.shape), self.sample_gen).to(self.alphas.device)
-        return gumbel_hard_weights(self.alphas.unsqueeze(0), temperature(epoch, self.options), g)
+    def cell_weights(self, epoch: int) -> torch.Tensor:
+        """One cell's hard weights on fresh Gumbel noise."""
+        g = gumbel_noise(self.alphas.shape, self.sample_gen).to(self.alphas.device)
+        return gumbel_hard_weights(self.alphas, temperature(epoch, self.options), g)
+
+    def relaxed(self, epoch: int) -> CellDraws:
+        return CellDraws(partial(self.cell_weights, epoch), self.options.zero_output_draws)

@@ -200,9 +200,13 @@ def make_schedule(name: str, warmup: int, epochs: int, max_coef: float,
     """epoch -> lambda."""
     if name not in SCHEDULES:
         raise KeyError(f"unknown schedule {name!r}; valid schedules: {', '.join(SCHEDULES)}")
-    if not 0 <= warmup < epochs:
+    # The official schedules may end with the warm-up: a differentiable run regularises its
+    # search epochs beyond the schedule's `epochs` (algorithms/differentiable.py).
+    if name == "linear" and not 0 <= warmup < epochs:
         raise ValueError(f"need 0 <= warmup < epochs for the regulariser to ever act, "
                          f"got warmup={warmup}, epochs={epochs}")
+    if epochs < 1 or not 0 <= warmup <= epochs:
+        raise ValueError(f"need 0 <= warmup <= epochs and epochs >= 1, got warmup={warmup}, epochs={epochs}")
     if landmark_warmup < 0:
         raise ValueError(f"landmark warm-up must be >= 0, got {landmark_warmup}")
     if name == "linear":
@@ -319,14 +323,21 @@ class LandmarkRegularizer:
         return self.schedule(epoch)
 
     def penalty(self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, epoch: int,
-                rng: random.Random) -> tuple[torch.Tensor | None, dict]:
+                rng: random.Random, share: float = 1.0,
+                reduce: Callable[[torch.Tensor], torch.Tensor] | None = None) -> tuple[torch.Tensor | None, dict]:
         """lambda * the sum (official) or mean over sampled pairs of the loss form, or None while lambda is 0
         (then no forward pass runs, so a warm-up step costs nothing extra).
 
         info: coefficient, n_pairs, violated_fraction (a 0-d tensor: the share of pairs
         whose better landmark has the higher loss; NaN when no pair was evaluated),
         zero_gradient (`flat_hinge`: True when the gradient is known, without a device
-        sync, to be exactly zero everywhere)."""
+        sync, to be exactly zero everywhere).
+
+        Data-parallel (`reduce` sums a tensor over the ranks, `share` is this rank's share of
+        the landmark batch): the loss form is applied to the global batch's cross-entropies
+        (the sums of the ranks' share-weighted ones), as the official single-process
+        DataParallel run computes it, with this rank's part of their gradient; summed over
+        the ranks, the gradients are those of the global batch's loss."""
         coef = self.coefficient(epoch)
         if coef <= 0:
             return None, {"coefficient": coef, "n_pairs": 0, "violated_fraction": math.nan, "zero_gradient": True}
@@ -335,6 +346,10 @@ class LandmarkRegularizer:
               for i in sorted({i for pair in pairs for i in pair})}  # one forward per architecture
         worse = torch.stack([ce[w] for w, _ in pairs])
         better = torch.stack([ce[b] for _, b in pairs])
+        if reduce is not None:  # the global values, with this rank's share of the gradient
+            local = torch.stack([worse, better]) * share
+            whole = reduce(local.detach())
+            worse, better = local + (whole - local).detach()
         terms = self.loss_form(worse, better)
         loss = coef * (terms.sum() if self.cfg.pair_reduction == "sum" else terms.mean())
         violated = (better > worse).float().mean().detach()  # a tensor: no host sync per step

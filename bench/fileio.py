@@ -75,6 +75,19 @@ def translated(path: str | Path, what: str = "cannot write") -> Iterator[None]:
         raise write_error(Path(path), e, what) from None
 
 
+def check_dir_path(path: str | Path) -> Path:
+    """The one-line error ensure_dir would give for a file in the way of ``path`` or of a
+    folder above it, without creating anything (a dry run answers as the real run would)."""
+    path = Path(path)
+    for folder in (path, *path.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise WriteError(f"cannot create folder {path}: a file of that name is in the way"
+                                 if folder == path else f"cannot create folder {path}: {folder} is a file")
+            break
+    return path
+
+
 def ensure_dir(path: str | Path) -> Path:
     """mkdir -p with a one-line error when a file is in the way or the disk says no."""
     path = Path(path)

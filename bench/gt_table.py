@@ -3,7 +3,6 @@ with per-epoch curves, costs and the full recipe that produced them."""
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,7 @@ import pandas as pd
 
 from lmreg.bench.errors import UnknownNameError, UserError
 from lmreg.bench.fileio import write_bytes
+from lmreg.bench.sealed import damage, sealed_bytes
 
 FORMAT = "lmreg-gt/1"
 CURVES = ("train_acc", "train_loss", "valid_acc", "valid_loss", "test_acc", "test_loss")
@@ -25,6 +25,32 @@ SCALARS = ("params", "flops", "wall_time")
 
 class GTFileError(UserError, ValueError):
     """A ground-truth file that is missing, truncated or not in this format."""
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def row_problem(row) -> str | None:
+    """Why ``row`` is not a row ``GTTable.from_rows`` takes (None when it is): a string
+    arch, a whole-number seed >= 0, every curve a list of numbers of one length, every
+    scalar a number (NaN allowed: not evaluated)."""
+    if not isinstance(row, dict):
+        return "not an object"
+    if not isinstance(row.get("arch"), str):
+        return "arch is not a string"
+    seed = row.get("seed")
+    if not (isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0):
+        return f"seed {seed!r} is not a whole number >= 0"
+    curves = [c for c in CURVES if not (isinstance(row.get(c), list) and row[c] and all(map(_is_number, row[c])))]
+    if curves:
+        return f"{', '.join(curves)} not a list of numbers"
+    if len({len(row[c]) for c in CURVES}) != 1:
+        return "curves of different lengths"
+    scalars = [s for s in SCALARS if not _is_number(row.get(s))]
+    if scalars:
+        return f"{', '.join(scalars)} not a number"
+    return None
 
 
 @dataclass
@@ -73,9 +99,9 @@ class GTTable:
         return out
 
     def write(self, path: str | Path) -> None:
-        """Atomic and durable (bench.fileio): readers see the old table or the new one."""
-        buf = io.BytesIO()
-        with h5py.File(buf, "w") as f:
+        """Atomic and durable (bench.fileio): readers see the old table or the new one;
+        sealed (bench.sealed): a damaged copy is refused."""
+        def fill(f: h5py.File) -> None:
             f.attrs["format"] = FORMAT
             f.attrs["space"] = self.space
             f.attrs["task"] = self.task
@@ -85,7 +111,7 @@ class GTTable:
             f.create_dataset("seed", data=self.seeds)
             for name, arr in {**self.curves, **self.scalars}.items():
                 f.create_dataset(name, data=arr, compression="gzip", shuffle=True)
-        write_bytes(path, buf.getvalue())
+        write_bytes(path, sealed_bytes(fill))
 
     @classmethod
     def read(cls, path: str | Path) -> "GTTable":
@@ -93,6 +119,9 @@ class GTTable:
         if not path.is_file():
             raise GTFileError(f"{path}: no such ground-truth file")
         try:
+            why = damage(path)
+            if why:
+                raise GTFileError(f"{path}: damaged ground-truth table ({why}); rebuild or restore it")
             with h5py.File(path, "r") as f:
                 if f.attrs.get("format") != FORMAT:
                     raise GTFileError(f"{path}: not an lmreg ground-truth table (format "
@@ -106,16 +135,36 @@ class GTTable:
                             meta=json.loads(f.attrs["meta"]))
         except GTFileError:
             raise
-        except (OSError, KeyError, ValueError) as e:
-            raise GTFileError(f"{path}: unreadable ground-truth table ({type(e).__name__}: {e})") from None
-        n = len(table.archs)
-        bad = [k for k, v in {**table.curves, **table.scalars, "seed": table.seeds}.items() if len(v) != n]
-        if bad:
-            raise GTFileError(f"{path}: columns {bad} do not have {n} rows (corrupt table)")
-        if n == 0 or table.curves["test_acc"].ndim != 2 or table.epochs == 0:
-            raise GTFileError(f"{path}: the table holds no results ({n} rows, "
-                              f"{table.curves['test_acc'].shape[-1] if n else 0} epochs); rebuild it")
+        except Exception as e:  # h5py, HDF5 and JSON errors of an unsealed damaged file all mean: unreadable
+            raise GTFileError(f"{path}: unreadable ground-truth table ({type(e).__name__}: "
+                              f"{' '.join(str(e).split())[:200]})") from None
+        why = table.problem()
+        if why:
+            raise GTFileError(f"{path}: {why} (corrupt table); rebuild it")
         return table
+
+    def problem(self) -> str | None:
+        """What makes the columns unusable as a table, if anything: the row counts, the
+        types (string keys, integer seeds >= 0, numeric curves of one length), and one row
+        per (architecture, seed)."""
+        n = len(self.archs)
+        bad = [k for k, v in {**self.curves, **self.scalars, "seed": self.seeds}.items() if len(v) != n]
+        if bad:
+            return f"columns {bad} do not have {n} rows"
+        if n == 0 or self.curves["test_acc"].ndim != 2 or self.epochs == 0:
+            return f"the table holds no results ({n} rows, {self.curves['test_acc'].shape[-1] if n else 0} epochs)"
+        if not all(isinstance(a, str) for a in self.archs):
+            return "the arch column does not hold strings"
+        if self.seeds.dtype.kind not in "iu" or self.seeds.ndim != 1 or (self.seeds < 0).any():
+            return f"the seed column does not hold whole numbers >= 0 (dtype {self.seeds.dtype})"
+        odd = [k for k, v in {**self.curves, **self.scalars}.items()
+               if v.dtype.kind not in "fiu" or v.ndim != (2 if k in self.curves else 1)
+               or (k in self.curves and v.shape[1] != self.epochs)]
+        if odd:
+            return f"columns {odd} are not numeric with one value per row (and epoch)"
+        if len(set(zip(self.archs, self.seeds.tolist()))) != n:
+            return "an (architecture, seed) pair is listed twice"
+        return None
 
     # Views ---------------------------------------------------------------
     def _check_epoch(self, epoch: int) -> None:

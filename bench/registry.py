@@ -17,7 +17,7 @@ from lmreg.bench import nds
 from lmreg.bench.ground_truth import GroundTruth
 from lmreg.bench.gt_table import FORMAT as GT_FORMAT
 from lmreg.bench.gt_table import GTFileError, GTTable
-from lmreg.spaces import nb201
+from lmreg.spaces.base import ArchError, get_space, space_names
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -138,22 +138,38 @@ class Query:
     note: str = ""
 
 
-_NB201_COLUMNS = ("seed", "train_acc", "valid_acc", "test_acc", "test_loss", "params", "flops", "wall_time")
+_SHOWN = ("seed", "train_acc", "valid_acc", "test_acc", "test_loss", "train_time", "params", "flops", "wall_time")
 
 
 def query(table: GroundTruth, arch: str, epoch: int = -1) -> Query:
-    """One architecture of a loaded benchmark table: an NB101 module hash (32 hex digits)
-    for NB101, an official NB201 string or a cell index (0..15624) for NB201 tables, where
-    the cell's isomorphism class representative is found too. Malformed input raises
-    ArchError (NB101HashError for NB101) with a one-line message."""
-    if isinstance(table, nb101.NB101Table):
-        h = nb101.parse_module_hash(arch)
-        return Query(h, table.rows(h, epoch))
-    text = arch.strip()
-    cell = nb201.as_arch(int(text) if text.isdigit() else arch)
-    rep = nb201.representative(cell)
-    name, rep_name = nb201.to_str(cell), nb201.to_str(rep)
+    """One architecture of a loaded benchmark table, named as the table's space names it
+    (`SearchSpace.table_keys`: e.g. an NB201 string or index, an NB101 cell key or module
+    hash). Malformed input raises ArchError with a one-line message; an architecture of
+    another registered space is refused as such, not looked up."""
+    space = get_space(table.space)
+    try:
+        keys = space.table_keys(arch)
+    except ArchError:
+        other = _other_space(arch, table.space)
+        if other is None:
+            raise
+        raise ArchError(f"{arch.strip()!r} is an {other} architecture, but this benchmark covers the "
+                        f"{table.space} space") from None
     frame = table.frame(epoch)
-    hits = frame[frame.arch.isin({name, rep_name})]
-    note = f"isomorphic to {hits.arch.iloc[0]}" if not hits.empty and hits.arch.iloc[0] != name else ""
-    return Query(f"{name} (class of {rep_name})", hits[[c for c in _NB201_COLUMNS if c in hits]], note)
+    present = set(frame.arch)
+    found = next((k for k in keys if k in present), None)  # keys come in order of preference: the exact one first
+    hits = frame[frame.arch == found]
+    note = f"found as {found} ({keys[found]})" if found is not None and keys[found] else ""
+    return Query(next(iter(keys)), hits[[c for c in _SHOWN if c in hits]], note)
+
+
+def _other_space(arch: str, but: str) -> str | None:
+    """The first other registered space whose table_keys accept arch."""
+    for name in space_names():
+        if name != but:
+            try:
+                get_space(name).table_keys(arch)
+            except ArchError:
+                continue
+            return name
+    return None

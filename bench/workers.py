@@ -69,3 +69,25 @@ def stop_pool(pool, timeout: float = 10.0) -> None:
         if p.is_alive():
             p.kill()
             p.join(1.0)
+
+
+_TRACKER_QUIET = "ignore:resource_tracker:UserWarning"
+
+
+def quiet_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker for this process (a no-op once it runs)
+    with its own warnings off. The tracker outlives a parent killed by SIGKILL and unlinks
+    the semaphores that the parent's pool and queues left behind; that cleanup is expected,
+    but it would also print a "leaked semaphore" warning per object on the caller's stderr.
+    Call before the first pool or queue is made."""
+    from multiprocessing import resource_tracker
+
+    old = os.environ.get("PYTHONWARNINGS")
+    os.environ["PYTHONWARNINGS"] = f"{old},{_TRACKER_QUIET}" if old else _TRACKER_QUIET
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        if old is None:
+            del os.environ["PYTHONWARNINGS"]
+        else:
+            os.environ["PYTHONWARNINGS"] = old

@@ -9,18 +9,31 @@ Timed phases:
   spos, fairnas   their one kind of step;
   gdas, pcdarts   "relaxed" (the Gumbel / softmax mixture forward, alpha frozen)
                   and "search" (the same plus one alpha step on a held-out batch).
+  gdas, pcdarts   also "warmup" (one uniformly drawn path per step, no landmarks:
+                  the coefficient is zero before the warm-up ends).
 Every ratio is against the plain SPOS epoch of the same repeat set. Scoring: the
 micro run's scoring (2000 images, batch 256, BN batch statistics) of 10 architectures.
 
-The repeats alternate the order of the timed cells; medians are shown. --steps
-truncates the train split so an "epoch" is that many batches.
+The repeats alternate the order of the timed cells; medians are shown (--stat min: the
+fastest repeat of each cell, the least disturbed on a shared machine). --steps
+truncates the train split so an "epoch" is that many batches. --json writes the
+factors `lmreg reproduce --dry-run` estimates with (experiments/measured/cpu_epochs.json
+is the committed copy; a --quick run is marked as such and never read by the estimate);
+with --algorithms, the file keeps the other algorithms' factors, so on a busy machine
+each algorithm can be timed beside SPOS in a short run of its own.
 
-    python benchmarks/algorithm_epochs.py [--steps 20] [--repeats 3] [--quick]
+    python benchmarks/algorithm_epochs.py [--steps 20] [--repeats 3] [--stat median|min] [--quick] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import datetime
+import json
+import os
+import platform
+from pathlib import Path
 
 import torch
 
@@ -40,6 +53,11 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--steps", type=int, default=None, help="training batches per timed epoch (default 20; 3 with --quick)")
     ap.add_argument("--algorithms", default=",".join(PRESETS), help="comma-separated subset of " + ",".join(PRESETS))
+    ap.add_argument("--stat", choices=("median", "min"), default="median",
+                    help="per timed cell over the repeats: median (default), or min, the least disturbed "
+                         "repeat, for a machine shared with other work")
+    ap.add_argument("--json", default=None,
+                    help="write the measured factors here (the committed copy: experiments/measured/cpu_epochs.json)")
     _common.add_common_args(ap, repeats=3)
     args = ap.parse_args(argv)
     device = _common.setup(args)
@@ -79,6 +97,13 @@ def main(argv=None) -> None:
         for phase, epoch in phases.items():
             for variant, trainer in trainers.items():
                 cells[(name, phase, variant)] = (trainer, epoch)
+        if len(phases) > 1:  # a warm-up epoch: epoch 0 of a run whose warm-up is one epoch long
+            warm_model = _common.prepare_model(
+                space.build_supernet(cfg.net, spec.in_channels, spec.num_classes), device)
+            warm_model.load_state_dict(plain_model.state_dict())
+            warm_cfg = dataclasses.replace(cfg.train, warmup_epochs=1, epochs=3)
+            cells[(name, "warmup", "plain")] = (trainer_type(warm_model, task, warm_cfg, args.seed, space, None,
+                                                             cfg.algo), 0)
         cells[(name, "score", "")] = (plain_model, None)
 
     _common.header("super-net epoch cost by algorithm", args, device,
@@ -97,21 +122,68 @@ def main(argv=None) -> None:
             else:
                 times[key].append(_common.timed(lambda: obj.train_epoch(epoch), device))
 
-    ref = _common.median(times[("spos", "step", "plain")])
+    stat = _common.median if args.stat == "median" else min
+    ref = stat(times[("spos", "step", "plain")])
     rows = []
     for key in order:
-        m = _common.median(times[key])
+        m = stat(times[key])
         name, phase, variant = key
         if phase == "score":
-            rows.append([name, "score / arch", "", m, _common.ratio(m, _common.median(times[("spos", "score", "")]))])
+            rows.append([name, "score / arch", "", m, _common.ratio(m, stat(times[("spos", "score", "")]))])
         else:
             rows.append([name, phase, variant, m, _common.ratio(m, ref)])
     print()
-    _common.table(["algorithm", "phase", "variant", "median s", "x SPOS plain (score: x SPOS score)"], rows)
-    summary = ", ".join(f"{k[0]} {k[1]} {k[2]} {_common.ratio(_common.median(v), ref):.2f}"
+    _common.table(["algorithm", "phase", "variant", f"{args.stat} s", "x SPOS plain (score: x SPOS score)"], rows)
+    summary = ", ".join(f"{k[0]} {k[1]} {k[2]} {_common.ratio(stat(v), ref):.2f}"
                         for k, v in times.items() if k[1] != "score" and k != ("spos", "step", "plain"))
     print(f"SUMMARY algorithm_epochs: SPOS plain epoch of {steps} steps {ref:.2f} s; ratios: {summary}; "
           f"{args.repeats} repeats, {device}, {args.threads} thread(s)")
+    if args.json:
+        write_factors(Path(args.json), times, stat, steps * cfg.train.batch_size, args, device)
+
+
+def write_factors(path: Path, times: dict, stat, images: int, args, device) -> None:
+    """The cost model's input: per algorithm, each kind of epoch in plain SPOS epochs and its
+    scoring in SPOS scorings, with when and how it was timed; the plain SPOS epoch and scoring in
+    seconds per image. An existing file of the same setting keeps the algorithms this run did not
+    time (each algorithm's ratios come from one run, against that run's SPOS)."""
+    ref = stat(times[("spos", "step", "plain")])
+
+    def f(name, phase, variant):
+        return round(stat(times[(name, phase, variant)]) / ref, 3)
+    score_ref = stat(times[("spos", "score", "")])
+    when = datetime.datetime.now().isoformat(timespec="seconds")
+    load = [round(x, 2) for x in os.getloadavg()]
+    setting = {"format": "lmreg-cpu-epochs/1", "measured_by": "benchmarks/algorithm_epochs.py",
+               "torch": torch.__version__, "device": str(device), "cpu": platform.processor() or "cpu",
+               "threads": args.threads, "quick": bool(args.quick), "images_per_epoch": images,
+               "weights": "fresh (about half the landmark pairs violated, where the flat-hinge skip saves least)"}
+    factors = {}
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        old = {}
+    if isinstance(old, dict) and all(old.get(k) == v for k, v in setting.items()):
+        factors.update(old.get("factors", {}))
+    for name in {k[0] for k in times}:
+        if (name, "step", "plain") in times:
+            plain, reg = f(name, "step", "plain"), f(name, "step", "regularised")
+            kinds = {"warmup": plain, "plain": plain, "regularised": reg, "search": plain, "search_regularised": reg}
+        else:
+            kinds = {"warmup": f(name, "warmup", "plain"), "plain": f(name, "relaxed", "plain"),
+                     "regularised": f(name, "relaxed", "regularised"), "search": f(name, "search", "plain"),
+                     "search_regularised": f(name, "search", "regularised")}
+        kinds["scoring"] = round(stat(times[(name, "score", "")]) / score_ref, 3)
+        kinds["measured"] = {"when": when, "repeats": args.repeats, "statistic": args.stat,
+                             "load_average_after": load,
+                             "seconds": {" ".join(filter(None, k[1:])): [round(x, 4) for x in v]
+                                         for k, v in times.items() if k[0] in (name, "spos")}}
+        factors[name] = kinds
+    out = {**setting, "when": when, "spos_plain_epoch_s_per_image": ref / images,
+           "spos_score_s_per_arch_image": score_ref / 2000, "factors": dict(sorted(factors.items()))}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=1) + "\n")
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from lmreg.experiments.config import ConfigError, positive_int
@@ -30,8 +31,8 @@ def _positive(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"expected a finite, positive number of seconds, got {text!r}")
     return value
 
 
@@ -45,6 +46,9 @@ def cmd_reproduce(args) -> int:
         raise ConfigError(f"--workers must be >= 1, got {args.workers}")
     from lmreg.experiments.cluster import options_from_args
     cluster = options_from_args(args)
+    if args.out:
+        from lmreg.bench.fileio import check_dir_path
+        check_dir_path(args.out)  # a dry run refuses a file in the way, as the real run would
     print(reproduce(args.name, scale=args.scale, out_dir=args.out, workers=args.workers, dry_run=args.dry_run,
                     seconds_per_epoch=args.seconds_per_epoch, level=args.level, progress=not args.no_progress,
                     cluster=cluster, score_files=args.scores))
@@ -70,6 +74,10 @@ def cmd_regress(args) -> int:
     from lmreg.paper_figures.regress import (DEFAULT_TOLERANCE, gate, parse_tolerance, read_baseline,
                                              write_baseline)
     from lmreg.paper_figures.report import load_records
+    mode, unused = ("--write-baseline", ("against",)) if args.write_baseline else ("--baseline", ("force", "note"))
+    given = [f"--{name}" for name in unused if getattr(args, name)]
+    if given:
+        raise ConfigError(f"{', '.join(given)} does not apply with {mode}")
     records = load_records(args.runs)
     tolerance = parse_tolerance(args.tolerance) if args.tolerance else None  # None: the baseline's own
     if args.write_baseline:

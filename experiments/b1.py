@@ -26,10 +26,10 @@ BATCH_SIZE = 64                     # images per ranker batch (zero-cost-nas nas
 # Both losses of both predictors: the fair comparison for the landmark super-net (same M labels).
 PREDICTORS = ("gcn-pairwise", "gcn-mse", "mlp-pairwise", "mlp-mse")
 PREDICTOR_FIT = {"epochs": 300, "lr": 1e-3, "weight_decay": 1e-4}  # fit_predict's defaults, stated
-# Measured on the development machine (2 busy cores, nice 19, one torch thread) at the micro
-# preset's size (C=8, N=1, 16x16 images, batch 64): 0.003 (params) to 0.08 (jacob_cov) s per
-# architecture, 0.03 on average; a predictor fit on 50 landmarks and predicting 100 cells ~1 s.
-# NB101 at the same size (micro-nb101), 10 cells of its GT: 0.003 to 0.12, 0.036 on average.
+# The dry-run's ranker costs at the micro preset's size (C=8, N=1, 16x16 images, batch 64, one CPU
+# thread): seconds per architecture, averaged over the training-free rankers, and per predictor
+# fit (50 landmarks, 100 cells predicted); the measurements behind them are in docs/rankers.md.
+# Other sizes and devices get no estimate rather than a scaled guess.
 RANKER_S_PER_ARCH = 0.03
 PREDICTOR_FIT_S = 1.0
 ESTIMATE_NOTE = (f"Ranker estimate: {RANKER_S_PER_ARCH} s per architecture per training-free ranker and "

@@ -26,15 +26,13 @@ import numpy as np
 import pandas as pd
 
 from lmreg.experiments.b1 import PREDICTOR_FIT, PREDICTORS
+from lmreg.paper_figures.b2 import BENCHMARK, SCORE_NAME, TRANSFER
 
-BENCHMARK = "nb201-real-cifar10-valid"
-TRANSFER = ("nb201-real-cifar100", "nb201-real-imagenet16-120")
 PRESET = "nb201-cifar10"          # the paper's NB201 setting: its draws from the run seed
 M_VALUES = (10, 20, 30, 50, 100, 200)
 SEEDS = tuple(range(10))
 POOL_SIZE = 200                   # the official pool size
 NET = {"C": 16, "N": 5}           # NB201's CIFAR-10 networks
-SCORE_NAME = "scores.csv.gz"
 SETTINGS_NAME = "settings.json"
 
 

@@ -5,9 +5,11 @@
 * ``check_runnable``: against the ground truth, the device and the task's data
   (landmarks plus pool must fit in the GT, the GT metric must exist, CUDA must be
   there); called before a run folder is created.
-* ``preflight``: for a batch of runs into one folder, before any worker starts:
-  each of the above once, no two configs sharing a run folder, no run folder
-  another process is writing, no record of another config in the way.
+* ``preflight``: for a batch of runs into one folder, before any worker starts and
+  before the folder is created: each of the above once, each task's data loaded
+  once (a missing or corrupt dataset is one line here, not one per worker), no two
+  configs sharing a run folder, no run folder another process is writing, no
+  record of another config in the way.
 * ``finished_record``: whether a run folder already holds this run's record, for
   the same config *and* the same ground truth; anything else in the way is an error.
 """
@@ -81,30 +83,32 @@ def check_config(cfg) -> None:
     if e.bn_mode == "running" and not n.bn_track_running_stats:
         raise ConfigError("eval.bn_mode=running needs net.bn_track_running_stats=true (the super-net has "
                           "no running statistics otherwise)")
-    sizes = split_sizes(spec)
+    check_sizes(cfg, split_sizes(spec))
+
+
+def check_sizes(cfg, sizes: dict[str, int]) -> None:
+    """Batch sizes, the landmark step interval and the scored images against the images
+    of each split: the task's declared sizes (check_config) and, before a run folder
+    exists, the data actually loaded (a dataset folder may hold fewer images)."""
+    t, e, lm, task = cfg.train, cfg.eval, cfg.landmarks, cfg.task
     _need(t.batch_size <= sizes["train"], "train.batch_size",
-          f"<= the {sizes['train']} training images of task {cfg.task!r}", t.batch_size)
+          f"<= the {sizes['train']} training images of task {task!r}", t.batch_size)
     if cfg.use_landmarks:
-        _need(t.batch_size <= sizes["valid"], "train.batch_size",
-              f"<= the {sizes['valid']} held-out images of task {cfg.task!r} (landmark batches)", t.batch_size)
+        key, batch = ("landmarks.batch_size", lm.batch_size) if lm.batch_size else ("train.batch_size", t.batch_size)
+        _need(batch <= sizes["valid"], key,
+              f"<= the {sizes['valid']} held-out images of task {task!r} (landmark batches)", batch)
+        steps = sizes["train"] // t.batch_size if t.drop_last else -(-sizes["train"] // t.batch_size)
+        _need(lm.every <= steps, "landmarks.every",
+              f"<= the {steps} training steps of an epoch of task {task!r} (a landmark step in every epoch)",
+              lm.every)
     if e.n_images is not None:
         _need(e.n_images <= sizes[e.split], "eval.n_images",
-              f"<= the {sizes[e.split]} {e.split} images of task {cfg.task!r} (or none for all)", e.n_images)
+              f"<= the {sizes[e.split]} {e.split} images of task {task!r} (or none for all)", e.n_images)
 
 
 def check_task_sizes(cfg, task) -> None:
-    """The same size checks against the data actually loaded (a dataset folder may
-    hold fewer images than the published one)."""
-    t, e = cfg.train, cfg.eval
-    if t.batch_size > task.size("train"):
-        raise ConfigError(f"train.batch_size {t.batch_size} is larger than the {task.size('train')} training "
-                          f"images of task {cfg.task!r}")
-    if cfg.use_landmarks and t.batch_size > task.size("valid"):
-        raise ConfigError(f"train.batch_size {t.batch_size} is larger than the {task.size('valid')} held-out "
-                          f"images of task {cfg.task!r} that landmark batches come from")
-    if e.n_images is not None and e.n_images > task.size(e.split):
-        raise ConfigError(f"eval.n_images {e.n_images} is larger than the {task.size(e.split)} {e.split} "
-                          f"images of task {cfg.task!r}")
+    """check_sizes against a loaded task."""
+    check_sizes(cfg, {split: task.size(split) for split in task.splits})
 
 
 def check_runnable(cfg) -> None:
@@ -135,6 +139,7 @@ def check_runnable(cfg) -> None:
 
 def preflight(configs, out_dir: str | Path) -> None:
     """Checks for a batch of runs into ``out_dir`` before any of them starts."""
+    from lmreg.bench.datasets.tasks import load_task
     from lmreg.bench.fileio import ensure_dir, is_locked
     from lmreg.bench.errors import BusyError
     from lmreg.experiments.runconfig import run_name
@@ -148,12 +153,16 @@ def preflight(configs, out_dir: str | Path) -> None:
             raise ConfigError(f"two runs would share the folder {out_dir / name}: the same config and seed "
                               "listed twice")
         seen[name] = cfg
-    checked = set()
+    checked, loaded = set(), {}
     for cfg in configs:
         key = (cfg.benchmark, cfg.gt_metric, cfg.landmarks.m, cfg.eval.pool_size, cfg.device)
         if key not in checked:
             check_runnable(cfg)
             checked.add(key)
+        if cfg.task not in loaded:  # a missing or corrupt dataset fails here, not in every worker
+            loaded[cfg.task] = load_task(cfg.task)
+        check_task_sizes(cfg, loaded[cfg.task])
+    del loaded
     for name, cfg in seen.items():
         run_dir = out_dir / name
         if is_locked(run_dir):

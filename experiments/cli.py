@@ -21,7 +21,7 @@ import numpy as np
 from lmreg.bench.errors import BusyError, UnknownNameError, UserError, WorkerDied, WriteError
 from lmreg.bench.tfrecord import TFRecordError
 from lmreg.bench.workers import Terminated
-from lmreg.experiments.config import ConfigError, positive_int
+from lmreg.experiments.config import INT64_MAX, ConfigError, non_negative_int, positive_int
 from lmreg.paper_figures.definitions import UnknownDefinition
 from lmreg.spaces.nb201 import ArchError
 
@@ -37,21 +37,11 @@ def _seeds(text: str) -> list[int]:
         seeds = []
     if not seeds:
         raise argparse.ArgumentTypeError(f"seeds must be comma-separated integers, got {text!r}")
-    if min(seeds) < 0:
-        raise argparse.ArgumentTypeError(f"seeds must be >= 0, got {text!r}")
+    if min(seeds) < 0 or max(seeds) > INT64_MAX:
+        raise argparse.ArgumentTypeError(f"seeds must be whole numbers in 0..{INT64_MAX}, got {text!r}")
     if len(set(seeds)) != len(seeds):
         raise argparse.ArgumentTypeError(f"seed listed twice in {text!r}: each seed is one run")
     return seeds
-
-
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return value
 
 
 @contextlib.contextmanager
@@ -173,15 +163,18 @@ def cmd_bench_query(args) -> int:
     from lmreg.bench import registry
     from lmreg.bench.gt_table import GTTable
     if not args.arch and not args.top:
-        raise ConfigError("give an architecture (NB201 string or index 0..15624, NB101 module hash) or --top K")
+        raise ConfigError("give an architecture (NB201 string or index 0..15624, NB101 cell key or module hash) "
+                          "or --top K")
     table = registry.load(args.benchmark)
     if isinstance(table, GTTable) and not -table.epochs <= args.epoch < table.epochs:
         raise ConfigError(f"--epoch {args.epoch} is out of range: {args.benchmark} has {table.epochs} epoch(s), "
                           f"indices 0..{table.epochs - 1} (or -1 for the last)")
+    from lmreg.bench.ground_truth import gt_metric
+    metric = args.metric or gt_metric(table)
     with _user_keys():
-        values = table.per_arch(args.metric, args.epoch)  # also checks the metric name
+        values = table.per_arch(metric, args.epoch)  # also checks the metric name
     if args.top:
-        best = values.dropna().sort_values(ascending=args.metric.endswith("loss"))
+        best = values.dropna().sort_values(ascending=metric.endswith("loss"))
         for name, value in best.head(args.top).items():
             print(f"{value:8.3f}  {name}")
         return 0
@@ -192,7 +185,6 @@ def cmd_bench_query(args) -> int:
     if found.note:
         print(f"# {found.note}")
     print(found.rows.to_string(index=False))
-    metric = args.metric if args.metric in found.rows else "test_acc"
     print(f"mean {metric} over seeds: {found.rows[metric].mean():.3f}")
     return 0
 
@@ -225,7 +217,8 @@ def _print_table_warnings(table) -> None:
 # rest: 2 epochs (the warm-up ends after the first, so plain and regularised steps run),
 # a few steps each, 4 landmarks and a pool of 10 scored on 256 images.
 SMOKE_OVERRIDES = ["train.epochs=2", "train.warmup_epochs=1", "landmarks.m=4", "eval.pool_size=10",
-                   "eval.every=1", "eval.n_images=256"]
+                   "eval.every=1", "eval.n_images=256", "search.population=2", "search.tournament=2",
+                   "search.budget=4", "search.batches=1", "search.train_missing=false"]
 
 
 def cmd_smoke(args) -> int:
@@ -343,10 +336,11 @@ def make_parser() -> argparse.ArgumentParser:
     q = bench.add_parser("query", help="ground truth of one architecture, or the top K")
     q.add_argument("benchmark")
     q.add_argument("arch", nargs="?",
-                   help="NB201 string or op-tuple index (0..15624), NB101 module hash; omit with --top")
-    q.add_argument("--metric", default="test_acc")
+                   help="as the benchmark's space names it: NB201 string or op-tuple index (0..15624), NB101 "
+                        "cell key or module hash; omit with --top")
+    q.add_argument("--metric", help="default: the benchmark's own GT metric (test_acc, or valid_acc where it has no test)")
     q.add_argument("--epoch", type=int, default=-1, help="epoch index (default: last)")
-    q.add_argument("--top", type=_non_negative, default=0, help="list the K best architectures instead")
+    q.add_argument("--top", type=non_negative_int, default=0, help="list the K best architectures instead")
     q.set_defaults(func=cmd_bench_query)
     q = bench.add_parser("convert", help="convert an official benchmark file once into the compact store")
     q.add_argument("kind", choices=("nb201", "nb101", "analog"))
@@ -361,7 +355,7 @@ def make_parser() -> argparse.ArgumentParser:
     q.add_argument("--space", default="nb201", help="search space the cells are drawn from (nb201, nb101, ...)")
     q.add_argument("--archs", type=positive_int, default=400, help="architectures drawn from the space's unique cells")
     q.add_argument("--seeds", type=_seeds, default=[0, 1], help="comma-separated training seeds")
-    q.add_argument("--sample-seed", type=_non_negative, default=0, help="seed of the architecture draw")
+    q.add_argument("--sample-seed", type=non_negative_int, default=0, help="seed of the architecture draw")
     q.add_argument("--workers", type=positive_int, default=2)
     q.add_argument("--threads", type=positive_int, default=1, help="torch threads per worker")
     q.add_argument("--device", default="cpu")

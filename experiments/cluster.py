@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from lmreg.bench.errors import ConfigError, UserError
+from lmreg.experiments.config import non_negative_int, positive_int
 
 EXECUTORS = ("pool", "local", "slurm")
 
@@ -35,6 +37,10 @@ class ClusterOptions:
             raise ConfigError(f"unknown executor {self.executor!r}; valid: {', '.join(EXECUTORS)}")
         if self.gpus < 0 or self.cpus < 1 or self.time_min < 1:
             raise ConfigError("--gpus must be >= 0, --cpus >= 1 and --time >= 1 minute")
+        if self.max_parallel is not None and self.max_parallel < 1:
+            raise ConfigError(f"--max-parallel must be >= 1, got {self.max_parallel}")
+        if self.executor == "slurm" and not self.partition:
+            raise ConfigError("--executor slurm needs --partition NAME (the SLURM partition the tasks run on)")
 
 
 def add_cluster_args(parser) -> None:
@@ -43,14 +49,22 @@ def add_cluster_args(parser) -> None:
                         help="pool: processes on this machine (default); slurm: SLURM array tasks through "
                              "submitit; local: the same through submitit's local executor")
     parser.add_argument("--partition", default=None, help="SLURM partition (--executor slurm)")
-    parser.add_argument("--gpus", type=int, default=0, help="GPUs per task (submitit executors)")
-    parser.add_argument("--cpus", type=int, default=1, help="CPUs per task (submitit executors)")
-    parser.add_argument("--time", type=int, default=240, help="minutes per task (submitit executors)")
-    parser.add_argument("--max-parallel", type=int, default=None, help="SLURM array throttle")
+    parser.add_argument("--gpus", type=non_negative_int, default=0, help="GPUs per task (submitit executors)")
+    parser.add_argument("--cpus", type=positive_int, default=1, help="CPUs per task (submitit executors)")
+    parser.add_argument("--time", type=positive_int, default=240, help="minutes per task (submitit executors)")
+    parser.add_argument("--max-parallel", type=positive_int, default=None,
+                        help="SLURM array throttle: at most this many tasks at once")
 
 
 def options_from_args(args) -> ClusterOptions:
-    return ClusterOptions(args.executor, args.partition, args.gpus, args.cpus, args.time, args.max_parallel)
+    """The executor options, checked against this machine before anything is written."""
+    opts = ClusterOptions(args.executor, args.partition, args.gpus, args.cpus, args.time, args.max_parallel)
+    if opts.executor != "pool":
+        _import_submitit()
+    if opts.executor == "slurm" and not all(shutil.which(tool) for tool in ("sbatch", "srun")):
+        raise ClusterError("--executor slurm needs SLURM's sbatch and srun on PATH; this machine has none "
+                           "(run on a SLURM login node, or use --executor pool)")
+    return opts
 
 
 def _import_submitit():

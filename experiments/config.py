@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import typing
 
 from lmreg.bench.errors import ConfigError  # noqa: F401  (defined there so bench/ can raise it too)
@@ -24,9 +25,24 @@ def _coerce(text: str, kind, key: str):
             return None
         return _coerce(text, args[0], key)
     try:
-        return kind(text)
+        value = kind(text)
     except (TypeError, ValueError):
         raise ConfigError(f"{key} takes a {getattr(kind, '__name__', kind)}, got {text!r}") from None
+    check_number(value, key)
+    return value
+
+
+INT64_MAX = 2**63 - 1  # seeds and counts reach numpy, torch and HDF5 as int64
+
+
+def check_number(value, key: str) -> None:
+    """The rule for every number a user types: a float must be finite (NaN or infinity
+    would only show up as a NaN loss or an infinite estimate later), an integer must fit
+    in int64. Ranges are each field's own check."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{key} must be a finite number, got {value!r}")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > INT64_MAX:
+        raise ConfigError(f"{key} must fit in 64 bits (|value| <= {INT64_MAX}), got {value}")
 
 
 def override(cfg, assignments: list[str], prefix: str = ""):
@@ -63,6 +79,17 @@ def positive_int(text: str) -> int:
         value = int(text)
     except ValueError:
         value = 0
-    if value < 1:
+    if not 1 <= value <= INT64_MAX:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type for seeds, indices and counts that may be 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= INT64_MAX:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
     return value

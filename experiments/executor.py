@@ -15,7 +15,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Sequence
 
 from lmreg.bench.errors import WorkerDied
-from lmreg.bench.workers import exit_with_parent, stop_pool
+from lmreg.bench.workers import exit_with_parent, quiet_resource_tracker, stop_pool
 
 
 def _start_worker(parent: int, init: Callable | None, init_args: tuple) -> None:
@@ -25,6 +25,7 @@ def _start_worker(parent: int, init: Callable | None, init_args: tuple) -> None:
 
 
 def spawn_context():
+    quiet_resource_tracker()  # before the first pool or queue: see bench.workers
     return multiprocessing.get_context("spawn")
 
 

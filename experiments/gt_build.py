@@ -28,7 +28,7 @@ from lmreg.bench.datasets.tasks import get_spec, load_task, split_sizes
 from lmreg.bench.devices import check_available
 from lmreg.bench.errors import ConfigError, UserError, WorkerDied
 from lmreg.bench.fileio import ensure_dir, fsync_dir, locked, temp_files, translated
-from lmreg.bench.gt_table import GTTable
+from lmreg.bench.gt_table import GTTable, row_problem
 from lmreg.experiments.executor import run_jobs
 from lmreg.spaces.base import NetSpec, get_space
 
@@ -123,13 +123,20 @@ def _read_journal(jpath: Path, ident: dict) -> dict[tuple[str, int], dict]:
         theirs = header.get("identity") if isinstance(header, dict) else None
         raise BuildError(f"{jpath} belongs to a build with different settings "
                          f"({_diff(theirs, ident)}); choose another --out or remove it")
-    rows = {}
-    for line in lines[1:]:
+    rows, epochs = {}, set()
+    for number, line in enumerate(lines[1:], start=2):
         try:
             row = json.loads(line)
-            rows[(row["arch"], row["seed"])] = row
-        except (json.JSONDecodeError, TypeError, KeyError):
+        except json.JSONDecodeError:
             continue  # a line cut by a kill mid-write: that run is simply redone
+        why = row_problem(row)
+        if why is None and epochs and len(row["test_acc"]) not in epochs:
+            why = f"{len(row['test_acc'])} epochs, other rows {min(epochs)}"
+        if why:
+            raise BuildError(f"{jpath}: line {number} is not a build row ({why}); remove that line to rerun "
+                             "that run, or remove the journal to start over")
+        epochs.add(len(row["test_acc"]))
+        rows[(row["arch"], row["seed"])] = row
     return rows
 
 
@@ -155,6 +162,18 @@ def _write_table(out: Path, rows: dict, ident: dict, device: str, wanted: set) -
     table.meta["complete"] = wanted <= rows.keys()
     table.write(out)
     return table
+
+
+def train_cell(table: GTTable, arch, metric: str, device: str = "cpu") -> tuple[float, list[int]]:
+    """The value a built table would hold for a cell it lacks: the cell trained stand-alone
+    with the table's recipe on the table's task, once per seed of the table, the metric's
+    final value averaged over the seeds (as `GTTable.per_arch`). Returns (value, seeds)."""
+    space = get_space(table.space)
+    task = load_task(table.task, device, extra=True)
+    recipe = StandaloneRecipe(**table.recipe)
+    seeds = sorted(int(s) for s in table.seed_matrix(metric).columns)
+    values = [train_standalone(space, arch, seed, task, recipe)[metric][-1] for seed in seeds]
+    return float(sum(values) / len(values)), seeds
 
 
 # Worker side ---------------------------------------------------------------

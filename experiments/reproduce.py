@@ -13,32 +13,50 @@ from lmreg.experiments.runconfig import PRESET_DIR, RunConfig, load_config, run_
 from lmreg.paper_figures.definitions import Definition, EntryResult, GridEntry, get_definition
 from lmreg.results.records import RECORD_NAME, RecordError, read_record
 
-# Measured on the development machine (2 cores, one torch thread per run) for the micro
-# preset: a plain SPOS epoch, a regularised one, and scoring 100 architectures on 2000 images.
-MICRO_PLAIN_EPOCH_S = 2.1
-MICRO_REG_EPOCH_S = 7.5
-MICRO_SCORE_S = 22.0 / (100 * 2000)            # per architecture and image
-MICRO_TRAIN_IMAGES = 10_000
-REG_EPOCH_FACTOR = 3.5                          # regularised epoch / plain epoch (7.5 / 2.1)
-SCORE_VS_TRAIN = MICRO_SCORE_S / (MICRO_PLAIN_EPOCH_S / MICRO_TRAIN_IMAGES)  # ~0.52
-# Epoch and scoring cost of each algorithm in units of a plain SPOS epoch and a SPOS
-# scoring, measured by benchmarks/algorithm_epochs.py (2026-11-28, 20 steps, 3 repeats,
-# one core): (warm-up, plain, regularised, search plain, search regularised, scoring).
-# The SPOS regularised factor stays REG_EPOCH_FACTOR (measured over whole micro epochs).
-ALGORITHM_COST = {
-    "spos": (1.0, 1.0, REG_EPOCH_FACTOR, 1.0, REG_EPOCH_FACTOR, 1.0),
-    "fairnas": (4.9, 4.9, 7.3, 4.9, 7.3, 1.0),
-    "gdas": (1.0, 1.44, 3.77, 2.65, 4.95, 1.0),
-    "pcdarts": (3.07, 3.07, 8.93, 6.04, 11.9, 3.0),
-}
-HALF_TRAIN = {"fashion-mnist": 30_000, "cifar10": 25_000}  # train half when a task takes all of it
-FULL_TEST = {"fashion-mnist": 10_000, "cifar10": 10_000}
-ESTIMATE_NOTE = (f"This is an estimate from the config (plain and regularised epochs, ~{REG_EPOCH_FACTOR}x for a "
-                 f"regularised SPOS epoch, the other algorithms' costs from benchmarks/algorithm_epochs.py, "
-                 f"pool and landmark scorings), using times measured on the development "
-                 f"machine for the micro preset on one core: plain epoch {MICRO_PLAIN_EPOCH_S} s, regularised "
-                 f"{MICRO_REG_EPOCH_S} s, 100 architectures scored on 2000 images 22 s; other CPU configs are "
-                 "scaled by training-set size and images scored. Real times vary with the machine and its load.")
+# The CPU cost model's measurements, written by benchmarks/algorithm_epochs.py --json: the plain
+# SPOS epoch and scoring in seconds per image, and every algorithm's epochs (warm-up, plain,
+# regularised, search, search regularised) and scoring in units of SPOS's.
+MEASURED_CPU = Path(__file__).resolve().parent / "measured" / "cpu_epochs.json"
+EPOCH_KINDS = ("warmup", "plain", "regularised", "search", "search_regularised", "scoring")
+
+
+def measured_cpu(path: Path | None = None) -> dict | None:
+    """The CPU figures of benchmarks/algorithm_epochs.py, or None (missing, unreadable, not in its
+    format, or a --quick smoke run)."""
+    import json
+    path = Path(path or MEASURED_CPU)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != "lmreg-cpu-epochs/1" or data.get("quick"):
+        return None
+    per_image = (data.get("spos_plain_epoch_s_per_image"), data.get("spos_score_s_per_arch_image"))
+    factors = data.get("factors")
+    if not all(isinstance(v, (int, float)) and v > 0 for v in per_image) or not isinstance(factors, dict):
+        return None
+    if not all(isinstance(f, dict) and all(isinstance(f.get(k), (int, float)) and f[k] > 0 for k in EPOCH_KINDS)
+               for f in factors.values()):
+        return None
+    return data
+
+
+def estimate_note(cpu: dict, seconds_per_epoch: float | None) -> str:
+    """How the CPU (or --seconds-per-epoch) estimates were made, from the measurement file."""
+    spos = cpu["factors"].get("spos", {})
+    source = (f"benchmarks/algorithm_epochs.py ({cpu.get('when', '?')}, {cpu.get('cpu', 'cpu')}, "
+              f"{cpu.get('threads', '?')} thread(s); super-net weights {cpu.get('weights', 'fresh')})")
+    if seconds_per_epoch is not None:
+        return (f"This is an estimate from the config at {seconds_per_epoch} s per plain epoch (given), each "
+                f"algorithm's epoch and scoring factors (regularised SPOS epoch {spos.get('regularised', '?')}x) "
+                f"and scoring at the measured ratio of scoring to training time, all from {source}; "
+                "real times vary.")
+    return (f"This is an estimate from the config (plain and regularised epochs, ~{spos.get('regularised', '?')}x for "
+            f"a regularised SPOS epoch, the other algorithms' factors, pool and landmark scorings), with the "
+            f"times {source} measured: a plain SPOS epoch "
+            f"{1000 * cpu['spos_plain_epoch_s_per_image']:.3f} s per 1000 training images, scoring "
+            f"{1e6 * cpu['spos_score_s_per_arch_image']:.1f} s per architecture and million images; CPU configs "
+            "are scaled by training-set size and images scored. Real times vary with the machine and its load.")
 
 
 @dataclass
@@ -91,18 +109,12 @@ def measured_gpu(path: Path | None = None) -> dict | None:
     return data
 
 
-def _train_images(cfg: RunConfig) -> int:
-    from lmreg.bench.datasets.tasks import get_spec
-    spec = get_spec(cfg.task)
-    return spec.n_train or HALF_TRAIN.get(spec.dataset, MICRO_TRAIN_IMAGES)
-
-
-def _test_images(cfg: RunConfig) -> int:
-    from lmreg.bench.datasets.tasks import get_spec
-    spec = get_spec(cfg.task)
-    if cfg.eval.n_images:
-        return cfg.eval.n_images
-    return spec.n_test or FULL_TEST.get(spec.dataset, 10_000)
+def _images(cfg: RunConfig) -> tuple[int, int]:
+    """(training images per epoch, images per scoring), from the registered task and dataset
+    (an unknown name is an error)."""
+    from lmreg.bench.datasets.tasks import get_spec, split_sizes
+    sizes = split_sizes(get_spec(cfg.task))
+    return sizes["train"], cfg.eval.n_images or sizes["test"]
 
 
 def _growing_scorings(cfg: RunConfig) -> int:
@@ -124,7 +136,7 @@ def _growing_scorings(cfg: RunConfig) -> int:
 
 def estimate(cfg: RunConfig, seconds_per_epoch: float | None = None) -> dict:
     """Epoch counts, scorings and seconds (None when no rate is known: a GPU config
-    without --seconds-per-epoch)."""
+    without --seconds-per-epoch, or an algorithm the CPU measurements do not cover)."""
     epochs, warm = cfg.train.epochs, cfg.train.warmup_epochs
     regularised = cfg.use_landmarks and cfg.landmarks.max_coef > 0
     reg_epochs = epochs - warm if regularised else 0
@@ -132,20 +144,10 @@ def estimate(cfg: RunConfig, seconds_per_epoch: float | None = None) -> dict:
     n_evals = sum(1 for e in range(epochs) if (e + 1) % cfg.eval.every == 0 or e == epochs - 1)
     scorings = n_evals * cfg.eval.pool_size + cfg.landmarks.m  # landmarks are scored once, at the end
     scorings += _growing_scorings(cfg)
-    images = _test_images(cfg)
+    train_images, images = _images(cfg)
     out = {"plain_epochs": plain_epochs, "reg_epochs": reg_epochs, "evals": n_evals, "scorings": scorings,
-           "images": images, "seconds": None}
-    try:
-        train_images = _train_images(cfg)
-    except KeyError:
-        return out
-    if seconds_per_epoch is not None:
-        plain_s = float(seconds_per_epoch)
-        score_s = plain_s / train_images * SCORE_VS_TRAIN
-    elif cfg.device == "cpu":
-        plain_s = MICRO_PLAIN_EPOCH_S * train_images / MICRO_TRAIN_IMAGES
-        score_s = MICRO_SCORE_S
-    else:
+           "images": images, "search_images": _search_images(cfg), "seconds": None}
+    if cfg.device != "cpu" and seconds_per_epoch is None:
         gpu = measured_gpu()
         per_step = (gpu or {}).get("per_step_s", {})
         if f"{cfg.algorithm} plain" not in per_step or f"{cfg.algorithm} regularised" not in per_step:
@@ -154,17 +156,36 @@ def estimate(cfg: RunConfig, seconds_per_epoch: float | None = None) -> dict:
         steps = math.ceil(train_images / cfg.train.batch_size)
         epoch_s = {k: steps * per_step[f"{cfg.algorithm} {k}"] for k in ("plain", "regularised")}
         out["seconds"] = (epoch_s["plain"] * plain_epochs + epoch_s["regularised"] * reg_epochs
-                          + gpu["score_s_per_arch_10k"] * scorings * images / 10_000)
+                          + gpu["score_s_per_arch_10k"] * (scorings * images + out["search_images"]) / 10_000)
         out["measured_on"] = gpu.get("device", "a GPU")
         return out
-    warm_f, plain_f, reg_f, search_f, search_reg_f, score_f = ALGORITHM_COST.get(
-        cfg.algorithm, ALGORITHM_COST["spos"])
+    cpu = measured_cpu()
+    f = (cpu or {}).get("factors", {}).get(cfg.algorithm)
+    if f is None:  # no measurement, or an algorithm it did not time
+        return out
+    score_vs_train = cpu["spos_score_s_per_arch_image"] / cpu["spos_plain_epoch_s_per_image"]
+    if seconds_per_epoch is not None:
+        plain_s = float(seconds_per_epoch)
+        score_s = plain_s / train_images * score_vs_train
+    else:
+        plain_s = cpu["spos_plain_epoch_s_per_image"] * train_images
+        score_s = cpu["spos_score_s_per_arch_image"]
     search = getattr(cfg.algo, "search_epochs", 0)
-    factors = [warm_f if e < warm else
-               (search_reg_f if regularised else search_f) if e >= epochs - search else
-               (reg_f if regularised else plain_f) for e in range(epochs)]
-    out["seconds"] = plain_s * sum(factors) + score_s * score_f * scorings * images
+    factors = [f["warmup"] if e < warm else
+               f["search_regularised" if regularised else "search"] if e >= epochs - search else
+               f["regularised" if regularised else "plain"] for e in range(epochs)]
+    out["seconds"] = plain_s * sum(factors) + score_s * f["scoring"] * (scorings * images + out["search_images"])
     return out
+
+
+def _search_images(cfg: RunConfig) -> int:
+    """Images the evolutionary search after training scores, at most: every query's held-out
+    batches plus one test-batch rescoring per query (a distinct cell each, the upper bound).
+    Not counted: training a found cell the table lacks (stand-alone runs of the table's recipe)."""
+    from lmreg.algorithms.base import SuperNetTrainer, get_algorithm
+    s = cfg.search
+    own = get_algorithm(cfg.algorithm).search_candidates is not SuperNetTrainer.search_candidates
+    return 0 if own or s.method != "evolution" else 2 * max(s.budget, s.population) * s.batches * s.batch_size
 
 
 def plan(defn: Definition, scale: str, out_dir: str | Path, seconds_per_epoch: float | None = None) -> list[PlannedRun]:
@@ -237,7 +258,8 @@ def format_plan(defn: Definition, scale: str, runs: list[PlannedRun], out_dir: P
             lines.append(f"Estimated cost of the {len(subset)} {what}: unknown. GPU hours are unknown for "
                          "configs that run on a GPU until benchmarks/gpu_check.sh has measured a GPU "
                          f"({MEASURED_GPU.relative_to(MEASURED_GPU.parents[2])}); or give --seconds-per-epoch "
-                         "with the time of one plain super-net epoch on your device.")
+                         "with the time of one plain super-net epoch on your device. An algorithm that "
+                         f"{MEASURED_CPU.name} does not list needs benchmarks/algorithm_epochs.py run for it.")
         else:
             total = sum(secs)
             device = subset[0].config.device
@@ -252,11 +274,7 @@ def format_plan(defn: Definition, scale: str, runs: list[PlannedRun], out_dir: P
         lines.append(f"GPU runs are estimated from the paper-size step and scoring times measured on "
                      f"{', '.join(measured)} by benchmarks/gpu_paper.py ({MEASURED_GPU.name}).")
     if any(r.cost["seconds"] is not None and not r.cost.get("measured_on") for r in todo + costed_blocked):
-        lines.append(ESTIMATE_NOTE if seconds_per_epoch is None else
-                     f"This is an estimate from the config at {seconds_per_epoch} s per plain epoch (given), "
-                     f"{REG_EPOCH_FACTOR}x per regularised SPOS epoch (other algorithms: their measured factors) "
-                     f"and scoring at the micro preset's ratio of "
-                     f"scoring to training time; real times vary.")
+        lines.append(estimate_note(measured_cpu(), seconds_per_epoch))
     return "\n".join(lines)
 
 

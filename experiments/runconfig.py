@@ -13,6 +13,7 @@ import numpy as np
 
 from lmreg.algorithms.base import NoOptions, TrainConfig, get_algorithm
 from lmreg.algorithms.landmark_reg import LandmarkConfig
+from lmreg.algorithms.search import SearchConfig
 from lmreg.experiments.checks import check_config
 from lmreg.experiments.config import ConfigError, override
 from lmreg.results.identity import flatten, setting, setting_hash
@@ -67,6 +68,7 @@ class RunConfig:
     algo: object = field(default_factory=NoOptions)  # the algorithm's own options (its options_type)
     landmarks: LandmarkConfig = field(default_factory=LandmarkConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)  # the search after training
 
     def __post_init__(self):
         if self.draws not in DRAWS:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import platform
 import queue
+import random
 import subprocess
 import sys
 import time
@@ -26,6 +27,7 @@ from lmreg.algorithms import distributed
 from lmreg.algorithms.base import get_algorithm
 from lmreg.algorithms.landmark_reg import LandmarkRegularizer
 from lmreg.algorithms.scoring import score
+from lmreg.algorithms.search import SupernetQueries, regularized_evolution
 from lmreg.bench import registry
 from lmreg.bench.datasets.tasks import load_task
 from lmreg.bench.errors import UserError
@@ -35,8 +37,9 @@ from lmreg.experiments.checks import (check_config, check_runnable, check_task_s
                                       ground_truth_info)
 from lmreg.experiments.executor import run_jobs, spawn_context
 from lmreg.experiments import growing
+from lmreg.experiments.gt_build import train_cell
 from lmreg.experiments.runconfig import RunConfig, draw_seeds, run_name, same_setting, to_dict
-from lmreg.paper_figures.metrics import all_metrics
+from lmreg.paper_figures.metrics import all_metrics, gt_rank_ids, official_percentiles
 from lmreg.results.records import RECORD_NAME, read_record, write_record
 from lmreg.spaces.base import SearchSpace, get_space
 
@@ -167,9 +170,10 @@ def make_trainer(cfg: RunConfig, plan: RunPlan):
     """The configured algorithm's trainer on a fresh super-net (seeded by the run seed)."""
     torch.manual_seed(cfg.seed)
     model = build_supernet(cfg, plan.task, plan.space)
+    algorithm = get_algorithm(cfg.algorithm)
     reg = (LandmarkRegularizer(cfg.landmarks, [plan.space.parse(a) for a in plan.landmarks],
-                               cfg.train.warmup_epochs, cfg.train.epochs) if cfg.use_landmarks else None)
-    return get_algorithm(cfg.algorithm)(model, plan.task, cfg.train, cfg.seed, plan.space, reg, cfg.algo)
+                               cfg.train.warmup_epochs, algorithm.landmark_horizon(cfg)) if cfg.use_landmarks else None)
+    return algorithm(model, plan.task, cfg.train, cfg.seed, plan.space, reg, cfg.algo)
 
 
 def _resume(trainer, ckpt: Path, cfg: RunConfig, device, gt_info: dict | None = None) -> dict:
@@ -215,7 +219,7 @@ def _train_and_record(cfg: RunConfig, run_dir: Path, plan: RunPlan, on_epoch, ma
             t0 = time.perf_counter()
             acc, loss = _score(model, pool_archs, task, cfg)
             state["score_s"] += time.perf_counter() - t0
-            state["evals"].append({"epoch": epoch, **all_metrics(acc, gt_pool)})
+            state["evals"].append({"epoch": epoch, **all_metrics(acc, gt_pool, loss)})
             if last:
                 state["pool_scores"] = (acc, loss)
         if epoch in rounds:
@@ -261,9 +265,12 @@ def _grow(trainer, plan: RunPlan, state: dict, cfg: RunConfig, epoch: int, round
 
 def search_result(trainer, plan: RunPlan, pool_acc, cfg: RunConfig) -> dict:
     """The architecture the trained super-net would return as its search result, by the
-    algorithm's procedure (`search_candidates`), with its ground truth and GT percentile
-    among all cells of the table (100 * cells with lower GT / (cells - 1))."""
+    algorithm's procedure (`search_candidates`), else by `cfg.search` (the official
+    regularised evolution, or the best-scored pool cell), with its ground truth and GT
+    percentile among all cells of the table (100 * cells with lower GT / (cells - 1))."""
     proposal = trainer.search_candidates(set(plan.gt.index))
+    if proposal is None and cfg.search.method == "evolution":
+        return evolution_result(trainer, plan, cfg)
     if proposal is None or not proposal[1]:
         method = "best-scored pool architecture" + ("" if proposal is None else
                                                     f" ({proposal[0]}: no candidate had ground truth)")
@@ -284,6 +291,61 @@ def search_result(trainer, plan: RunPlan, pool_acc, cfg: RunConfig) -> dict:
     return out
 
 
+def table_key(space, arch, index) -> str | None:
+    """The key under which ``index`` (a table's or a score file's) lists ``arch``: its own
+    key, else its isomorphism-class representative's (the key harness-built tables use);
+    None when it holds neither."""
+    keys = [space.key(arch)] + ([space.key(space.representative(arch))] if hasattr(space, "representative") else [])
+    return next((k for k in keys if k in index), None)
+
+
+def evolution_result(trainer, plan: RunPlan, cfg: RunConfig) -> dict:
+    """Regularised evolution over the trained super-net (algorithms/search.py), its best
+    cell looked up in the table; a cell the table lacks is trained stand-alone with the
+    table's recipe and seeds (`gt_source` says which), so the result is never restricted
+    to the cells a table happens to cover."""
+    s, space = cfg.search, plan.space
+    t0 = time.perf_counter()
+    queries = SupernetQueries(trainer.model, plan.task, s.batches, s.batch_size,
+                              torch.Generator().manual_seed(cfg.seed + 7), cfg.train.landmark_augment)
+    found = regularized_evolution(space.sample_path, space.mutate, queries.fitness, random.Random(cfg.seed + 7),
+                                  s.population, s.tournament, s.budget, queries.rescore, s.top)
+    search_s = time.perf_counter() - t0
+    best, best_score = found.top[0]
+    key = table_key(space, best, plan.gt.index)
+    known = [key] if key is not None else []
+    keys = [space.key(best)]
+    gt_all = np.sort(plan.gt.to_numpy())
+    t0 = time.perf_counter()
+    if known:
+        gt, source, n_cells = float(plan.gt[known[0]]), "table", len(gt_all)
+    elif not s.train_missing:
+        gt, source, n_cells = float("nan"), "missing (search.train_missing=false)", len(gt_all) + 1
+    else:
+        table = registry.load(cfg.benchmark)
+        if not hasattr(table, "recipe") or not table.recipe:
+            raise RunError(f"the search found {keys[0]}, which {cfg.benchmark!r} lacks and cannot train "
+                           "(no stand-alone recipe); set search.method=pool")
+        gt, seeds = train_cell(table, best, cfg.gt_metric, cfg.device)
+        source, n_cells = f"trained (the table's recipe, seeds {', '.join(map(str, seeds))})", len(gt_all) + 1
+    lower = int(np.searchsorted(gt_all, gt, side="left")) if np.isfinite(gt) else np.nan
+    return {"method": f"regularised evolution (population {s.population}, tournament {s.tournament}, "
+                      f"{s.budget} queries of {s.batches} batches)",
+            "arch": known[0] if known else keys[0], "gt": gt, "gt_source": source,
+            "gt_percentile": 100.0 * lower / (n_cells - 1), "supernet_acc": float(best_score),
+            "queries": found.queries, "candidates": len({space.key(a) for a, _ in found.history}),
+            "top": [[space.key(a), float(v)] for a, v in found.top],
+            "search_s": search_s, "query_s": queries.seconds, "gt_train_s": time.perf_counter() - t0}
+
+
+def official_pool_percentiles(plan: RunPlan, acc, loss) -> dict:
+    """The official top-K percentiles of the final pool scores (K = 3, 5, 10, 20): GT rank
+    among all cells of the table / cells, min, median and max (paper_figures.metrics)."""
+    ranks = pd.Series(gt_rank_ids(plan.gt.to_numpy()), index=plan.gt.index).loc[plan.pool].to_numpy()
+    return {f"top{k}": official_percentiles(acc, ranks, len(plan.gt), k, loss)
+            for k in (3, 5, 10, 20) if k <= len(plan.pool)}
+
+
 def _record(cfg: RunConfig, plan: RunPlan, state: dict, lm_acc, lm_loss, search: dict) -> dict:
     acc, loss = state["pool_scores"]
     gt_pool = plan.gt.loc[plan.pool].to_numpy()
@@ -292,7 +354,8 @@ def _record(cfg: RunConfig, plan: RunPlan, state: dict, lm_acc, lm_loss, search:
                   "seeds": {"run": cfg.seed, "draws": cfg.draws,
                             **{k: -1 if v is None else v for k, v in draw_seeds(cfg).items()}},
                   "final_metrics": {**state["evals"][-1], "search_gt_percentile": search["gt_percentile"]},
-                  "search_result": search, "ground_truth": plan.gt_info,
+                  "search_result": search, "official_percentiles": official_pool_percentiles(plan, acc, loss),
+                  "ground_truth": plan.gt_info,
                   "timings": {"train_s": state["train_s"], "score_s": state["score_s"]}},
         "tables": {
             "curves": state["curves"],

@@ -143,22 +143,23 @@ def summarize(values, level: float = 0.95) -> dict:
 
 
 def _no_hb(pools) -> dict:
-    return {"hb_lo": math.nan, "hb_hi": math.nan, "hb_estimate": math.nan,
+    return {"hb_lo": math.nan, "hb_hi": math.nan, "hb_estimate": math.nan, "hb_undefined": 0, "hb_n_boot": 0,
             "pool_size": min(len(p) for p, _ in pools) if pools else 0, "shared_pool": False}
 
 
 def summarize_group(group: Group, metric: str, level: float = 0.95, n_boot: int = N_BOOT) -> dict:
     """``summarize`` of the group's per-seed values plus the hierarchical bootstrap interval
     (hb_lo, hb_hi; recomputed from the records' pools, hb_estimate the seed-mean so
-    recomputed), the smallest pool size and whether all seeds share the pool."""
+    recomputed, hb_undefined of hb_n_boot replicates left out as undefined), the smallest
+    pool size and whether all seeds share the pool."""
     out = summarize(group.values(metric), level)
     pools = group.pools()
     out.update(_no_hb(pools if metric not in RUN_METRICS else None))
     if pools and out["n"] == len(pools) and out["n"] >= 1 and metric not in RUN_METRICS:
         shared = shared_pool(group.records)
         hb = hierarchical_bootstrap(pools, metric, level, n_boot=n_boot, shared_pool=shared)
-        out.update(hb_lo=hb["lo"], hb_hi=hb["hi"], hb_estimate=hb["estimate"], pool_size=hb["pool_size"],
-                   shared_pool=shared)
+        out.update(hb_lo=hb["lo"], hb_hi=hb["hi"], hb_estimate=hb["estimate"], hb_undefined=hb["undefined"],
+                   hb_n_boot=hb["n_boot"], pool_size=hb["pool_size"], shared_pool=shared)
     return out
 
 
@@ -197,8 +198,8 @@ def paired_differences(base: Group, other: Group, metrics=RANKING_METRICS, level
                 _, row["diff_lo"], row["diff_hi"] = t_interval(y[ok] - x[ok], level)
         if same_pools and ok.all() and m not in RUN_METRICS:
             hb = hierarchical_bootstrap_diff(b_pools, o_pools, m, level, n_boot=n_boot, shared_pool=shared)
-            row.update(hb_lo=hb["lo"], hb_hi=hb["hi"], hb_estimate=hb["estimate"], pool_size=hb["pool_size"],
-                       shared_pool=shared)
+            row.update(hb_lo=hb["lo"], hb_hi=hb["hi"], hb_estimate=hb["estimate"], hb_undefined=hb["undefined"],
+                       hb_n_boot=hb["n_boot"], pool_size=hb["pool_size"], shared_pool=shared)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -225,46 +226,62 @@ def _interval(lo: float, hi: float, digits: int, signed: bool) -> str:
     return f"{fmt.format(lo)}, {fmt.format(hi)}"
 
 
-def _intervals(lo, hi, hb_lo, hb_hi, digits, signed) -> str:
+def _intervals(lo, hi, hb_lo, hb_hi, digits, signed, hb_undefined: int = 0, n_boot: int = 0) -> str:
+    """The bracket of a cell. A t interval whose bounds print alike has (next to) no spread over
+    seeds behind it and says so rather than posing as a precise one; a bootstrap names the
+    replicates it left out as undefined, or that too many were to give an interval."""
     parts = []
     if math.isfinite(lo) and math.isfinite(hi):
-        parts.append("t " + _interval(lo, hi, digits, signed))
+        text = _interval(lo, hi, digits, signed)
+        lo_text, hi_text = text.split(", ")
+        parts.append("t zero width: no spread over seeds" if lo_text == hi_text else "t " + text)
+    undefined = f"{hb_undefined} of {n_boot} replicates undefined" if hb_undefined else ""
     if math.isfinite(hb_lo) and math.isfinite(hb_hi):
-        parts.append("hb " + _interval(hb_lo, hb_hi, digits, signed))
+        parts.append("hb " + _interval(hb_lo, hb_hi, digits, signed) + (f" ({undefined})" if undefined else ""))
+    elif undefined:
+        parts.append(f"hb none: {undefined}")
     return f" [{'; '.join(parts)}]" if parts else ""
 
 
 def cell(mean: float, std: float, lo: float, hi: float, n: int, digits: int = 3, hb_lo: float = math.nan,
-         hb_hi: float = math.nan, pool_size: int = 0, with_n: bool = True) -> str:
+         hb_hi: float = math.nan, pool_size: int = 0, with_n: bool = True, hb_undefined: int = 0,
+         n_boot: int = 0) -> str:
     """'0.512 ± 0.031 [t 0.480, 0.540; hb 0.470, 0.550] (3 seeds; pool 100)': mean ± std over
     seeds, the Student-t interval (n >= 2), the hierarchical bootstrap interval (when the
     records hold their pools) and the sample size; 'n/a' without values."""
     if n == 0 or not math.isfinite(mean):
         return "n/a"
     text = f"{mean:.{digits}f} ± {std:.{digits}f}" if n >= 2 else f"{mean:.{digits}f}"
-    text += _intervals(lo, hi, hb_lo, hb_hi, digits, False)
+    text += _intervals(lo, hi, hb_lo, hb_hi, digits, False, hb_undefined, n_boot)
     return text + (f" ({n_text(n, pool_size)})" if with_n else "")
 
 
 def diff_cell(diff: float, lo: float, hi: float, n: int, digits: int = 3, hb_lo: float = math.nan,
-              hb_hi: float = math.nan, pool_size: int = 0, with_n: bool = True) -> str:
+              hb_hi: float = math.nan, pool_size: int = 0, with_n: bool = True, hb_undefined: int = 0,
+              n_boot: int = 0) -> str:
     """'+0.165 [t +0.142, +0.188; hb +0.101, +0.230] (3 seeds; pool 100)'."""
     if n == 0 or not math.isfinite(diff):
         return "n/a"
-    text = f"{diff:+.{digits}f}" + _intervals(lo, hi, hb_lo, hb_hi, digits, True)
+    text = f"{diff:+.{digits}f}" + _intervals(lo, hi, hb_lo, hb_hi, digits, True, hb_undefined, n_boot)
     return text + (f" ({n_text(n, pool_size)})" if with_n else "")
 
 
 def summary_cell(s, digits: int = 3) -> str:
     """``cell`` of a ``summarize_group`` row (dict or pandas row)."""
     return cell(s["mean"], s["std"], s["ci_lo"], s["ci_hi"], int(s["n"]), digits, s["hb_lo"], s["hb_hi"],
-                int(s["pool_size"]))
+                int(s["pool_size"]), hb_undefined=_count(s, "hb_undefined"), n_boot=_count(s, "hb_n_boot"))
+
+
+def _count(row, key: str) -> int:
+    """An integer column of a summary row; 0 where a row (e.g. written before it existed) lacks it."""
+    value = row.get(key, 0) if hasattr(row, "get") else 0
+    return int(value) if value is not None and value == value else 0
 
 
 def difference_cell(d, digits: int = 3) -> str:
     """``diff_cell`` of a ``paired_differences`` row (dict or pandas row)."""
     return diff_cell(d["diff"], d["diff_lo"], d["diff_hi"], int(d["n"]), digits, d["hb_lo"], d["hb_hi"],
-                     int(d["pool_size"]))
+                     int(d["pool_size"]), hb_undefined=_count(d, "hb_undefined"), n_boot=_count(d, "hb_n_boot"))
 
 
 def interval_legend(level: float) -> str:
@@ -351,7 +368,8 @@ def comparison_table(records: list[dict], level: float = 0.95, metrics=RANKING_M
         for arm, s in (("baseline", b), ("landmarks", l)):
             row.update({f"{arm}_{k}": s[k] for k in ("mean", "std", "ci_lo", "ci_hi", "hb_lo", "hb_hi")})
         row.update({"diff": d["diff"], "diff_lo": d["diff_lo"], "diff_hi": d["diff_hi"],
-                    "diff_hb_lo": d["hb_lo"], "diff_hb_hi": d["hb_hi"], "seeds": int(d["n"]),
+                    "diff_hb_lo": d["hb_lo"], "diff_hb_hi": d["hb_hi"], "diff_hb_undefined": _count(d, "hb_undefined"),
+                    "diff_hb_n_boot": _count(d, "hb_n_boot"), "seeds": int(d["n"]),
                     "pool_size": int(d["pool_size"]), "level": level})
         rows.append(row)
     table = pd.DataFrame(rows)
@@ -366,7 +384,7 @@ def comparison_table(records: list[dict], level: float = 0.95, metrics=RANKING_M
     for r in rows:
         t_diff = diff_cell(r["diff"], r["diff_lo"], r["diff_hi"], r["seeds"], with_n=False)
         hb = diff_cell(r["diff"], math.nan, math.nan, r["seeds"], hb_lo=r["diff_hb_lo"], hb_hi=r["diff_hb_hi"],
-                       with_n=False)
+                       with_n=False, hb_undefined=r["diff_hb_undefined"], n_boot=r["diff_hb_n_boot"])
         lines.append(f"| {r['metric']} | {arm(r, 'baseline')} | {arm(r, 'landmarks')} | {t_diff} | {hb} | "
                      f"{n_text(r['seeds'], r['pool_size'])} |")
     lines.append(f"\nn: seeds per variant (paired by seed) and architectures in the evaluation pool. t: Student-t "

@@ -1,4 +1,4 @@
-"""Table B1 (issue 13): every ranker as a row, on the same pools.
+"""Table B1: every ranker as a row, on the same pools.
 
 One block of rows per search space of the grid: the SPOS super-net without and with
 landmarks, every training-free ranker and the predictors trained on the landmarks (their
@@ -133,12 +133,13 @@ def summarize_row(row: Row, metric: str, level: float = 0.95, n_boot: int = 2000
     pools = [record_pool(r) for r in row.records]
     fn = get_metric(metric)
     out = summarize([fn(p, g) for p, g in pools], level)
-    out.update(hb_lo=math.nan, hb_hi=math.nan, pool_size=min((len(g) for _, g in pools), default=0),
-               shared_pool=False)
+    out.update(hb_lo=math.nan, hb_hi=math.nan, hb_undefined=0, hb_n_boot=0,
+               pool_size=min((len(g) for _, g in pools), default=0), shared_pool=False)
     if pools and out["n"] == len(pools):
         shared = shared_pool(row.records)
         hb = hierarchical_bootstrap(pools, metric, level, n_boot=n_boot, shared_pool=shared)
-        out.update(hb_lo=hb["lo"], hb_hi=hb["hi"], shared_pool=shared)
+        out.update(hb_lo=hb["lo"], hb_hi=hb["hi"], hb_undefined=hb["undefined"], hb_n_boot=hb["n_boot"],
+                   shared_pool=shared)
     return out
 
 
@@ -192,7 +193,8 @@ def _render_block(defn, scale: str, level: float, block: list[Row], display: lis
             pool_size = s["pool_size"]
             # a metric undefined for some seeds (constant scores) says how many it averages
             line[HEADERS[m]] = cell(s["mean"], s["std"], s["ci_lo"], s["ci_hi"], s["n"], DIGITS.get(m, 3),
-                                    s["hb_lo"], s["hb_hi"], with_n=s["n"] != len(row.records))
+                                    s["hb_lo"], s["hb_hi"], with_n=s["n"] != len(row.records),
+                                    hb_undefined=s["hb_undefined"], n_boot=s["hb_n_boot"])
             data.append({"definition": defn.name, "scale": scale, "space": row.space, "row": row.label,
                          "kind": row.kind, "metric": m, **s,
                          "gt_labels": gt_labels[0] if len(gt_labels) == 1 else math.nan,

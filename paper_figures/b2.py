@@ -23,6 +23,12 @@ BLOCK_NAMES = {"nb201-real-cifar10-valid": "CIFAR-10 (cifar10-valid)", "nb201-re
                "nb201-real-imagenet16-120": "ImageNet16-120"}
 
 
+# The ground truth the landmarks are drawn and scored on, and the tasks its pools transfer to.
+BENCHMARK = "nb201-real-cifar10-valid"
+TRANSFER = ("nb201-real-cifar100", "nb201-real-imagenet16-120")
+SCORE_NAME = "scores.csv.gz"  # the scores experiments/b2.py stores under OUT/B2/
+
+
 def _label(row: str, kind: str) -> str:
     if kind == "predictor":
         return row_label("predictor", row)
@@ -63,16 +69,15 @@ def summarize_pools(pools, metric: str, level: float, n_boot: int = HB_REPLICATE
     tau when ``bootstrap``."""
     fn = get_metric(metric)
     out = summarize([fn(p, g) for p, g in pools], level)
-    out.update(hb_lo=math.nan, hb_hi=math.nan, pool_size=min(len(g) for _, g in pools))
+    out.update(hb_lo=math.nan, hb_hi=math.nan, hb_undefined=0, hb_n_boot=0, pool_size=min(len(g) for _, g in pools))
     if metric == "kendall_tau" and bootstrap:
         hb = hierarchical_bootstrap(pools, metric, level, n_boot=n_boot)
-        out.update(hb_lo=hb["lo"], hb_hi=hb["hi"])
+        out.update(hb_lo=hb["lo"], hb_hi=hb["hi"], hb_undefined=hb["undefined"], hb_n_boot=hb["n_boot"])
     return out
 
 
 def render_b2(scores_path: str | Path, out_dir: str | Path, level: float = 0.95) -> tuple[str, list[Path]]:
     from lmreg.bench import registry
-    from lmreg.experiments.b2 import BENCHMARK, TRANSFER
     from lmreg.paper_figures.noise import noise_ceiling
 
     scores = pd.read_csv(scores_path)
@@ -96,7 +101,8 @@ def render_b2(scores_path: str | Path, out_dir: str | Path, level: float = 0.95)
                                  "m": m, "metric": metric, **s})
                     if metric == "kendall_tau":
                         line[f"M={m}"] = cell(s["mean"], s["std"], s["ci_lo"], s["ci_hi"], s["n"], 3,
-                                              s["hb_lo"], s["hb_hi"], with_n=False)
+                                              s["hb_lo"], s["hb_hi"], with_n=False,
+                                              hb_undefined=s["hb_undefined"], n_boot=s["hb_n_boot"])
                         curves.setdefault(block, {}).setdefault(_label(row, kind), []).append(
                             (m, s["mean"], s["ci_lo"], s["ci_hi"]))
             display.append(line)

@@ -1,4 +1,6 @@
 """Ranking-quality metrics: how well super-net scores order architectures by ground truth.
+``kendall_tau`` (scipy's tau-b) is the headline; ``kendall_tau_official`` and
+``official_percentiles`` re-state what the official code logs (docs/fidelity.md).
 
 Every metric takes ``pred`` (super-net score, higher = better) and ``gt``
 (ground-truth accuracy in %, higher = better) as equal-length 1-D array-likes,
@@ -176,6 +178,10 @@ def random_subset_tau(pred, gt, sizes=(10, 20, 50, 100), repeats: int = 5, seed:
     drawn without replacement from one ``numpy.random.default_rng(seed)``, sizes in the given
     order, so results are reproducible for a seed. Sizes larger than the pool are skipped.
     A subset whose pred or gt is constant has tau NaN, which makes that size's mean NaN.
+
+    The official one (cnn_general_search_policies.py:802-821) differs in three ways: its tau
+    is the tie-broken ``official_kendall_tau`` (ties count), not tau-b; it logs the min and
+    max of the repeats beside the mean; it draws from the global ``np.random`` stream.
     """
     pred, gt = _validated_pair(pred, gt)
     repeats = operator.index(repeats)
@@ -196,8 +202,54 @@ def random_subset_tau(pred, gt, sizes=(10, 20, 50, 100), repeats: int = 5, seed:
     return mean_tau_by_size
 
 
+# The official code's own tau and percentiles (kcyu2014/nas-landmarkreg) -------------------------
+# Its architecture ids are GT ranks: the table sorted by GT ascending, id 0 the worst
+# (nasws/cnn/search_space/search_space.py:85-101). A pool is ordered as `Rank` tuples
+# (valid_acc, valid_obj, geno_id) sort, ascending (procedures/evaluate_procedure.py:199,210;
+# nasws/cnn/utils.py:12), so tied accuracies are ordered by loss, then by GT rank.
+def gt_rank_ids(gt) -> np.ndarray:
+    """Each architecture's GT rank (0 = lowest GT), ties in pool order: the official ids of a
+    pool's architectures up to their order (the official table breaks GT ties in its own order)."""
+    gt = finite_1d(gt, "gt")
+    return np.argsort(np.argsort(gt, kind="stable"), kind="stable")
+
+
+def official_order(pred, gt_rank, loss=None) -> np.ndarray:
+    """Indices in the official super-net order, worst first: by accuracy, then loss, then GT rank."""
+    pred = finite_1d(pred, "pred")
+    loss = np.zeros(len(pred)) if loss is None else finite_1d(loss, "loss")
+    return np.lexsort((np.asarray(gt_rank), loss, pred))
+
+
+def official_kendall_tau(pred, gt, loss=None, gt_rank=None) -> float:
+    """The Kendall tau the official runs log (cnn_general_search_policies.py:688-701):
+    kendalltau(ids sorted by GT rank, ids in super-net order), ids being GT ranks. Neither
+    sequence has ties (GT ties are broken by id, accuracy ties by loss, then id), so this is
+    tau-a of the tie-broken orders, not tau-b: ties count as agreeing or disagreeing pairs.
+    ``loss``: the super-net losses (None: accuracy ties go by GT rank alone); ``gt_rank``:
+    the official ids (default ``gt_rank_ids(gt)``)."""
+    pred, gt = _validated_pair(pred, gt)
+    ids = gt_rank_ids(gt) if gt_rank is None else np.asarray(gt_rank)
+    return float(stats.kendalltau(np.sort(ids), ids[official_order(pred, ids, loss)]).statistic)
+
+
+def official_percentiles(pred, gt_rank, n_total: int, k: int, loss=None) -> dict[str, float]:
+    """The official `compute_percentile` (nasws/cnn/utils.py:228-242, called at
+    cnn_general_search_policies.py:788-797): for the k best-scored architectures, their
+    whole-space GT rank id / n_total (a fraction in [0, 1); the best cell of the space is
+    (n_total - 1) / n_total), summarised as min, median and max. ``gt_rank``: each pool
+    architecture's GT rank among all n_total cells of the space (0 = worst). Not the same
+    as ``top_k_gt_percentile``: that one is the mean of pool percentiles in [0, 100]."""
+    pred = finite_1d(pred, "pred")
+    gt_rank = np.asarray(gt_rank)
+    k = _validated_k(k, len(pred))
+    top = gt_rank[official_order(pred, gt_rank, loss)[::-1][:k]] / n_total
+    return {"min": float(top.min()), "median": float(np.median(top)), "max": float(top.max())}
+
+
 METRICS: dict[str, Callable[[object, object], float]] = {
     "kendall_tau": kendall_tau,
+    "kendall_tau_official": official_kendall_tau,
     "sparse_kendall_tau": sparse_kendall_tau,
     "spearman_rho": spearman_rho,
     "p_at_10": lambda pred, gt: precision_at_k(pred, gt, k=10),
@@ -223,9 +275,13 @@ def get_metric(name: str) -> Callable[[object, object], float]:
         raise KeyError(f"unknown metric {name!r}; valid names: {', '.join([*METRICS, *SEARCH_METRICS])}") from None
 
 
-def all_metrics(pred, gt) -> dict[str, float]:
-    """Every registered metric for one pool; p_at_10 and top5_percentile need at least 10 and 5 architectures."""
-    return {name: float(metric(pred, gt)) for name, metric in METRICS.items()}
+def all_metrics(pred, gt, loss=None) -> dict[str, float]:
+    """Every registered metric for one pool; p_at_10 and top5_percentile need at least 10 and 5 architectures.
+    ``loss`` (the super-net losses) breaks accuracy ties in kendall_tau_official, as officially."""
+    out = {name: float(metric(pred, gt)) for name, metric in METRICS.items()}
+    if loss is not None:
+        out["kendall_tau_official"] = official_kendall_tau(pred, gt, loss)
+    return out
 
 
 # Many resampled pools at once (the hierarchical bootstrap) ------------------------------

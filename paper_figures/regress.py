@@ -69,8 +69,10 @@ def _git_commit() -> str:
 
 
 def identity(flat_config: dict) -> dict:
-    """The setting of a (flattened) config: what the gate matches variants by."""
-    return setting(flat_config)
+    """The setting of a (flattened) config: what the gate matches variants by. The search
+    after training (`search.*`) is left out: the gated metrics are the pool's, which it
+    cannot change."""
+    return {k: v for k, v in setting(flat_config).items() if not k.startswith("search.")}
 
 
 def make_baseline(records: list[dict], metrics=GATED_METRICS, tolerance: float = DEFAULT_TOLERANCE,

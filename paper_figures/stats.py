@@ -164,10 +164,18 @@ def _pools(runs: Sequence[Pool], name: str) -> list[tuple[np.ndarray, np.ndarray
     return out
 
 
+# A replicate whose metric is undefined (e.g. a resampled pool with constant scores or GT) is
+# left out of the percentiles; past this share the rest no longer stand for the sampling
+# distribution, and no interval is given.
+MAX_UNDEFINED_SHARE = 0.05
+
+
 def _hierarchical(values_for, sizes: list[int], shared_pool: bool, level: float, n_boot: int,
-                  seed: int) -> tuple[float, float]:
-    """Percentile interval of the mean over resampled seeds of ``values_for(s, idx) -> (k,)``
-    (run s evaluated on k resampled pools, ``idx`` of shape (k, pool size))."""
+                  seed: int) -> tuple[float, float, int]:
+    """(lo, hi, undefined): the percentile interval of the mean over resampled seeds of
+    ``values_for(s, idx) -> (k,)`` (run s evaluated on k resampled pools, ``idx`` of shape
+    (k, pool size)) and the number of replicates left out as undefined; (NaN, NaN) past
+    MAX_UNDEFINED_SHARE of them."""
     level = _validated_level(level)
     n_boot = operator.index(n_boot)
     if n_boot < 1:
@@ -189,11 +197,12 @@ def _hierarchical(values_for, sizes: list[int], shared_pool: bool, level: float,
     with np.errstate(invalid="ignore"):
         means = values.mean(axis=1)
     means = means[np.isfinite(means)]
-    if len(means) < n_boot / 2:  # mostly degenerate resamples (constant pools): no interval
-        return math.nan, math.nan
+    undefined = n_boot - len(means)
+    if undefined > MAX_UNDEFINED_SHARE * n_boot:
+        return math.nan, math.nan, undefined
     tail = 100.0 * (1.0 - level) / 2.0
     lo, hi = np.percentile(means, [tail, 100.0 - tail])
-    return float(lo), float(hi)
+    return float(lo), float(hi), undefined
 
 
 def hierarchical_bootstrap(runs: Sequence[Pool], metric: str = "kendall_tau", level: float = 0.95,
@@ -207,10 +216,12 @@ def hierarchical_bootstrap(runs: Sequence[Pool], metric: str = "kendall_tau", le
     architectures in the same order) draws one set of pool indices per replicate and uses it
     for every seed, so the error of the common pool is not averaged away across seeds.
 
-    Returns ``{"estimate", "lo", "hi", "n_seeds", "pool_size", "shared_pool"}``: the
-    estimate is the mean over seeds of the metric on the full pools, (lo, hi) the
-    ``level`` percentile interval (NaN when most resampled pools are degenerate, e.g.
-    constant), pool_size the smallest pool. With one seed only the pools are resampled.
+    Returns ``{"estimate", "lo", "hi", "undefined", "n_boot", "n_seeds", "pool_size", "shared_pool"}``:
+    the estimate is the mean over seeds of the metric on the full pools, (lo, hi) the ``level``
+    percentile interval over the replicates whose metric is defined, ``undefined`` how many were
+    not (a degenerate resampled pool, e.g. constant); (lo, hi) are NaN when more than
+    MAX_UNDEFINED_SHARE of them were undefined. pool_size is the smallest pool. With one seed
+    only the pools are resampled.
     """
     pools = _pools(runs, "runs")
     fn = batched_metric(metric)
@@ -221,8 +232,9 @@ def hierarchical_bootstrap(runs: Sequence[Pool], metric: str = "kendall_tau", le
         return fn(pred[idx], gt[idx])
 
     estimate = float(np.mean([fn(p[None], g[None])[0] for p, g in pools]))
-    lo, hi = _hierarchical(values_for, sizes, shared_pool, level, n_boot, seed)
-    return {"estimate": estimate, "lo": lo, "hi": hi, "n_seeds": len(pools), "pool_size": min(sizes),
+    lo, hi, undefined = _hierarchical(values_for, sizes, shared_pool, level, n_boot, seed)
+    return {"estimate": estimate, "lo": lo, "hi": hi, "undefined": undefined, "n_boot": n_boot,
+            "n_seeds": len(pools), "pool_size": min(sizes),
             "shared_pool": bool(shared_pool)}
 
 
@@ -252,6 +264,7 @@ def hierarchical_bootstrap_diff(base: Sequence[Pool], other: Sequence[Pool], met
 
     estimate = float(np.mean([fn(po[None], g[None])[0] - fn(pb[None], g[None])[0]
                               for (pb, g), (po, _) in zip(base, other)]))
-    lo, hi = _hierarchical(values_for, sizes, shared_pool, level, n_boot, seed)
-    return {"estimate": estimate, "lo": lo, "hi": hi, "n_seeds": len(base), "pool_size": min(sizes),
+    lo, hi, undefined = _hierarchical(values_for, sizes, shared_pool, level, n_boot, seed)
+    return {"estimate": estimate, "lo": lo, "hi": hi, "undefined": undefined, "n_boot": n_boot,
+            "n_seeds": len(base), "pool_size": min(sizes),
             "shared_pool": bool(shared_pool)}

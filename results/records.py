@@ -4,7 +4,6 @@ everything needed to analyse the run without re-running it."""
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pandas as pd
 
 from lmreg.bench.errors import UserError
 from lmreg.bench.fileio import write_bytes
+from lmreg.bench.sealed import damage, sealed_bytes
 
 FORMAT = "lmreg-run/1"
 RECORD_NAME = "record.h5"
@@ -46,19 +46,20 @@ def _read_table(group: h5py.Group) -> pd.DataFrame:
 
 
 def write_record(path: str | Path, record: dict) -> Path:
-    """record: attrs (JSON-able dict) and tables (name -> list of flat dicts)."""
-    buf = io.BytesIO()  # built in memory: a full disk fails in one place, with its errno
-    with h5py.File(buf, "w") as f:
+    """record: attrs (JSON-able dict) and tables (name -> list of flat dicts). Built in
+    memory (a full disk fails in one place, with its errno) and sealed (bench.sealed)."""
+    def fill(f: h5py.File) -> None:
         f.attrs["format"] = FORMAT
         for key, value in record["attrs"].items():
             f.attrs[key] = json.dumps(value, sort_keys=True)
         for name, rows in record["tables"].items():
             _table(f.create_group(name), rows)
-    return write_bytes(path, buf.getvalue())
+    return write_bytes(path, sealed_bytes(fill))
 
 
 RUN_ATTRS = ("config", "final_metrics", "timings")
-RUN_TABLES = ("curves", "evals", "landmarks", "pool")
+_SCORED = ("arch", "gt", "score_acc", "score_loss")
+RUN_TABLES = {"curves": ("epoch",), "evals": ("epoch",), "landmarks": _SCORED, "pool": _SCORED}
 
 
 def read_record(path: str | Path, run: bool = True) -> dict:
@@ -68,6 +69,9 @@ def read_record(path: str | Path, run: bool = True) -> dict:
     if not path.is_file():
         raise RecordError(f"{path}: no such run record")
     try:
+        why = damage(path)
+        if why:
+            raise RecordError(f"{path}: damaged run record ({why}); rerun it or restore it from a copy")
         with h5py.File(path, "r") as f:
             if f.attrs.get("format") != FORMAT:
                 raise RecordError(f"{path}: not an lmreg run record")
@@ -75,11 +79,14 @@ def read_record(path: str | Path, run: bool = True) -> dict:
             tables = {name: _read_table(group) for name, group in f.items()}
     except RecordError:
         raise
-    except (OSError, KeyError, ValueError) as e:
-        raise RecordError(f"{path}: unreadable run record ({type(e).__name__}: {e})") from None
+    except Exception as e:  # h5py, HDF5 and JSON errors of an unsealed damaged file all mean: unreadable
+        raise RecordError(f"{path}: unreadable run record ({type(e).__name__}: {' '.join(str(e).split())[:200]})") \
+            from None
     if run:
         missing = [k for k in RUN_ATTRS if not isinstance(attrs.get(k), dict)] + \
-                  [k for k in RUN_TABLES if k not in tables]
+                  [k for k in RUN_TABLES if k not in tables] + \
+                  [f"{k}.{c}" for k, cols in RUN_TABLES.items() if k in tables and len(tables[k].columns)
+                   for c in cols if c not in tables[k]]  # a table with rows has all its columns
         if missing:
             raise RecordError(f"{path}: not a super-net run record (lacks {', '.join(missing)})")
     return {"attrs": attrs, "tables": tables, "path": str(path)}

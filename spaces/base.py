@@ -10,7 +10,8 @@ Conventions every space follows:
   NB101 table is keyed by `nb101.module_hash`). `parse(key(a)) == a` for canonical a.
 * A super-net is called as `net(x, path)`: `path` is one architecture (single
   path), or, for spaces with `supports_mixture`, a `Mixture` of per-choice
-  weights (GDAS / DARTS-style algorithms) of the space's `mixture_shape`.
+  weights (GDAS / DARTS-style algorithms) of the space's `mixture_shape`, or
+  `CellDraws`, weights drawn afresh in each cell (GDAS).
 * A stand-alone network is called as `net(x)`.
 """
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 import importlib
 import random
 from dataclasses import dataclass
-from typing import Hashable, Iterable, Protocol, runtime_checkable
+from typing import Callable, Hashable, Iterable, Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -52,6 +53,21 @@ class Mixture:
     weights: torch.Tensor
 
 
+@dataclass(frozen=True)
+class CellDraws:
+    """Mixture weights drawn separately for every cell, in forward order: `draw()`
+    returns one cell's weights (the space's `mixture_shape`). A cell whose output
+    sums to exactly zero draws again, `max_draws` draws at most, and keeps the last
+    (GDAS's `forward_gdas`: a network whose cell ignores its input would learn nothing
+    on that step)."""
+    draw: Callable[[], torch.Tensor]
+    max_draws: int = 10
+
+    def __post_init__(self):
+        if self.max_draws < 1:
+            raise ValueError(f"max_draws must be >= 1, got {self.max_draws}")
+
+
 @runtime_checkable
 class SearchSpace(Protocol):
     name: str
@@ -62,11 +78,19 @@ class SearchSpace(Protocol):
 
     def key(self, arch: Arch) -> str: ...
 
+    def table_keys(self, text: str) -> dict[str, str]:
+        """The keys a ground-truth table may list the architecture a user typed under, the
+        architecture's own key first, each with what it is to that architecture ("" for
+        itself); ArchError with a one-line message when text names nothing in this space."""
+
     def sample(self, n: int, seed: int, exclude: Iterable[Arch] = ()) -> list[Arch]:
         """n distinct architectures for a ground-truth build; a larger n extends a smaller one."""
 
     def sample_path(self, rng: random.Random) -> Arch:
         """One path for a super-net step, drawn with rng only."""
+
+    def mutate(self, arch: Arch, rng: random.Random) -> Arch:
+        """One mutation of the official evolutionary search, drawn with rng only."""
 
     def check_net(self, net: NetSpec) -> None:
         """Raise ValueError with a one-line message when the space cannot build `net`."""

@@ -175,12 +175,17 @@ def key(arch) -> str:
     return "/".join("".join(map(str, row)) for row in c.matrix) + ":" + ",".join(c.ops)
 
 
+def looks_like_hash(text) -> bool:
+    """Whether text is an NB101 module hash (32 hex digits, case and blanks ignored)."""
+    return isinstance(text, str) and len(s := text.strip()) == 32 and set(s.lower()) <= _HEX
+
+
 def parse(text: str) -> Cell:
     """Key -> Cell, with a one-line ArchError for malformed input."""
     if not isinstance(text, str):
         raise ArchError(f"NB101 key must be a string, got {type(text).__name__}")
     s = text.strip()
-    if len(s) == 32 and set(s.lower()) <= _HEX:
+    if looks_like_hash(s):
         raise ArchError(f"{text!r} looks like an NB101 module hash; a cell key looks like "
                         "'011/001/000:input,conv3x3-bn-relu,output' (the hash needs the GT table)")
     rows, sep, labels = s.partition(":")
@@ -275,6 +280,28 @@ def random_cell(rng: random.Random) -> Cell:
         if sum(map(sum, pm)) > MAX_EDGES:
             continue
         return Cell(pm, tuple(ops[i] for i in idx))
+
+
+def mutate(arch, rng: random.Random) -> Cell:
+    """See NB101Space.mutate."""
+    c = check(arch)
+    n, pad = c.num_vertices, MAX_VERTICES - c.num_vertices
+    order = list(range(n - 1)) + [None] * pad + [n - 1]   # old vertex of each of the 7 positions
+    base_ops = [c.ops[v] if v is not None else rng.choice(OPS) for v in order]
+    while True:
+        matrix = [[c.matrix[a][b] if a is not None and b is not None else 0 for b in order] for a in order]
+        ops = list(base_ops)
+        for src in range(MAX_VERTICES - 1):
+            for dst in range(src + 1, MAX_VERTICES):
+                if rng.random() < 1 / MAX_VERTICES:
+                    matrix[src][dst] = 1 - matrix[src][dst]
+        for v in range(1, MAX_VERTICES - 1):
+            if rng.random() < 1 / (MAX_VERTICES - 2):
+                ops[v] = rng.choice([o for o in OPS if o != ops[v]])
+        try:
+            return cell(matrix, ops)
+        except ArchError:
+            continue
 
 
 def labellings(arch) -> int:

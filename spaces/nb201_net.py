@@ -22,8 +22,9 @@ Super-net cell types (`NetConfig.cell`):
                    "softoneshot" mixture (`soft_path_weights`).
 
 A super-net also takes a `Mixture`: (6, 5) weights used by every cell, or
-(cells, 6, 5) weights, one row block per cell in forward order (GDAS draws its
-Gumbel sample separately in each cell).
+(cells, 6, 5) weights, one row block per cell in forward order, or `CellDraws`,
+weights drawn in each cell and drawn again while the cell's output is exactly zero
+(GDAS draws its Gumbel sample separately in each cell).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import nb201
-from .base import Mixture
+from .base import CellDraws, Mixture
 
 # Recorded in every ground-truth table this code builds, so tables built with
 # other network semantics are never mixed or extended by mistake.
@@ -267,7 +268,8 @@ class NB201Net(nn.Module):
         k = 0
         for block in self.blocks:
             if isinstance(block, Cell):
-                x = block(x, Mixture(arch.weights[k]) if per_cell else arch)
+                x = (_drawn_cell(block, x, arch) if isinstance(arch, CellDraws) else
+                     block(x, Mixture(arch.weights[k]) if per_cell else arch))
                 k += 1
             else:
                 x = block(x)
@@ -276,6 +278,15 @@ class NB201Net(nn.Module):
     @property
     def n_cells(self) -> int:
         return 3 * self.cfg.N
+
+
+def _drawn_cell(cell: Cell, x: torch.Tensor, draws: CellDraws) -> torch.Tensor:
+    """The cell on freshly drawn weights, drawn again while its output sums to exactly
+    zero (one host sync per draw), at most `draws.max_draws` draws; the last is kept."""
+    for n in range(1, draws.max_draws + 1):
+        out = cell(x, Mixture(draws.draw()))
+        if n == draws.max_draws or out.sum().item() != 0:
+            return out
 
 
 def subnet_state(supernet: NB201Net, standalone: NB201Net) -> dict:

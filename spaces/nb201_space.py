@@ -22,6 +22,13 @@ class NB201Space:
     def key(self, arch: nb201.Arch) -> str:
         return nb201.to_str(arch)
 
+    def table_keys(self, text: str) -> dict[str, str]:
+        """An official string or an op-tuple index (0..15624); tables built by the harness
+        list a cell under its isomorphism-class representative."""
+        text = text.strip()
+        cell = nb201.as_arch(int(text) if text.isdigit() else text)
+        return {nb201.to_str(cell): "", nb201.to_str(nb201.representative(cell)): "its isomorphism class"}
+
     def sample(self, n: int, seed: int, exclude: Iterable[nb201.Arch] = ()) -> list[nb201.Arch]:
         """Distinct isomorphism-class representatives (6,466 exist)."""
         return nb201.sample(n, seed, unique=True, exclude=exclude)
@@ -29,6 +36,18 @@ class NB201Space:
     def sample_path(self, rng: random.Random) -> nb201.Arch:
         """Uniform over all 15,625 op tuples: every edge picks one of the 5 ops (SPOS)."""
         return tuple(rng.randrange(len(nb201.OPS)) for _ in nb201.EDGES)
+
+    def mutate(self, arch: nb201.Arch, rng: random.Random) -> nb201.Arch:
+        """The official mutation (NB201's R-EA `mutate_arch_func`): a node drawn uniformly
+        (1..3), one of its input edges drawn uniformly, that edge's op replaced by a
+        different one drawn uniformly. So edge 1<-0 changes with probability 1/3, each
+        edge into node 2 with 1/6, each edge into node 3 with 1/9."""
+        node = rng.randint(1, nb201.NUM_NODES - 1)
+        edge = nb201.EDGES.index((node, rng.randint(0, node - 1)))
+        op = rng.choice(range(len(nb201.OPS)))
+        while op == arch[edge]:
+            op = rng.choice(range(len(nb201.OPS)))
+        return arch[:edge] + (op,) + arch[edge + 1:]
 
     def representative(self, arch: nb201.Arch) -> nb201.Arch:
         """The isomorphism-class representative: the key a ground-truth table lists it by."""

@@ -14,6 +14,24 @@ import numpy as np
 # source checkout's lmreg/ folder never shadows the installed package (CI installs a wheel).
 LMREG = [sys.executable, *(["-P"] if sys.version_info >= (3, 11) else []), "-m", "lmreg"]
 
+# A run of seconds (the quick preset shrunk) and a one-cell ground-truth build.
+TINY = ["--preset", "quick", "--no-progress", "--workers", "1", "--set", "train.epochs=2",
+        "--set", "eval.every=1", "--set", "eval.pool_size=10", "--set", "landmarks.m=4",
+        "--set", "eval.n_images=200"]
+TINY_SET = [TINY[i + 1] for i, a in enumerate(TINY) if a == "--set"]
+BUILD = ["--task", "smoke-fmnist", "--archs", "1", "--seeds", "0", "--workers", "1", "--no-progress",
+         "--set", "C=4", "--set", "epochs=1", "--set", "batch_size=100", "--set", "eval_batch_size=500"]
+
+
+def run_main(argv, capsys) -> tuple[int, list[str]]:
+    """Exit code and stderr lines of `lmreg ARGV`, in this process."""
+    from lmreg.experiments import cli
+    try:
+        rc = cli.main([str(a) for a in argv])
+    except SystemExit as e:  # argparse
+        rc = e.code
+    return rc, [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+
 
 def tiny_task(n_train: int = 16, n_valid: int = 16, crop: int = 0, n_test: int = 8, seed: int = 0):
     """A Task of random 8x8 one-channel images (the smoke-fmnist spec, crop as given),
@@ -32,6 +50,19 @@ def tiny_task(n_train: int = 16, n_valid: int = 16, crop: int = 0, n_test: int =
 
 class Interrupted(Exception):
     pass
+
+
+# Overrides that keep a registered algorithm's test run short or valid (its own settings on top of
+# `algorithm=NAME`); an algorithm not listed runs with its defaults.
+SHORT_RUN = {
+    "gdas": ["algo.search_epochs=1", "algo.tau_epochs=2"],
+    "pcdarts": ["algo.search_epochs=1", "net.cell=partial_channel"],
+}
+
+
+def algorithm_overrides(name: str) -> list[str]:
+    """`--set` overrides that select a registered algorithm for a short test run."""
+    return [f"algorithm={name}", *SHORT_RUN.get(name, ())]
 
 
 def interrupted_and_whole(cfg, tmp_path: Path, after_epoch: int = 1) -> tuple[dict, dict]:

@@ -1,18 +1,22 @@
 """A sweep of bad inputs and injected faults against the real `lmreg` command.
 
-Not a pytest module (the tests in test_reliability.py cover each class of
-failure); a tool to see, case by case, what a user meets. Run from the
-repository root:
+A tool to see, case by case, what a user meets (test_bad_inputs.py and
+test_reliability.py test each class of failure in process; test_bad_inputs.py
+also runs this sweep's fast subset). Run from the repository root:
 
-    PYTHONPATH=$PWD python tests/sweep_bad_inputs.py [--only SUBSTRING] [--list]
+    python tests/sweep_bad_inputs.py [--fast] [--only SUBSTRING] [--jobs N] [--json FILE]
 
-Each case runs `python -m experiments.cli ...` in its own process and session.
-A bad input passes when it ends with a non-zero exit code, one line on stderr
-starting with `lmreg: error:` (argparse's usage + error lines also count), no
-traceback, within the time limit, and leaves nothing behind in the output
-folder. Faults (signals, read-only and full file systems, corrupt files,
-concurrent runs) have their own checks. Full-disk and read-only cases need
-`unshare -rm` (user namespaces); they are skipped where it is unavailable.
+Each case runs `python -m lmreg ...` in its own process and session. A bad input
+passes when it ends with its expected exit code (2 for bad input, 1 for a folder or
+file that cannot be written), exactly one line on stderr starting with
+`lmreg: error:` (argparse's usage line plus its error line count as one), no
+traceback, within the time limit, and creates nothing: an output folder named by
+the case must not exist afterwards, and a fixture folder must hold nothing new.
+Faults (signals, read-only and full file systems, corrupt files, concurrent runs)
+have their own checks. Full-disk and read-only cases need `unshare -rm` (user
+namespaces); they are skipped where it is unavailable. The exit code is 1 when any
+case fails. `--fast` runs one or two cases of every class, no faults and no
+training (about a minute on two cores).
 """
 
 from __future__ import annotations
@@ -26,12 +30,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
+# The installed lmreg in a child process; -P keeps the working folder off sys.path, so a
+# source checkout's lmreg/ folder (only __init__ and __main__) never shadows it.
+LMREG = [PY, *(["-P"] if sys.version_info >= (3, 11) else []), "-m", "lmreg"]
 GOOD = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
 TINY_TRAIN = ["--preset", "quick", "--no-progress", "--workers", "1",
               "--set", "train.epochs=2", "--set", "eval.every=1", "--set", "eval.pool_size=10",
@@ -44,13 +52,15 @@ TINY_BUILD = ["--task", "smoke-fmnist", "--archs", "1", "--seeds", "0", "--worke
 class Case:
     name: str
     argv: list[str]
-    expect: str = "error"                  # error | ok | custom
+    expect: str = "error"                  # error | custom
     fragment: str | None = None            # must appear in stderr (case-insensitive)
     env: dict = field(default_factory=dict)
     wrap: str | None = None                # ro | full: run inside a user namespace with that mount
-    empty: str | None = None               # folder that must hold nothing new afterwards
+    empty: str | None = None               # folder that must not be created (or, if it exists, gain nothing)
     timeout: float = 90
     check: Callable | None = None          # custom(proc, work) -> str | None (a failure reason)
+    code: int = 2                          # the expected exit code: 2 bad input, 1 a write that failed
+    fast: bool = False                     # in the --fast subset
 
 
 def _unshare_ok() -> bool:
@@ -69,10 +79,10 @@ def _wrap(cmd: list[str], mode: str, target: Path, size: str = "96k") -> list[st
 
 
 def run_cli(argv, env=None, wrap=None, target=None, timeout=90, cwd=ROOT, size="96k"):
-    cmd = [PY, "-m", "lmreg", *argv]
+    cmd = [*LMREG, *argv]
     if wrap:
         cmd = _wrap(cmd, wrap, target, size)
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    full_env = {**os.environ, **(env or {})}
     proc = subprocess.Popen(cmd, cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
     t0 = time.time()
@@ -85,33 +95,45 @@ def run_cli(argv, env=None, wrap=None, target=None, timeout=90, cwd=ROOT, size="
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err), time.time() - t0
 
 
-def judge_error(proc, case: Case, work: Path) -> str | None:
+def _entries(folder: str | None) -> set[str] | None:
+    """What a case's folder holds (None: it does not exist)."""
+    if folder is None or not Path(folder).exists():
+        return None
+    return {str(p.relative_to(folder)) for p in Path(folder).rglob("*")}
+
+
+def judge_error(proc, case: Case, work: Path, before: set[str] | None = None) -> str | None:
+    """Why a bad-input case failed (None when it passed); ``before`` is _entries(case.empty)
+    taken before the case ran."""
     err = proc.stderr.strip()
     if proc.returncode == "timeout":
         return f"no answer within {case.timeout:.0f} s"
-    if proc.returncode == 0:
-        return "exit code 0"
-    if proc.returncode in (70,) or proc.returncode < 0:
-        return f"exit code {proc.returncode}"
+    if proc.returncode != case.code:
+        return f"exit code {proc.returncode}, expected {case.code}: " + " / ".join(err.splitlines())[-200:]
     if "Traceback" in err or "enforce fail" in err:
         return "traceback: " + err.splitlines()[-1][:150]
     lines = [l for l in err.splitlines() if l.strip()]
-    if lines and lines[0].startswith("usage:"):
-        if proc.returncode != 2 or ": error:" not in lines[-1]:
-            return "argparse output without an error line"
+    if lines and lines[0].startswith("usage:"):  # argparse: the usage line(s), then one error line
+        errors = [l for l in lines if ": error:" in l]
+        if len(errors) != 1 or errors[0] != lines[-1]:
+            return "argparse output without exactly one final error line"
     elif len(lines) != 1 or not lines[0].startswith("lmreg: error:"):
         return f"{len(lines)} stderr lines: " + " / ".join(lines)[:200]
     if case.fragment and case.fragment.lower() not in err.lower():
         return f"message lacks {case.fragment!r}: {err[:200]}"
-    if case.empty:
-        left = [p for p in Path(case.empty).iterdir()] if Path(case.empty).exists() else []
-        if left:
-            return "left behind: " + ", ".join(p.name for p in left)
+    after = _entries(case.empty)
+    if after is not None and before is None:
+        return f"created {case.empty}" + (f" holding {', '.join(sorted(after))[:150]}" if after else " (empty)")
+    if after is not None and after - before:
+        return "left behind: " + ", ".join(sorted(after - before))[:200]
     return None
 
 
 # Fixtures ------------------------------------------------------------------
-def make_fixtures(work: Path) -> dict:
+def make_fixtures(work: Path, train: bool = True) -> dict:
+    """Files the cases read; ``train`` also makes a finished tiny run (for evaluate,
+    report and regress cases)."""
+    import h5py
     import numpy as np
 
     from lmreg.bench.gt_table import GTTable
@@ -142,6 +164,30 @@ def make_fixtures(work: Path) -> dict:
     nocost = GTTable.from_rows(micro.rows(), micro.space, micro.task, micro.recipe, dict(micro.meta))
     nocost.scalars["wall_time"][:] = np.nan
     nocost.write(work / "nocost.h5")
+    (work / "badseeds.h5").write_bytes((ROOT / "bench" / "data" / "micro_fmnist_nb201.h5").read_bytes())
+    with h5py.File(work / "badseeds.h5", "r+") as f:  # a damaged seed column
+        seeds = f["seed"][()].astype(float)
+        del f["seed"]
+        f.create_dataset("seed", data=np.where(np.arange(len(seeds)) % 7 == 0, np.nan, seeds))
+    scored = [{"arch": f"flipme{i}", "gt": float(i), "score_acc": 0.5, "score_loss": 1.0} for i in range(12)]
+    write_record(work / "flipped" / "record.h5", {
+        "attrs": {"config": {"name": "x"}, "final_metrics": {"kendall_tau": 0.1}, "timings": {"train_s": 1.0}},
+        "tables": {"curves": [{"epoch": 0}], "evals": [{"epoch": 0}], "landmarks": scored[:4], "pool": scored[4:]}})
+    flipped = bytearray((work / "flipped" / "record.h5").read_bytes())
+    flipped[flipped.find(b"flipme7")] ^= 0x01  # one bit of an architecture name: a silent change if unnoticed
+    (work / "flipped" / "record.h5").write_bytes(flipped)
+    fx["nb101_key"] = GTTable.read(ROOT / "bench" / "data" / "micro_fmnist_nb101.h5").archs[0]
+    # A finished build's table and a journal holding a row of the wrong shape.
+    proc, _ = run_cli(["bench", "build", "--out", str(work / "built" / "gt.h5"), *TINY_BUILD], timeout=300)
+    if proc.returncode != 0:
+        raise SystemExit(f"fixture build failed: {proc.stderr}")
+    built = GTTable.read(work / "built" / "gt.h5")
+    header = {"identity": built.meta["identity"]}
+    (work / "built" / "gt.h5.journal.jsonl").write_text(
+        json.dumps(header) + "\n" + json.dumps({**built.rows()[0], "test_acc": "high"}) + "\n")
+    if not train:
+        fx["run"] = str(work / "no-run")
+        return fx
     # A finished tiny run to evaluate.
     proc, _ = run_cli(["train", *TINY_TRAIN, "--out", str(work / "done")], timeout=300)
     if proc.returncode != 0:
@@ -164,10 +210,12 @@ def cases(work: Path, fx: dict) -> list[Case]:
     add = lambda *a, **k: c.append(Case(*a, **k))  # noqa: E731
 
     # bench info / list / query
-    add("info unknown name", ["bench", "info", "no-such-bench"], fragment="valid names")
+    add("info unknown name", ["bench", "info", "no-such-bench"], fragment="valid names", fast=True)
     add("info missing file", ["bench", "info", f"{w}/missing.h5"], fragment="missing.h5")
     add("info hdf5 signature only", ["bench", "info", f"{w}/fake.h5"], fragment="fake.h5")
-    add("info text file", ["bench", "info", f"{w}/garbage.h5"], fragment="garbage.h5")
+    add("info text file", ["bench", "info", f"{w}/garbage.h5"], fragment="garbage.h5", fast=True)
+    add("info damaged seed column", ["bench", "info", f"{w}/badseeds.h5"], fragment="seed column", fast=True)
+    add("query damaged seed column", ["bench", "query", f"{w}/badseeds.h5", "--top", "3"], fragment="badseeds.h5")
     add("info a folder", ["bench", "info", f"{w}/empty"])
     add("info a run record", ["bench", "info", f"{w}/rec/record.h5"])
     add("info absent nb201 store", ["bench", "info", "nb201-cifar10"], env={"LMREG_NB201_H5": f"{w}/none.h5"})
@@ -179,7 +227,14 @@ def cases(work: Path, fx: dict) -> list[Case]:
     add("list says analog is absent while info works", ["bench", "list"], expect="custom",
         check=_check_list)
     q = ["bench", "query", "micro-fmnist-nb201"]
-    add("query malformed", [*q, "|nor_conv_3x3~0|+|bad~0|"], fragment="malformed")
+    add("query malformed", [*q, "|nor_conv_3x3~0|+|bad~0|"], fragment="malformed", fast=True)
+    q101 = ["bench", "query", "micro-fmnist-nb101"]
+    add("query nb101 cell key", [*q101, fx["nb101_key"]], expect="custom", fast=True,
+        check=lambda p, _: None if p.returncode == 0 and "mean test_acc" in p.stdout
+        else f"rc {p.returncode}: {p.stderr.strip()[:200]}")
+    add("query nb201 string against an nb101 table", [*q101, GOOD], fragment="covers the nb101 space", fast=True)
+    add("query nb101 key against an nb201 table", [*q, fx["nb101_key"]], fragment="covers the nb201 space")
+    add("query nb101 malformed key", [*q101, "011/001:input,output"], fragment="malformed NB101")
     add("query unknown op", [*q, GOOD.replace("avg_pool_3x3", "max_pool_3x3")], fragment="unknown NB201 op")
     add("query index form", [*q, fx["gt_index"]], expect="custom",
         check=lambda p, _: None if p.returncode == 0 and "mean test_acc" in p.stdout
@@ -224,11 +279,24 @@ def cases(work: Path, fx: dict) -> list[Case]:
     build("device cuda without cuda", "--device", "cuda", fragment="cuda")
     build("device cuda:99", "--device", "cuda:99", fragment="cuda")
     build("unknown task", "--task", "imagenet", fragment="unknown task")
-    build("missing dataset", "--task", "fmnist", env={"LMREG_FMNIST_DIR": f"{w}/nowhere"}, fragment="fashion")
+    build("missing dataset", "--task", "fmnist", env={"LMREG_FMNIST_DIR": f"{w}/nowhere"}, fragment="fashion",
+          fast=True)
+    build("lr=nan", "--set", "lr=nan", fragment="finite")
+    build("sample seed beyond int64", "--sample-seed", str(2**63), fragment="seed", fast=True)
+    build("seed beyond int64", "--seeds", str(2**64), fragment="seed")
+    build("slurm without slurm", "--executor", "slurm", "--partition", "p", env={"PATH": f"{w}/nopath"},
+          fragment="srun", fast=True)
+    build("slurm without a partition", "--executor", "slurm", fragment="--partition")
+    build("max-parallel 0", "--max-parallel", "0", fragment="max-parallel", fast=True)
+    build("max-parallel negative", "--max-parallel", "-3", fragment="max-parallel")
+    add("build journal row of the wrong shape", ["bench", "build", "--out", f"{w}/built/gt.h5", *TINY_BUILD,
+                                                 "--archs", "2"],
+        fragment="line 2", empty=f"{w}/built", fast=True)
     build("merge missing journal", "--merge", f"{w}/none.jsonl", fragment="none.jsonl")
     build("merge garbage journal", "--merge", f"{w}/garbage.json", fragment="garbage.json")
     build("negative sample seed", "--sample-seed", "-1", fragment="seed")
-    add("build out under a file", ["bench", "build", "--out", f"{w}/afile/gt.h5", *TINY_BUILD], fragment="afile")
+    add("build out under a file", ["bench", "build", "--out", f"{w}/afile/gt.h5", *TINY_BUILD], fragment="afile",
+        code=1)
     add("build out is a folder", ["bench", "build", "--out", f"{w}/empty", *TINY_BUILD], fragment="empty",
         empty=f"{w}/empty")
     add("build out is a non-table file", ["bench", "build", "--out", f"{w}/garbage.h5", *TINY_BUILD],
@@ -254,7 +322,7 @@ def cases(work: Path, fx: dict) -> list[Case]:
         target = work / "out" / ("train_" + name.replace(" ", "_").replace("/", "_"))
         add(f"train {name}", ["train", *TINY_TRAIN, "--out", str(target), *extra], fragment=fragment,
             empty=str(target), **kw)
-    train("unknown preset", "--preset", "paper", fragment="unknown preset")
+    train("unknown preset", "--preset", "paper", fragment="unknown preset", fast=True)
     train("garbage toml", "--preset", f"{w}/garbage.toml", fragment="garbage.toml")
     train("missing toml", "--preset", f"{w}/none.toml", fragment="none.toml")
     train("toml unknown key", "--preset", f"{w}/unknown.toml", fragment="train.epoch")
@@ -280,14 +348,29 @@ def cases(work: Path, fx: dict) -> list[Case]:
     train("garbage benchmark file", "--set", f"benchmark={w}/garbage.h5", fragment="garbage.h5")
     train("landmarks 70 on a 60-cell GT", "--set", f"benchmark={w}/gt60.h5", "--set", "landmarks.m=70",
           fragment="landmarks")
-    train("missing dataset", "--set", "task=fmnist", env={"LMREG_FMNIST_DIR": f"{w}/nowhere"}, fragment="fashion")
+    train("missing dataset", "--set", "task=fmnist", env={"LMREG_FMNIST_DIR": f"{w}/nowhere"}, fragment="fashion",
+          fast=True)
+    train("missing dataset, two seeds", "--seeds", "0,1", "--set", "task=fmnist",
+          env={"LMREG_FMNIST_DIR": f"{w}/nowhere"}, fragment="fashion", fast=True)
+    train("nan algo float", "--set", "algorithm=gdas", "--set", "algo.search_epochs=1",
+          "--set", "algo.alpha_init_std=nan", fragment="finite", fast=True)
+    train("inf algo float", "--set", "algorithm=pcdarts", "--set", "algo.search_epochs=1",
+          "--set", "algo.arch_lr=inf", fragment="finite")
+    train("seed beyond int64", "--set", f"seed={2**63}", fragment="seed", fast=True)
+    train("seeds beyond int64", "--seeds", f"1,{2**70}", fragment="seed")
+    train("landmark batch above the held-out split", "--set", "landmarks.batch_size=100000",
+          fragment="landmarks.batch_size", fast=True)
+    train("landmark interval above an epoch", "--set", "landmarks.every=100000", fragment="landmarks.every",
+          fast=True)
+    train("damaged seed column", "--set", f"benchmark={w}/badseeds.h5", fragment="seed column")
     train("set empty key", "--set", "=3")
     train("set section as value", "--set", "train=5", fragment="train")
     train("duplicate seeds", "--seeds", "0,0", fragment="seed")
     train("negative seeds", "--seeds", "-1", fragment="seed")
     train("workers 0", "--workers", "0")
-    add("train out under a file", ["train", *TINY_TRAIN, "--out", f"{w}/afile/runs"], fragment="afile")
-    add("train out is a file", ["train", *TINY_TRAIN, "--out", f"{w}/afile"], fragment="afile")
+    add("train out under a file", ["train", *TINY_TRAIN, "--out", f"{w}/afile/runs"], fragment="afile", code=1,
+        fast=True)
+    add("train out is a file", ["train", *TINY_TRAIN, "--out", f"{w}/afile"], fragment="afile", code=1)
 
     # evaluate
     add("evaluate missing run", ["evaluate", f"{w}/no/such/run"], fragment="no such run")
@@ -311,19 +394,34 @@ def cases(work: Path, fx: dict) -> list[Case]:
     demo("workers 0", "--workers", "0")
     demo("epochs 0", "--set", "train.epochs=0", fragment="epochs")
     demo("batch size 0", "--set", "train.batch_size=0", fragment="batch_size")
-    add("demo out under a file", ["demo", "--quick", "--no-progress", "--out", f"{w}/afile/demo"], fragment="afile")
+    add("demo out under a file", ["demo", "--quick", "--no-progress", "--out", f"{w}/afile/demo"], fragment="afile",
+        code=1)
+    add("demo missing dataset", ["demo", "--quick", "--no-progress", "--set", "task=fmnist",
+                                 "--out", out("demo_missing_dataset")],
+        env={"LMREG_FMNIST_DIR": f"{w}/nowhere"}, fragment="fashion", empty=out("demo_missing_dataset"))
     add("reproduce unknown", ["reproduce", "T9"], fragment="T9")
     add("reproduce unknown scale", ["reproduce", "T1", "--scale", "huge"])
     add("reproduce workers 0", ["reproduce", "T1", "--workers", "0"])
-    add("reproduce out under a file", ["reproduce", "T1", "--no-progress", "--out", f"{w}/afile/r"], fragment="afile")
+    add("reproduce out under a file", ["reproduce", "T1", "--no-progress", "--out", f"{w}/afile/r"], fragment="afile",
+        code=1)
+    add("reproduce dry run into a file", ["reproduce", "T1", "--dry-run", "--out", f"{w}/afile"], fragment="afile",
+        code=1, fast=True)
+    add("reproduce seconds per epoch inf", ["reproduce", "T1", "--dry-run", "--seconds-per-epoch", "inf"],
+        fragment="seconds", fast=True)
+    add("reproduce slurm without slurm", ["reproduce", "T1", "--executor", "slurm", "--partition", "p",
+                                          "--out", out("repro_slurm")],
+        env={"PATH": f"{w}/nopath"}, fragment="srun", empty=out("repro_slurm"))
+    add("reproduce max-parallel negative", ["reproduce", "T1", "--max-parallel", "-1", "--out", out("repro_mp")],
+        fragment="max-parallel", empty=out("repro_mp"))
     add("report missing", ["report", f"{w}/no/such"], fragment="no/such")
     add("report unknown metric", ["report", fx["run"], "--metrics", "bogus"], fragment="bogus")
     add("report empty folder", ["report", f"{w}/empty"])
-    add("report garbage record", ["report", f"{w}/garbage.h5"], fragment="garbage.h5")
+    add("report garbage record", ["report", f"{w}/garbage.h5"], fragment="garbage.h5", fast=True)
+    add("report record with a flipped byte", ["report", f"{w}/flipped"], fragment="damaged", fast=True)
     add("report wrong-format record", ["report", f"{w}/rec/record.h5"])
     add("report level 2", ["report", fx["run"], "--level", "2"])
     add("report out under a file", ["report", fx["run"], "--out", f"{w}/afile/rep", "--no-figures"],
-        fragment="afile")
+        fragment="afile", code=1)
     add("regress missing baseline", ["regress", "--baseline", f"{w}/none.json", fx["run"]], fragment="none.json")
     add("regress garbage baseline", ["regress", "--baseline", f"{w}/garbage.json", fx["run"]],
         fragment="garbage.json")
@@ -331,7 +429,10 @@ def cases(work: Path, fx: dict) -> list[Case]:
     add("regress baseline exists", ["regress", "--write-baseline", f"{w}/garbage.json", fx["run"]],
         fragment="force")
     add("regress write baseline under a file", ["regress", "--write-baseline", f"{w}/afile/b.json", fx["run"]],
-        fragment="afile")
+        fragment="afile", code=1)
+    add("regress write baseline with --against", ["regress", "--write-baseline", f"{w}/out/b.json",
+                                                  "--against", "gate-landmarks", fx["run"]],
+        fragment="--against")
     add("data embed unknown", ["data", "embed", "nope"], fragment="nope")
     add("data embed without an embedded file", ["data", "embed", "smoke-fmnist"], fragment="smoke-fmnist")
     add("data embed missing raw", ["data", "embed", "micro-fmnist", "--raw", f"{w}/nowhere"], fragment="nowhere")
@@ -370,9 +471,9 @@ def _children(pid: int) -> list[int]:
 
 
 def _start_train(out: Path, *extra, epochs=40):
-    cmd = [PY, "-m", "lmreg", "train", *TINY_TRAIN, "--out", str(out),
+    cmd = [*LMREG, "train", *TINY_TRAIN, "--out", str(out),
            "--set", f"train.epochs={epochs}", *extra]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = dict(os.environ)
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)
 
@@ -409,6 +510,8 @@ def fault_signal(work: Path, sig: int) -> str | None:
         problems.append(f"processes left: {_children(session)}")
         for p in _children(session):
             os.kill(p, signal.SIGKILL)
+    if sig == signal.SIGKILL and err.strip():
+        problems.append(f"printed to the caller after SIGKILL: {err.decode().strip()[-200:]}")
     if sig == signal.SIGTERM:
         if proc.returncode != 143:
             problems.append(f"exit code {proc.returncode}, stderr {err.decode()[-300:]}")
@@ -462,21 +565,24 @@ def fault_write(work: Path, mode: str, verb: str) -> str | None:
     else:  # evaluate needs nothing written; report writes tables
         argv = ["report", str(work / "done"), "--out", str(target / "rep")]
     proc, _ = run_cli(argv, wrap=mode, target=target, timeout=180, size="96k" if verb == "train" else "8k")
-    case = Case(f"{mode} {verb}", argv, fragment="read-only" if mode == "ro" else "no space left")
-    return judge_error(proc, case, work)
+    case = Case(f"{mode} {verb}", argv, fragment="read-only" if mode == "ro" else "no space left", code=1)
+    return judge_error(proc, case, work, set())
 
 
 def fault_corrupt_npz(work: Path) -> str | None:
-    copy = work / "repo"
-    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".git", "runs", "__pycache__", ".tox"))
-    npz = copy / "bench" / "data" / "micro_fmnist16.npz"
-    data = npz.read_bytes()
-    npz.write_bytes(data[: len(data) // 2])
-    cmd = [PY, "-m", "lmreg", "train", *TINY_TRAIN, "--set", "task=micro-fmnist",
-           "--out", str(work / "npz_runs")]
-    proc = subprocess.run(cmd, cwd=copy, env={**os.environ, "PYTHONPATH": str(copy)},
-                          capture_output=True, text=True, timeout=120)
-    return judge_error(proc, Case("npz", [], fragment="micro_fmnist16.npz"), work) or (
+    """The embedded data truncated (a copy of bench/data, named by patching DATA_DIR in
+    the command's own process: the data must be checked there, before any worker)."""
+    data = work / "data"
+    shutil.copytree(ROOT / "bench" / "data", data)
+    npz = data / "micro_fmnist16.npz"
+    npz.write_bytes(npz.read_bytes()[: npz.stat().st_size // 2])
+    argv = ["train", *TINY_TRAIN, "--seeds", "0,1", "--set", "task=micro-fmnist", "--out", str(work / "npz_runs")]
+    code = ("import sys; from pathlib import Path; from lmreg.bench.datasets import tasks; "
+            f"tasks.DATA_DIR = Path({str(data)!r}); from lmreg.experiments.cli import main; "
+            f"sys.exit(main({argv!r}))")
+    proc = subprocess.run([PY, "-c", code], cwd=work, capture_output=True, text=True, timeout=120)
+    case = Case("npz", [], fragment="micro_fmnist16.npz", empty=str(work / "npz_runs"))
+    return judge_error(proc, case, work) or (
         None if ("git checkout" in proc.stderr or "data embed" in proc.stderr) else
         f"no way to restore named: {proc.stderr.strip()[:200]}")
 
@@ -511,32 +617,35 @@ def faults(work: Path) -> list[tuple[str, Callable[[], str | None]]]:
     return f
 
 
-def main() -> int:
+def run_case(case: Case, work: Path) -> tuple[str | None, float]:
+    before = _entries(case.empty)
+    proc, secs = run_cli(case.argv, env=case.env, timeout=case.timeout)
+    why = judge_error(proc, case, work, before) if case.expect == "error" else case.check(proc, work)
+    return why, secs
+
+
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("--only", default=None)
+    p.add_argument("--only", default=None, help="cases whose name holds this text")
+    p.add_argument("--fast", action="store_true", help="the fast subset: a case or two per class, no faults")
+    p.add_argument("--jobs", type=int, default=1, help="cases run at once")
     p.add_argument("--no-faults", action="store_true")
     p.add_argument("--no-inputs", action="store_true")
     p.add_argument("--json", default=None)
-    args = p.parse_args()
+    args = p.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="lmreg-sweep-"))
     try:
-        fx = make_fixtures(work)
+        fx = make_fixtures(work, train=not args.fast)
         results = []
         if not args.no_inputs:
-            for case in cases(work, fx):
-                if args.only and args.only not in case.name:
-                    continue
-                if case.empty:
-                    Path(case.empty).mkdir(parents=True, exist_ok=True)
-                proc, secs = run_cli(case.argv, env=case.env, timeout=case.timeout)
-                if case.expect == "error":
-                    why = judge_error(proc, case, work)
-                else:
-                    why = case.check(proc, work)
-                results.append(("input", case.name, why, secs))
-                print(f"{'FAIL' if why else 'ok  '} {secs:5.1f}s  {case.name}" + (f"  -- {why}" if why else ""),
-                      flush=True)
-        if not args.no_faults:
+            chosen = [c for c in cases(work, fx) if (not args.only or args.only in c.name) and
+                      (c.fast or not args.fast)]
+            with ThreadPoolExecutor(max(1, args.jobs)) as pool:
+                for case, (why, secs) in zip(chosen, pool.map(lambda c: run_case(c, work), chosen)):
+                    results.append(("input", case.name, why, secs))
+                    print(f"{'FAIL' if why else 'ok  '} {secs:5.1f}s  {case.name}" + (f"  -- {why}" if why else ""),
+                          flush=True)
+        if not args.no_faults and not args.fast:
             for name, fn in faults(work):
                 if args.only and args.only not in name:
                     continue
@@ -557,7 +666,7 @@ def main() -> int:
                                                    for k, n, w, s in results], indent=1))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return 0
+    return 1 if not results or any(r[2] for r in results) else 0
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lmreg.algorithms.base import TrainConfig
+from lmreg.algorithms.base import SuperNetTrainer, TrainConfig, algorithm_names, get_algorithm
 from lmreg.algorithms.fairnas import FairNAS
 from lmreg.algorithms.gdas import GDAS, GDASOptions, gumbel_hard_weights, temperature
 from lmreg.algorithms.landmark_reg import LandmarkConfig, LandmarkRegularizer
@@ -20,10 +20,10 @@ from lmreg.experiments.runconfig import load_config
 from lmreg.experiments.runner import run
 from lmreg.results.records import read_record
 from lmreg.spaces import nb201
-from lmreg.spaces.base import Mixture
+from lmreg.spaces.base import CellDraws, Mixture
 from lmreg.spaces.nb201_net import NB201Net, NetConfig, channel_shuffle, soft_path_weights
 from lmreg.spaces.nb201_space import SPACE
-from tests.fixtures import interrupted_and_whole, tiny_task
+from tests.fixtures import SHORT_RUN, algorithm_overrides, interrupted_and_whole, tiny_task
 
 SMOKE = ["task=smoke-fmnist", "train.batch_size=64", "landmarks.m=4", "eval.pool_size=10", "eval.every=1",
          "eval.n_images=256", "eval.batch_size=128"]
@@ -144,14 +144,72 @@ def test_one_hot_mixture_computes_the_single_path(cell):
         torch.testing.assert_close(model(x, Mixture(per_cell)), model(x, arch), rtol=1e-5, atol=1e-6)
 
 
-def test_gdas_draws_a_path_per_cell(monkeypatch):
+def test_gdas_draws_a_path_per_cell():
     trainer = GDAS(_net(N=2), _task(), TrainConfig(epochs=4, warmup_epochs=0), 0, SPACE,
                    options=GDASOptions(search_epochs=1, tau_epochs=4))
-    w = trainer.mixture(0)
-    assert w.shape == (trainer.model.n_cells, 6, 5)
+    draws = trainer.relaxed(0)
+    assert isinstance(draws, CellDraws) and draws.max_draws == 10
+    w = torch.stack([draws.draw() for _ in range(trainer.model.n_cells)])
     assert torch.equal(w.detach().sum(-1), torch.ones(trainer.model.n_cells, 6))
-    draws = torch.stack([trainer.mixture(0).detach().argmax(-1) for _ in range(20)])
-    assert (draws[:, 0] != draws[:, 1]).any()  # cells do not share one sample
+    cells = torch.stack([draws.draw().detach().argmax(-1) for _ in range(40)]).view(20, 2, 6)
+    assert (cells[:, 0] != cells[:, 1]).any()  # cells do not share one sample
+
+
+ALL_NONE, ALL_CONV = (0, 0, 0, 0, 0, 0), (3, 3, 3, 3, 3, 3)
+# 'none' into nodes 1 and 2, then only a pool and a skip of those all-zero nodes into node 3:
+# an exactly zero output whatever the BN biases
+POOL_OF_ZERO = (0, 0, 0, 0, 4, 1)
+
+
+def _scripted(sequence):
+    calls = []
+
+    def draw():
+        calls.append(1)
+        return _one_hot(sequence[len(calls) - 1])
+    return draw, calls
+
+
+@pytest.mark.parametrize("cell", ["per_edge", "op_on_node"])
+def test_gdas_redraws_a_cell_whose_output_is_exactly_zero(cell):
+    """Official forward_gdas (search_cells.py:115-124): per cell, draw, compute; while the
+    output sums to exactly 0 draw again, 10 draws at most, the 10th kept. Worked by hand for
+    three cells: [zero, zero, live] for cell 1 (3 draws), then live, live: 5 draws; a cell
+    that stays zero takes exactly 10 draws and keeps the zero output."""
+    model = _net(cell, N=1)
+    for p in model.parameters():  # non-zero BN biases: a conv of an all-zero node is not zero
+        if p.dim() == 1:
+            torch.nn.init.uniform_(p, 0.5, 1.5)
+    x = torch.randn(4, 1, 8, 8)
+    draw, calls = _scripted([ALL_NONE, POOL_OF_ZERO, ALL_CONV, ALL_CONV, ALL_CONV])
+    torch.testing.assert_close(model(x, CellDraws(draw)), model(x, ALL_CONV), rtol=1e-5, atol=1e-6)
+    assert len(calls) == 5
+    draw, calls = _scripted([ALL_NONE] * 10 + [ALL_CONV] * 20)
+    out = model(x, CellDraws(draw))
+    assert len(calls) == 10 + 1 + 1  # cell 1 gives up after 10 draws, cells 2 and 3 take a live one
+    kept = Mixture(torch.stack([_one_hot(ALL_NONE), _one_hot(ALL_CONV), _one_hot(ALL_CONV)]))
+    torch.testing.assert_close(out, model(x, kept), rtol=1e-5, atol=1e-6)
+    draw, calls = _scripted([ALL_NONE] * 30)
+    torch.testing.assert_close(model(x, CellDraws(draw)), model(x, ALL_NONE), rtol=1e-6, atol=1e-7)
+    assert len(calls) == 30
+    draw, calls = _scripted([ALL_NONE] * 3)
+    model(x, CellDraws(draw, max_draws=1))  # the option without redraws: one draw per cell
+    assert len(calls) == 3
+
+
+def test_gdas_training_forward_redraws_zero_cells(monkeypatch):
+    """The trainer's relaxed forward uses the redraw: with alpha all on 'none' every draw
+    gives an all-'none' cell, so each of the 3 cells draws its Gumbel noise 10 times."""
+    import lmreg.algorithms.gdas as gdas
+    trainer = GDAS(_net(N=1), _task(), TrainConfig(epochs=4, warmup_epochs=0), 0, SPACE,
+                   options=GDASOptions(search_epochs=1, tau_epochs=4))
+    with torch.no_grad():
+        trainer.alphas.copy_(torch.tensor([[50.0, 0, 0, 0, 0]] * 6))
+    noise, calls = gdas.gumbel_noise, []
+    monkeypatch.setattr(gdas, "gumbel_noise", lambda *a: (calls.append(1), noise(*a))[1])
+    x, y = next(trainer.task.batches("train", 8))
+    trainer.forward_backward(x, y, 1)
+    assert len(calls) == 3 * 10
 
 
 @pytest.mark.parametrize("unsampled_grads", ["zero", "none"])
@@ -233,7 +291,8 @@ def test_gdas_first_alpha_step_is_adams(monkeypatch):
     trainer = GDAS(_net(N=2), task, TrainConfig(epochs=2, warmup_epochs=0, batch_size=16), 0, SPACE,
                    options=GDASOptions(search_epochs=1, tau_epochs=2, arch_lr=0.01))
     gumbels = -torch.empty(trainer.model.n_cells, 6, 5).exponential_(generator=torch.Generator().manual_seed(3)).log()
-    monkeypatch.setattr(trainer, "mixture", lambda e: gumbel_hard_weights(trainer.alphas.unsqueeze(0), 0.5, gumbels))
+    monkeypatch.setattr(trainer, "relaxed", lambda e: Mixture(gumbel_hard_weights(trainer.alphas.unsqueeze(0), 0.5,
+                                                                                  gumbels)))
     alpha0 = trainer.alphas.detach().clone()
     reference = copy.deepcopy(trainer.model)
     xv, yv = next(trainer.held_out_batches(copy.deepcopy(trainer.arch_gen)))
@@ -249,6 +308,33 @@ def test_search_epochs_must_fit_after_the_warm_up():
         load_config("quick", ["algorithm=gdas", "algo.search_epochs=4"])  # quick: 4 epochs, 1 of warm-up
     with pytest.raises(ConfigError, match="op mixtures"):
         load_config("micro-nb101", ["algorithm=gdas", "algo.search_epochs=1"])
+
+
+@pytest.mark.parametrize("name,horizon", [("gdas", 6), ("pcdarts", 6), ("spos", 8), ("fairnas", 8)])
+def test_landmark_coefficient_spans_the_epochs_before_the_search(name, horizon):
+    """Official cosine_increase (landmark_procedures.py:316-323): 10 * 0.5 * (1 - cos(pi (e - sw + 1) /
+    args.epochs)), where args.epochs excludes the differentiable policies' search epochs: 8 epochs,
+    warm-up 2, 2 search epochs give a denominator of 6 for GDAS and PC-DARTS, 8 for SPOS and FairNAS."""
+    import math
+    from lmreg.experiments.runner import RunPlan, make_trainer
+    cfg = load_config("quick", [*SMOKE, f"algorithm={name}", "train.epochs=8", "train.warmup_epochs=2",
+                                *(["algo.search_epochs=2"] if name in ("gdas", "pcdarts") else []),
+                                *(["net.cell=partial_channel", "net.C=8"] if name == "pcdarts" else [])])
+    landmarks = [SPACE.key(a) for a in [(0, 0, 0, 3, 0, 0), (0, 0, 0, 2, 0, 0), (1, 2, 3, 4, 1, 2), (3,) * 6]]
+    trainer = make_trainer(cfg, RunPlan(SPACE, _task(), None, landmarks, [], {}))
+    expected = [0.0, 0.0] + [10 * 0.5 * (1 - math.cos(math.pi * (e - 2 + 1) / horizon)) for e in range(2, 8)]
+    assert [trainer.reg.coefficient(e) for e in range(8)] == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_differentiable_landmark_schedule_is_checked_over_the_epochs_before_the_search():
+    # constant: landmark warm-up 2 after the super-net warm-up 1 needs 4 epochs before the search; 3 here
+    with pytest.raises(ConfigError, match="before the search"):
+        load_config("quick", ["algorithm=gdas", "algo.search_epochs=1", "landmarks.schedule=constant",
+                              "landmarks.landmark_warmup_epochs=2"])
+    load_config("quick", ["algorithm=gdas", "algo.search_epochs=1", "landmarks.schedule=constant",
+                          "landmarks.landmark_warmup_epochs=2", "use_landmarks=false"])
+    # the schedule may end with the warm-up: the search epochs are regularised all the same (official)
+    load_config("quick", ["algorithm=gdas", "algo.search_epochs=3"])
 
 
 # PC-DARTS ------------------------------------------------------------------------------
@@ -300,17 +386,14 @@ def test_pcdarts_mixture_is_softmax_of_alpha():
     torch.testing.assert_close(trainer.mixture(0), torch.softmax(trainer.alphas, -1))
 
 
-# End to end ------------------------------------------------------------------------------
-ALGORITHMS = {
-    "fairnas": ["algorithm=fairnas"],
-    "gdas": ["algorithm=gdas", "algo.search_epochs=1", "algo.tau_epochs=2"],
-    "pcdarts": ["algorithm=pcdarts", "algo.search_epochs=1", "net.cell=partial_channel"],
-}
+# End to end: every registered algorithm -----------------------------------------------
+def test_short_run_settings_name_registered_algorithms():
+    assert set(SHORT_RUN) <= set(algorithm_names())
 
 
-@pytest.mark.parametrize("name", sorted(ALGORITHMS))
+@pytest.mark.parametrize("name", algorithm_names())
 def test_interrupted_run_resumes_to_the_same_record(name, tmp_path):
-    cfg = load_config("quick", [*SMOKE, *ALGORITHMS[name], "train.epochs=3", "train.warmup_epochs=1"])
+    cfg = load_config("quick", [*SMOKE, *algorithm_overrides(name), "train.epochs=3", "train.warmup_epochs=1"])
     resumed, whole = interrupted_and_whole(cfg, tmp_path)
     for table in ("evals", "pool", "landmarks"):
         assert resumed["tables"][table].equals(whole["tables"][table]), table
@@ -334,13 +417,13 @@ def test_alpha_samples_pick_the_peaked_cell():
     assert trainer.search_candidates({"not-a-cell"})[1] == []
 
 
-@pytest.mark.parametrize("name", ["spos", "gdas"])
+@pytest.mark.parametrize("name", algorithm_names())
 def test_search_result_in_the_record(name, tmp_path):
-    """The pick is the best-scored candidate; its GT percentile is computed by hand
-    over every cell of the table: 100 * (cells with lower GT) / (cells - 1)."""
+    """The pick is the best-scored pool architecture, or, for an algorithm with its own
+    search_candidates, the best-scored of its alpha samples; its GT percentile is computed by
+    hand over every cell of the table: 100 * (cells with lower GT) / (cells - 1)."""
     from lmreg.bench import registry
-    overrides = [*SMOKE, "train.epochs=2", "train.warmup_epochs=1"] + (
-        ALGORITHMS[name] if name in ALGORITHMS else [])
+    overrides = [*SMOKE, *algorithm_overrides(name), "train.epochs=2", "train.warmup_epochs=1", "search.method=pool"]
     rec = read_record(run(load_config("quick", overrides), tmp_path))
     result = rec["attrs"]["search_result"]
     gt = registry.load("micro-fmnist-nb201").per_arch("eval_acc")
@@ -348,8 +431,15 @@ def test_search_result_in_the_record(name, tmp_path):
     lower = sum(v < result["gt"] for v in gt.to_numpy())
     assert result["gt_percentile"] == pytest.approx(100 * lower / (len(gt) - 1))
     assert rec["attrs"]["final_metrics"]["search_gt_percentile"] == result["gt_percentile"]
-    if name == "spos":
-        pool = rec["tables"]["pool"]
+    # official compute_percentile: GT rank id among all cells / cells, over the 5 best-scored
+    pool = rec["tables"]["pool"]
+    rank_of = {a: i for i, a in enumerate(gt.sort_values(kind="stable").index)}
+    top5 = pool.sort_values(["score_acc", "score_loss"], ascending=False, kind="stable")["arch"][:5]
+    fractions = sorted(rank_of[a] / len(gt) for a in top5)
+    assert rec["attrs"]["official_percentiles"]["top5"] == pytest.approx(
+        {"min": fractions[0], "median": fractions[2], "max": fractions[-1]})
+    assert "kendall_tau_official" in rec["tables"]["evals"].columns
+    if get_algorithm(name).search_candidates is SuperNetTrainer.search_candidates:
         assert result["method"] == "best-scored pool architecture"
         assert result["arch"] == pool.loc[pool["score_acc"].idxmax(), "arch"]
     else:

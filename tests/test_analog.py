@@ -84,11 +84,21 @@ def test_convert_registry_and_landmarks(tmp_path, monkeypatch):
 
 
 def test_missing_package_message(tmp_path, monkeypatch):
-    monkeypatch.setattr(analog, "data_file", lambda: (_ for _ in ()).throw(
-        GTFileError("the optional package 'analog-nasbench' is not installed (pip install analog-nasbench)")))
-    with pytest.raises(GTFileError, match="pip install analog-nasbench") as e:
+    """Without the package (neither its distribution nor its module can be found) the
+    message is data_file's own: one line, naming the table and how to install."""
+    import importlib.metadata
+    import importlib.util
+
+    def no_distribution(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.metadata, "distribution", no_distribution)
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "analognasbench" else real_find_spec(name, *a))
+    with pytest.raises(GTFileError, match=r"pip install analog-nasbench") as e:
         analog.load_analog(tmp_path / "absent.h5")
     assert "absent.h5" in str(e.value) and "\n" not in str(e.value)
+    assert not (tmp_path / "absent.h5").exists()
 
 
 def test_bad_pickle(tmp_path):

@@ -7,6 +7,7 @@ on 2 cores) and never read runs from the repository."""
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -60,9 +61,11 @@ def fake_record(cfg, quality: float, seed_noise: int = 0, n_pool: int = 20, n_lm
                                 for a, g, s in zip(arch[:n_pool], pool_gt, pool_s)]}}
 
 
-def write_grid(defn_name: str, out: Path, quality=lambda cfg: 0.8 if cfg.use_landmarks else 0.4, limit=None):
-    """Fake records for every runnable run of a definition's micro grid."""
-    runs = [r for r in plan(get_definition(defn_name), "micro", out) if r.config is not None]
+def write_grid(defn_name: str, out: Path, quality=lambda cfg: 0.8 if cfg.use_landmarks else 0.4, limit=None,
+               seeds=None):
+    """Fake records for every runnable run of a definition's micro grid (of the given seeds only)."""
+    runs = [r for r in plan(get_definition(defn_name), "micro", out)
+            if r.config is not None and (seeds is None or r.seed in seeds)]
     for r in runs[:limit]:
         write_record(out / r.name / RECORD_NAME, fake_record(r.config, quality(r.config)))
     return runs
@@ -84,10 +87,10 @@ def test_registry_errors(capsys):
 
 def test_dry_run_lists_runs_and_costs(tmp_path, capsys):
     t1 = plan(get_definition("T1"), "micro", tmp_path)
-    assert len(t1) == 24 and all(not r.status and not r.done for r in t1)
+    assert len(t1) == 40 and all(not r.status and not r.done for r in t1)
     assert sorted(r.name.rsplit("-", 1)[0] for r in t1) == sorted(
         f"{p}-{v}-seed{s}" for p in ("micro", "micro-fairnas", "micro-gdas", "micro-pcdarts")
-        for v in ("baseline", "landmarks") for s in (0, 1, 2))
+        for v in ("baseline", "landmarks") for s in range(5))
     # T2: reference + default + 3 (M) + 3 (coef) + 4 (official schedules) + 2 (loss) + 2 (sampling)
     # configs, 3 seeds
     t2 = plan(get_definition("T2"), "micro", tmp_path)
@@ -107,7 +110,8 @@ def test_dry_run_lists_runs_and_costs(tmp_path, capsys):
 
     assert main(["reproduce", "T1", "--scale", "paper", "--dry-run", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "NB101 at paper scale is not supported yet" in out and "GPU hours are unknown" in out
+    assert "ground truth missing: benchmark 'nb101'" in out and "GPU hours are unknown" in out
+    assert "nb101-cifar10-landmarks-seed1268" in out
     assert "nb201-cifar10-landmarks-seed1268" in out
     assert main(["reproduce", "T1", "--scale", "paper", "--dry-run", "--seconds-per-epoch", "30",
                  "--out", str(tmp_path)]) == 0
@@ -116,7 +120,7 @@ def test_dry_run_lists_runs_and_costs(tmp_path, capsys):
 
 # Rendering from synthetic records ---------------------------------------------------
 def test_render_t1_f1_f2_from_synthetic_records(tmp_path, capsys):
-    write_grid("T1", tmp_path)
+    write_grid("T1", tmp_path, seeds=(0, 1, 2))  # 3 of T1's 5 seeds finished: the intervals below by hand
     text, paths = render("T1", "micro", tmp_path)
     names = {p.name for p in paths}
     assert names == {"T1.md", "T1.csv", "T1.tex"}
@@ -236,9 +240,12 @@ def test_regress_pass_and_fail_on_synthetic_values(tmp_path, capsys):
     assert set(baseline["variants"]) == {"quick-baseline", "quick-landmarks"}
     v = baseline["variants"]["quick-baseline"]
     assert v["preset"] == "quick" and v["overrides"] == ["use_landmarks=False"] and v["seeds"] == [0, 1, 2]
-    results, notes = gate(baseline, _records(0.8))
+    # fresh draws (other noise) of the baseline's quality pass; the baseline's own records would
+    # pass a gate that merely matches values
+    results, notes = gate(baseline, _records(0.8, noise=1))
     assert len(results) == 8 and all(r.passed for r in results) and not notes
-    results, _ = gate(baseline, _records(0.0))  # landmark runs lose their ranking
+    assert all(r.new_mean != r.base_mean for r in results if r.metric == "kendall_tau")  # really other runs
+    results, _ = gate(baseline, _records(0.0, noise=1))  # landmark runs lose their ranking
     failed = {(r.variant, r.metric) for r in results if not r.passed}
     assert ("quick-landmarks", "kendall_tau") in failed and not any(v == "quick-baseline" for v, _ in failed)
     # the rule, by hand: pooled t upper bound of new mean - baseline mean against -tolerance.
@@ -249,22 +256,25 @@ def test_regress_pass_and_fail_on_synthetic_values(tmp_path, capsys):
     one = make_baseline(_records(0.8))
     variant = one["variants"]["quick-landmarks"]
     b = np.array(variant["values"]["kendall_tau"])
-    # three seeds that lie 0.2 below the baseline with its spread: D = -0.2, U = D + 2.1318 * s * sqrt(2/3)
-    new = _records(0.8)
+    # three fresh seeds shifted 0.2 down: U = D + 2.1318 * s_p * sqrt(2/3), s_p pooled from both sides
+    new = _records(0.8, noise=2)
     for rec in new:
         if rec["attrs"]["config"]["use_landmarks"]:
             rec["attrs"]["final_metrics"]["kendall_tau"] -= 0.2
     res = {(r.variant, r.metric): r for r in gate(one, new, tolerance=0.05)[0]}
     r = res[("quick-landmarks", "kendall_tau")]
-    u = -0.2 + 2.131847 * np.std(b, ddof=1) * (2 / 3) ** 0.5
+    a = np.array([rec["attrs"]["final_metrics"]["kendall_tau"] for rec in new if rec["attrs"]["config"]["use_landmarks"]])
+    s_p = np.sqrt((np.var(a, ddof=1) + np.var(b, ddof=1)) / 2)
+    assert not np.isclose(np.std(a, ddof=1), np.std(b, ddof=1), rtol=0.05)  # the pooling matters
+    u = a.mean() - b.mean() + 2.131847 * s_p * (2 / 3) ** 0.5
     assert r.upper == pytest.approx(u, abs=1e-5) and r.passed == (u >= -0.05) and r.dof == 4
     assert "pooled t, 4 dof" in r.line(0.95)
     assert parse_tolerance(["0.1", "p_at_10=0.2"])["p_at_10"] == 0.2
     with pytest.raises(BaselineError, match="gated metrics"):
         parse_tolerance(["top5_percentile=1"])
 
-    runs_ok, runs_bad = tmp_path / "ok", tmp_path / "bad"
-    for folder, recs in ((runs_ok, _records(0.8)), (runs_bad, _records(0.0))):
+    runs_ok, runs_new, runs_bad = tmp_path / "ok", tmp_path / "new", tmp_path / "bad"
+    for folder, recs in ((runs_ok, _records(0.8)), (runs_new, _records(0.8, noise=1)), (runs_bad, _records(0.0, noise=1))):
         for rec in recs:
             c = rec["attrs"]["config"]
             name = f"{c['name']}-{'landmarks' if c['use_landmarks'] else 'baseline'}-seed{c['seed']}"
@@ -283,7 +293,7 @@ def test_regress_pass_and_fail_on_synthetic_values(tmp_path, capsys):
                                           "sd": pytest.approx(tau.std(ddof=1))}
     assert main(["regress", "--write-baseline", str(bfile), str(runs_ok)]) == 2  # exists: needs --force
     capsys.readouterr()
-    assert main(["regress", "--baseline", str(bfile), str(runs_ok)]) == 0
+    assert main(["regress", "--baseline", str(bfile), str(runs_new)]) == 0  # held-out runs, not the baseline's
     assert main(["regress", "--baseline", str(bfile), str(runs_bad)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err and all(line.startswith("FAIL quick-landmarks ") for line in err)
@@ -339,11 +349,13 @@ def test_regress_against_a_named_variant(tmp_path, capsys):
 # The quick runs and the committed quick baseline ------------------------------------
 @pytest.fixture(scope="session")
 def quick_runs(tmp_path_factory) -> Path:
-    """6 quick runs (quick preset, seeds 0-2, with and without landmarks), trained once per
-    session into a temporary folder (about a minute on 2 cores); nothing in the repository
-    is read or written."""
+    """6 quick runs (quick preset, the three seeds after the committed quick baseline's, so the
+    gate grades fresh runs, with and without landmarks), trained once per session into a
+    temporary folder (about a minute on 2 cores); nothing in the repository is written."""
     from lmreg.experiments.runner import run_many
-    cfgs = [load_config("quick", [f"seed={s}", f"use_landmarks={lm}"]) for s in (0, 1, 2) for lm in (False, True)]
+    used = max(max(v["seeds"]) for v in read_baseline(QUICK_BASELINE)["variants"].values())
+    seeds = (used + 1, used + 2, used + 3)
+    cfgs = [load_config("quick", [f"seed={s}", f"use_landmarks={lm}"]) for s in seeds for lm in (False, True)]
     folder = tmp_path_factory.mktemp("demo-quick")
     run_many(cfgs, folder, workers=2, progress=False)
     return folder
@@ -370,17 +382,19 @@ def test_quick_baseline_gate(quick_runs, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_gate_with_signal_passes_unchanged_code(tmp_path, capsys):
-    """The gate CI runs: two fresh runs of the gate preset (landmarks arm, seeds 0 and 1; about
-    3 minutes on 2 cores) against the committed 8-seed baseline. Its Kendall tau is clearly above
-    zero (the quick preset's is not), so a ranking regression has room to show. Where the float
-    paths equal the baseline machine's, the runs repeat its seeds 0 and 1 exactly; elsewhere they
-    are fresh draws and the false-alarm rate measured in the README applies."""
+    """The gate CI runs: two fresh runs of the gate preset (landmarks arm, the two seeds after the
+    baseline's, so never one of its own runs; about 3 minutes on 2 cores) against the committed
+    8-seed baseline. Its Kendall tau is clearly above zero (the quick preset's is not), so a
+    ranking regression has room to show; unchanged code passes with the false-alarm rate measured
+    for 2 fresh seeds."""
     base = read_baseline(GATE_BASELINE)
     assert list(base["variants"]) == ["gate-landmarks"]
     tau = np.array(base["variants"]["gate-landmarks"]["values"]["kendall_tau"])
     assert len(tau) >= 8 and tau.mean() - 3 * tau.std(ddof=1) / np.sqrt(len(tau)) > 0.2  # real signal
+    used = base["variants"]["gate-landmarks"]["seeds"]
+    fresh = (max(used) + 1, max(used) + 2)
     from lmreg.experiments.runner import run_many
-    run_many([load_config("gate", [f"seed={s}"]) for s in (0, 1)], tmp_path, workers=2, progress=False)
+    run_many([load_config("gate", [f"seed={s}"]) for s in fresh], tmp_path, workers=2, progress=False)
     code = main(["regress", "--baseline", str(GATE_BASELINE), str(tmp_path)])
     out, err = capsys.readouterr()
     assert code == 0, out + err
@@ -400,15 +414,16 @@ def test_report_on_quick_runs(quick_runs, tmp_path, capsys):
     import pandas as pd
     recs = [read_record(p) for p in sorted(quick_runs.glob(f"*/{RECORD_NAME}"))]
     by = {(r["attrs"]["config"]["use_landmarks"], r["attrs"]["config"]["seed"]): r for r in recs}
+    seeds = sorted({s for _, s in by})
     data = pd.read_csv(tmp_path / "report.csv")
     assert len(data) == 2 * 4 and (data.n == 3).all() and (data.pool_size == 30).all()
     assert np.isfinite(data[["mean", "std", "ci_lo", "ci_hi", "hb_lo", "hb_hi"]].to_numpy(float)).all()
     diffs = pd.read_csv(tmp_path / "report_differences.csv").set_index("metric")
     for m in ("kendall_tau", "sparse_kendall_tau", "spearman_rho", "p_at_10"):
         row = data[(data.group == "quick-landmarks") & (data.metric == m)].iloc[0]
-        vals = [by[True, s]["attrs"]["final_metrics"][m] for s in (0, 1, 2)]
+        vals = [by[True, s]["attrs"]["final_metrics"][m] for s in seeds]
         assert row["mean"] == pytest.approx(np.mean(vals), abs=1e-12)
-        d = [by[True, s]["attrs"]["final_metrics"][m] - by[False, s]["attrs"]["final_metrics"][m] for s in (0, 1, 2)]
+        d = [by[True, s]["attrs"]["final_metrics"][m] - by[False, s]["attrs"]["final_metrics"][m] for s in seeds]
         assert diffs.loc[m, "diff"] == pytest.approx(np.mean(d), abs=1e-12) and diffs.loc[m, "n"] == 3
         assert diffs.loc[m, "hb_lo"] <= diffs.loc[m, "hb_estimate"] <= diffs.loc[m, "hb_hi"]
     assert out.count("(3 seeds; pool 30)") == 3 * 4
@@ -429,9 +444,106 @@ def test_paper_dry_run_uses_measured_gpu_step_times(tmp_path, monkeypatch, capsy
     cfg = load_config("nb201-cifar10")
     steps = math.ceil(25_000 / 256)
     n_evals = sum(1 for e in range(400) if (e + 1) % 30 == 0 or e == 399)
-    expected = steps * (0.01 * 150 + 0.03 * 250) + 2.0 * (n_evals * 200 + 50)
+    search_images = 2 * 1000 * 21 * 256  # evolution: 1000 queries of 21 batches, each cell re-scored at most once
+    expected = steps * (0.01 * 150 + 0.03 * 250) + 2.0 * (n_evals * 200 + 50 + search_images / 10_000)
     est = reproduce.estimate(cfg)
     assert est["seconds"] == pytest.approx(expected) and est["measured_on"] == "Test GPU"
     assert reproduce.estimate(load_config("nb201-cifar10-gdas"))["seconds"] is None  # not measured
     fake.write_text(json.dumps({"quick": True, "per_step_s": {"spos plain": 1, "spos regularised": 1}}))
     assert reproduce.estimate(cfg)["seconds"] is None  # a --quick smoke file is not a measurement
+
+
+# The CPU cost model behind --dry-run -------------------------------------------------
+def _fake_cpu_measurements(tmp_path, monkeypatch):
+    """A measurement file with round numbers: 0.1 ms per training image, 0.01 ms per scored image
+    and architecture, a regularised epoch 2x; GDAS with its own warm-up and search factors."""
+    from lmreg.experiments import reproduce
+    fake = tmp_path / "cpu_epochs.json"
+    factors = {"warmup": 1.0, "plain": 1.0, "regularised": 2.0, "search": 1.0, "search_regularised": 2.0,
+               "scoring": 1.0}
+    data = {"format": "lmreg-cpu-epochs/1", "quick": False, "spos_plain_epoch_s_per_image": 1e-4,
+            "spos_score_s_per_arch_image": 1e-5,
+            "factors": {"spos": factors, "gdas": {**factors, "warmup": 3.0, "search": 5.0, "search_regularised": 7.0}}}
+    fake.write_text(json.dumps(data))
+    monkeypatch.setattr(reproduce, "MEASURED_CPU", fake)
+    return fake, data
+
+
+def test_cpu_estimate_comes_from_the_committed_measurements(tmp_path, monkeypatch):
+    """The committed experiments/measured/cpu_epochs.json (benchmarks/algorithm_epochs.py's output)
+    covers every registered algorithm and is what a CPU estimate uses; by hand from a fake file."""
+    from lmreg.algorithms.base import algorithm_names
+    from lmreg.experiments import reproduce
+    committed = reproduce.measured_cpu()
+    assert committed is not None and set(algorithm_names()) <= set(committed["factors"])
+    lm = load_config("micro")  # 16 epochs, 6 warm-up, 10 regularised; 10,000 images; 4 evals x 100 + 50
+    spos = committed["factors"]["spos"]
+    plain_s = committed["spos_plain_epoch_s_per_image"] * 10_000
+    want = plain_s * (6 * spos["warmup"] + 10 * spos["regularised"]) \
+        + committed["spos_score_s_per_arch_image"] * spos["scoring"] * 450 * 2000
+    assert reproduce.estimate(lm)["seconds"] == pytest.approx(want)
+
+    fake, data = _fake_cpu_measurements(tmp_path, monkeypatch)
+    base = load_config("micro", ["use_landmarks=false"])
+    assert reproduce.estimate(base)["seconds"] == pytest.approx(1.0 * 16 + 1e-5 * 450 * 2000)
+    assert reproduce.estimate(lm)["seconds"] == pytest.approx(1.0 * (6 + 2 * 10) + 1e-5 * 450 * 2000)
+    gdas = load_config("micro-gdas")
+    warm, search = gdas.train.warmup_epochs, gdas.algo.search_epochs
+    middle = gdas.train.epochs - warm - search
+    scorings = reproduce.estimate(gdas)["scorings"] * reproduce.estimate(gdas)["images"]
+    assert reproduce.estimate(gdas)["seconds"] == pytest.approx(
+        3.0 * warm + 2.0 * middle + 7.0 * search + 1e-5 * scorings)
+    # --seconds-per-epoch scales training and scoring by the measured ratio
+    assert reproduce.estimate(lm, seconds_per_epoch=10.0)["seconds"] == pytest.approx(
+        10.0 * 26 + 10.0 / 10_000 * 0.1 * 450 * 2000)
+    assert reproduce.estimate(load_config("micro-fairnas"))["seconds"] is None  # not measured: unknown
+    fake.write_text(json.dumps({**data, "quick": True}))
+    assert reproduce.estimate(lm)["seconds"] is None  # a --quick smoke file is not a measurement
+
+
+def test_estimate_sizes_come_from_the_registered_dataset(tmp_path, monkeypatch):
+    """A new dataset's own sizes (its train half, its test set), not another dataset's; a task whose
+    dataset is not registered is an error."""
+    import dataclasses
+    from lmreg.bench.datasets import tasks
+    from lmreg.bench.errors import UnknownNameError
+    from lmreg.experiments import reproduce
+    _fake_cpu_measurements(tmp_path, monkeypatch)
+    monkeypatch.setattr(tasks, "DATASETS", dict(tasks.DATASETS))
+    monkeypatch.setattr(tasks, "TASKS", dict(tasks.TASKS))
+    fm = tasks.get_dataset("fashion-mnist")
+    tasks.register_dataset(dataclasses.replace(fm, name="bigger", sizes=(24_000, 3_000)))
+    tasks.register_task(tasks.TaskSpec("bigger-task", "bigger", 16, None, None, None))
+    cfg = load_config("micro")  # 6 warm-up and 10 regularised epochs, 4 evals x 100 + 50 landmarks
+    cfg = dataclasses.replace(cfg, task="bigger-task", eval=dataclasses.replace(cfg.eval, n_images=0))
+    est = reproduce.estimate(cfg)
+    assert est["images"] == 3_000
+    assert est["seconds"] == pytest.approx(1e-4 * 12_000 * (6 + 2 * 10) + 1e-5 * 450 * 3_000)
+    tasks.TASKS["orphan"] = tasks.TaskSpec("orphan", "nowhere", 16, None, None, None)
+    with pytest.raises(UnknownNameError, match="unknown dataset 'nowhere'"):
+        reproduce.estimate(dataclasses.replace(cfg, task="orphan"))
+
+
+def test_zero_width_intervals_and_undefined_replicates_say_so():
+    """Seeds whose p_at_10 differences are all +0.1 give a paired t interval of zero width: the
+    table says there is no spread instead of printing [+0.100, +0.100]; a bootstrap names the
+    replicates it left out, and prints no interval past the share."""
+    from lmreg.paper_figures.aggregate import cell, diff_cell, difference_cell, paired_differences
+    base, lm = [], []
+    for s, (b, l) in enumerate(((0.0, 0.1), (0.1, 0.2), (0.1, 0.2))):
+        for arm, value, out in ((False, b, base), (True, l, lm)):
+            rec = fake_record(load_config("quick", [f"seed={s}", f"use_landmarks={arm}"]), 0.8 if arm else 0.3)
+            rec["attrs"]["final_metrics"]["p_at_10"] = value
+            out.append(rec)
+    groups = group_records(base + lm)
+    diffs = paired_differences(groups[0], groups[1], ["p_at_10", "kendall_tau"]).set_index("metric")
+    assert diffs.loc["p_at_10", "diff"] == pytest.approx(0.1)
+    text = difference_cell(diffs.loc["p_at_10"])
+    assert text.startswith("+0.100 [t zero width: no spread over seeds") and "+0.100, +0.100" not in text
+    assert "zero width" not in difference_cell(diffs.loc["kendall_tau"])  # a real spread prints its bounds
+    assert diff_cell(0.1, 0.05, 0.15, 3, with_n=False) == "+0.100 [t +0.050, +0.150]"
+    assert cell(0.5, 0.0, 0.5, 0.5, 3, with_n=False) == "0.500 ± 0.000 [t zero width: no spread over seeds]"
+    assert diff_cell(0.1, 0.05, 0.15, 3, hb_lo=0.0, hb_hi=0.2, hb_undefined=7, n_boot=2000, with_n=False) == \
+        "+0.100 [t +0.050, +0.150; hb +0.000, +0.200 (7 of 2000 replicates undefined)]"
+    assert diff_cell(0.1, math.nan, math.nan, 3, hb_undefined=900, n_boot=2000, with_n=False) == \
+        "+0.100 [hb none: 900 of 2000 replicates undefined]"

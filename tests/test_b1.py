@@ -36,7 +36,7 @@ SPACES = (("NB201", "quick", ("net.C=4", *SMALL)),
 TEST_GRID = tuple(GridEntry(f"SPOS / {space} / {v}", preset,
                             (*(("use_landmarks=false",) if v == "baseline" else ()), *small), SEEDS, space=space)
                   for space, preset, small in SPACES for v in ("baseline", "landmarks"))
-N_ROWS = 2 + 8 + 4  # per space: super-net arms, training-free rankers, predictors
+N_ROWS = 2 + len(b1.ranker_ids())  # per space: the two super-net arms, then every ranker and predictor
 
 
 def supernet_record(cfg, quality: float) -> dict:

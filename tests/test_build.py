@@ -163,16 +163,22 @@ def _state(pid: int) -> bytes:
         return b"Z"
 
 
-def test_tables_record_their_network_semantics():
-    """A table built with older network semantics (no 'network' in its identity) is
-    never extended by a build with the official semantics."""
-    from lmreg.experiments.gt_build import _identity
-    from lmreg.spaces.nb201_net import SEMANTICS
-    from lmreg.algorithms.standalone import StandaloneRecipe
-    ident = _identity("smoke-fmnist", StandaloneRecipe(), 0)
+def test_tables_record_their_network_semantics(tmp_path):
+    """A build whose identity lacks the network semantics (older tables) or names other
+    semantics is refused before anything trains; the same identity is reused."""
+    from lmreg.experiments.gt_build import _identity, _load_done
+    from lmreg.spaces.nb201_net import OLD_SEMANTICS, SEMANTICS
+    ident = _identity("smoke-fmnist", RECIPE, 0)
     assert ident["network"] == SEMANTICS
-    old = {k: v for k, v in ident.items() if k != "network"}
-    assert old != ident
+    out = tmp_path / "gt.h5"
+    row = {"arch": "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", "seed": 0}
+    for theirs in ({k: v for k, v in ident.items() if k != "network"}, {**ident, "network": OLD_SEMANTICS}):
+        journal_path(out).write_text(json.dumps({"identity": theirs}) + "\n" + json.dumps(row) + "\n")
+        with pytest.raises(BuildError, match="different settings .*network"):
+            build(out, task="smoke-fmnist", recipe=RECIPE, n_archs=1, seeds=(0,), workers=1, progress=False)
+        assert sorted(p.name for p in tmp_path.iterdir()) == [journal_path(out).name]  # nothing written
+    journal_path(out).write_text(json.dumps({"identity": ident}) + "\n" + json.dumps(row) + "\n")
+    assert list(_load_done(out, ident)) == [(row["arch"], 0)]
 
 
 def test_standalone_scores_the_extra_split_at_the_last_epoch():

@@ -124,10 +124,10 @@ def test_bench_query_nb101_by_module_hash(nb101_store, capsys):
 
 
 @pytest.mark.parametrize("arch, fragment", [
-    ("xyz", "'xyz' is not an NB101 module hash: expected 32 hex digits (got 3 characters, not all hex)"),
-    ("0" * 31, "(got 31 characters)"),
-    ("g" * 32, "not all hex"),
-    (GOOD, "is not an NB101 module hash"),
+    ("xyz", "malformed NB101 key 'xyz': expected 'ROW/ROW/...:input,OP,...,output', or a module hash (32 hex digits)"),
+    ("0" * 31, "'0000000000000000000000000000000' is an nb201 architecture"),  # an NB201 index
+    ("g" * 32, "or a module hash (32 hex digits)"),
+    (GOOD, f"{GOOD!r} is an nb201 architecture, but this benchmark covers the nb101 space"),
 ])
 def test_bench_query_nb101_bad_hash(nb101_store, capsys, arch, fragment):
     assert main(["bench", "query", "nb101", arch]) == 2
@@ -208,5 +208,26 @@ def test_quick_demo_end_to_end(tmp_path):
         line = next(line for line in proc.stdout.splitlines() if line.startswith(f"| {row.metric} |"))
         assert line in md and line.endswith("| 2 seeds; pool 30 |")
         assert f"{row.baseline_mean:.3f} ± {row.baseline_std:.3f}" in line
-        assert f"{row.diff:+.3f} [t {row.diff_lo:+.3f}, {row.diff_hi:+.3f}]" in line
+        t_interval = (f"[t {row.diff_lo:+.3f}, {row.diff_hi:+.3f}]" if f"{row.diff_lo:+.3f}" != f"{row.diff_hi:+.3f}"
+                      else "[t zero width: no spread over seeds]")
+        assert f"{row.diff:+.3f} {t_interval}" in line
         assert f"[hb {row.diff_hb_lo:+.3f}, {row.diff_hb_hi:+.3f}]" in line
+
+
+def test_the_micro_demo_skips_the_search_it_does_not_report(monkeypatch):
+    """The micro demo's table is the pool's ranking: its runs pick the pool's best cell, not the
+    preset's 1000-query evolution; a caller's --set still wins."""
+    from lmreg.experiments import demo as demo_module
+
+    class Captured(Exception):
+        pass
+
+    def capture(configs, *args, **kwargs):
+        raise Captured(configs)
+    monkeypatch.setattr(demo_module, "run_many", capture)
+    for overrides, method in (([], "pool"), (["search.method=evolution"], "evolution")):
+        with pytest.raises(Captured) as got:
+            demo_module.demo(seeds=(0,), overrides=overrides, progress=False)
+        configs = got.value.args[0]
+        assert len(configs) == 2 and {c.search.method for c in configs} == {method}
+        assert {c.name for c in configs} == {"micro"}

@@ -43,8 +43,9 @@ def test_failing_task_is_one_line_and_others_are_kept(tmp_path):
 def test_executor_options_are_checked(capsys):
     with pytest.raises(Exception, match="unknown executor"):
         ClusterOptions("kubernetes")
-    assert main(["reproduce", "T1", "--executor", "slurm", "--time", "0"]) == 2
-    assert "--time >= 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:  # argparse
+        main(["reproduce", "T1", "--executor", "slurm", "--time", "0"])
+    assert stop.value.code == 2 and "argument --time: expected a whole number >= 1" in capsys.readouterr().err
 
 
 def test_ground_truth_build_through_the_local_executor(tmp_path):

@@ -24,16 +24,13 @@ from lmreg.experiments.runconfig import load_config
 from lmreg.spaces import nb201
 from lmreg.spaces.nb201_net import NB201Net, NetConfig
 from lmreg.spaces.nb201_space import SPACE
-from tests.fixtures import interrupted_and_whole
+from tests.fixtures import algorithm_overrides, interrupted_and_whole
 
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")]
 GPU = "cuda"
 SMOKE = ["task=smoke-fmnist", "train.batch_size=64", "landmarks.m=4", "eval.pool_size=10", "eval.every=1",
          "eval.n_images=256", "eval.batch_size=128"]
-ALGORITHMS = {"spos": [], "fairnas": ["algorithm=fairnas"],
-              "gdas": ["algorithm=gdas", "algo.search_epochs=1", "algo.tau_epochs=2", "net.cell=per_edge"],
-              "pcdarts": ["algorithm=pcdarts", "algo.search_epochs=1", "net.cell=partial_channel"]}
 
 
 @pytest.fixture(autouse=True)
@@ -73,12 +70,12 @@ def test_forward_agrees_with_the_cpu(cell):
         torch.testing.assert_close(gpu(x.to(GPU), arch).cpu(), cpu(x, arch), rtol=0, atol=1e-4)
 
 
-@pytest.mark.parametrize("name", sorted(ALGORITHMS))
+@pytest.mark.parametrize("name", algorithm_names())
 @pytest.mark.parametrize("landmarks", [False, True])
 def test_one_training_epoch_agrees_with_the_cpu(name, landmarks):
     """Same weights, batches, paths and landmark pairs on both devices: after one
     epoch (one step per batch) the weights agree within the stated tolerance."""
-    cfg = load_config("quick", [*SMOKE, *ALGORITHMS[name], "train.epochs=2", "train.warmup_epochs=0"])
+    cfg = load_config("quick", [*SMOKE, *algorithm_overrides(name), "train.epochs=2", "train.warmup_epochs=0"])
     cell = cfg.net.cell
     cpu_task, gpu_task = _tasks()
     results = []
@@ -129,7 +126,7 @@ def test_ground_truth_builder_on_the_gpu(tmp_path):
 def test_interrupted_gpu_run_resumes(name, tmp_path):
     """The resumed record equals an uninterrupted one within float tolerance (cuDNN
     may pick other kernels in a new process, so not bit for bit)."""
-    cfg = load_config("quick", [*SMOKE, *ALGORITHMS[name], "train.epochs=3", "train.warmup_epochs=1",
+    cfg = load_config("quick", [*SMOKE, *algorithm_overrides(name), "train.epochs=3", "train.warmup_epochs=1",
                                 "device=cuda"])
     resumed, whole = interrupted_and_whole(cfg, tmp_path)
     assert resumed["attrs"]["versions"]["cuda_device"]
@@ -150,7 +147,7 @@ def test_training_steps_do_not_sync_the_host(name):
     loss and its flat-hinge test, clip, step, zero_grad) makes no synchronising CUDA call
     per step unless the algorithm declares that it must: the epoch's curves are read once
     at its end, so an epoch of 6 steps makes as many syncs as one of 2."""
-    cfg = load_config("quick", [*SMOKE, *ALGORITHMS[name], "train.epochs=2", "train.warmup_epochs=0"])
+    cfg = load_config("quick", [*SMOKE, *algorithm_overrides(name), "train.epochs=2", "train.warmup_epochs=0"])
     model = _net(cfg.net.cell).to(GPU)
     lms = [(0, 0, 0, 3, 0, 0), (0, 0, 0, 2, 0, 0), (1, 2, 3, 4, 1, 2), (3, 3, 3, 3, 3, 3)]
     reg = LandmarkRegularizer(LandmarkConfig(m=4), lms, warmup_epochs=0, epochs=2)

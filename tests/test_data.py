@@ -57,18 +57,32 @@ def test_missing_dataset_message_says_how_to_get_it(tmp_path, monkeypatch):
 
 
 def test_task_split_is_fixed_and_disjoint(tmp_path):
+    """Train and held-out images are distinct training-set images (found by their raw
+    pixels at full resolution), with their own labels, never test images; the same spec
+    gives the same split, another split seed another one, and a smaller resolution
+    resizes the same images."""
+    import dataclasses
     raw = readers.read_fashion_mnist(_fmnist(tmp_path))
-    spec = tasks.TaskSpec("t", "fashion-mnist", 16, 10, 10, None)
+    spec = tasks.TaskSpec("t", "fashion-mnist", 28, 10, 10, None)
     a, b = tasks.make_arrays(spec, raw), tasks.make_arrays(spec, raw)
     for key in a:
         np.testing.assert_array_equal(a[key], b[key])
-    assert a["train_x"].shape == (10, 1, 16, 16) and a["test_x"].shape == (20, 1, 16, 16)
-    # train and held-out halves come from disjoint training images
-    flat = raw["train_x"].reshape(40, -1)
-    perm = np.random.default_rng(0).permutation(40)
-    np.testing.assert_array_equal(tasks._resize(raw["train_x"][perm[:10]], 16), a["train_x"])
-    assert not set(perm[:20]) & set(perm[20:])
-    assert flat.shape[0] == 40
+    index = {img.tobytes(): i for i, img in enumerate(raw["train_x"])}
+    assert len(index) == 40  # the fixture's images are all different
+    picked = {}
+    for split in ("train", "valid"):
+        assert a[f"{split}_x"].shape == (10, 1, 28, 28)
+        picked[split] = [index[img.tobytes()] for img in a[f"{split}_x"]]  # KeyError: not a training image
+        assert len(set(picked[split])) == 10
+        np.testing.assert_array_equal(a[f"{split}_y"], raw["train_y"][picked[split]])
+    assert not set(picked["train"]) & set(picked["valid"])
+    np.testing.assert_array_equal(a["test_x"], raw["test_x"])
+    other = tasks.make_arrays(dataclasses.replace(spec, split_seed=1), raw)
+    assert [index[img.tobytes()] for img in other["valid_x"]] != picked["valid"]
+    small = tasks.make_arrays(dataclasses.replace(spec, resolution=16), raw)
+    for split in ("train", "valid"):
+        assert small[f"{split}_x"].shape == (10, 1, 16, 16)
+        np.testing.assert_array_equal(small[f"{split}_x"], tasks._resize(raw["train_x"][picked[split]], 16))
 
 
 def _fmnist(tmp_path):

@@ -51,7 +51,7 @@ if __name__ == "__main__":
     task = Task(dataclasses.replace(get_spec("smoke-fmnist"), crop_padding=0, hflip=False), arrays())
     torch.manual_seed(0)
     model = NB201Net(NetConfig(C=4, N=1, in_channels=1))
-    lms = [(0, 0, 0, 3, 0, 0), (0, 0, 0, 2, 0, 0), (1, 2, 3, 4, 1, 2), (3, 3, 3, 3, 3, 3)]
+    lms = [(3, 3, 3, 3, 3, 3), (1, 2, 3, 4, 1, 2), (0, 0, 0, 2, 0, 0), (0, 0, 0, 3, 0, 0)]
     reg = LandmarkRegularizer(LandmarkConfig(m=4), lms, warmup_epochs=0, epochs=2)
     trainer = SPOS(model, task, TrainConfig(epochs=2, warmup_epochs=0, batch_size=16, lr=0.1), 0, SPACE, reg)
     assert trainer.shard is not None and trainer.shard.world == 2
@@ -106,10 +106,12 @@ def test_started_group_is_freed_by_destroy(tmp_path):
     print(f"references left after destroy_process_group: {left} (plain init_process_group, torch {torch.__version__})")
 
 
-def _reference_epoch(coef_scale: float = 1.0):
+def _reference_epoch(coef_scale: float = 1.0, per_shard_hinge: bool = False):
     """The same epoch in one process, written out: per step the path and the landmark
-    pair drawn once, each share's cross-entropy (and hinge) weighted by its share of
-    the images, gradients summed, one clip and one SGD step."""
+    pair drawn once, each share's cross-entropy weighted by its share of the images, the
+    hinge of the landmarks' global (share-weighted) cross-entropies, gradients summed, one
+    clip and one SGD step. `per_shard_hinge`: the sum of the shares' weighted hinges instead
+    (what the ranks computed before the hinge was made global)."""
     import dataclasses
     from lmreg.bench.datasets.tasks import Task, get_spec
     from lmreg.spaces.nb201_net import NB201Net, NetConfig
@@ -122,7 +124,7 @@ def _reference_epoch(coef_scale: float = 1.0):
     task = Task(dataclasses.replace(get_spec("smoke-fmnist"), crop_padding=0, hflip=False), arrays)
     torch.manual_seed(0)
     model = NB201Net(NetConfig(C=4, N=1, in_channels=1))
-    lms = [(0, 0, 0, 3, 0, 0), (0, 0, 0, 2, 0, 0), (1, 2, 3, 4, 1, 2), (3, 3, 3, 3, 3, 3)]
+    lms = [(3, 3, 3, 3, 3, 3), (1, 2, 3, 4, 1, 2), (0, 0, 0, 2, 0, 0), (0, 0, 0, 3, 0, 0)]
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
     path_rng, pair_rng = random.Random(0), random.Random(1)
     data_gen, lm_gen = torch.Generator().manual_seed(0), torch.Generator().manual_seed(2)
@@ -141,11 +143,15 @@ def _reference_epoch(coef_scale: float = 1.0):
         for h in halves:
             s = h.slice(len(y))
             (F.cross_entropy(model(x[s], path), y[s]) * (len(y[s]) / len(y))).backward()
-        for h in halves:
-            s = h.slice(len(ly))
-            worse = F.cross_entropy(model(lx[s], lms[a]), ly[s])
-            better = F.cross_entropy(model(lx[s], lms[b]), ly[s])
-            (coef * torch.relu(better - worse) * (len(ly[s]) / len(ly))).backward()
+        # the hinge of the global batch: its cross-entropies are the shares' weighted sums
+        worse = sum(F.cross_entropy(model(lx[h.slice(len(ly))], lms[a]), ly[h.slice(len(ly))])
+                    * (len(ly[h.slice(len(ly))]) / len(ly)) for h in halves)
+        better = sum(F.cross_entropy(model(lx[h.slice(len(ly))], lms[b]), ly[h.slice(len(ly))])
+                     * (len(ly[h.slice(len(ly))]) / len(ly)) for h in halves)
+        (coef * (torch.relu(better - worse) if not per_shard_hinge else sum(
+            torch.relu(F.cross_entropy(model(lx[h.slice(len(ly))], lms[b]), ly[h.slice(len(ly))])
+                       - F.cross_entropy(model(lx[h.slice(len(ly))], lms[a]), ly[h.slice(len(ly))]))
+            * (len(ly[h.slice(len(ly))]) / len(ly)) for h in halves))).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         opt.step()
         opt.zero_grad(set_to_none=False)
@@ -167,6 +173,10 @@ def test_two_ranks_match_the_shares_computed_in_one_process(tmp_path):
     # the comparison can fail: the landmark term matters at this size
     off = _reference_epoch(coef_scale=0.5)
     assert max(float((got["state"][k] - v).abs().max()) for k, v in off.items() if v.is_floating_point()) > 1e-4
+    per_shard = _reference_epoch(per_shard_hinge=True)
+    gap = max(float((got["state"][k] - v).abs().max()) for k, v in per_shard.items() if v.is_floating_point())
+    print(f"per-shard hinge vs the global one after one epoch: max weight difference {gap:.2e}")
+    assert gap > 1e-5
     assert np.isfinite(got["curve"]["train_loss"]) and got["curve"]["train_acc"] >= 0
 
 

@@ -76,6 +76,7 @@ class ManyPathsOptions:
 class ManyPathsSPOS(SuperNetTrainer):
     """FairNAS-like toy: k paths per batch, their gradients summed before one step."""
     options_type = ManyPathsOptions
+    calls: list = []  # (epoch, paths, loss, images) of every step, for the test to check
 
     def forward_backward(self, x, y, epoch):
         k = self.options.paths_per_step
@@ -85,15 +86,28 @@ class ManyPathsSPOS(SuperNetTrainer):
             loss = F.cross_entropy(logits, y) / k
             loss.backward()
             total += loss.detach()
+        self.calls.append((epoch, k, total.item(), len(y)))
         return total, (logits.detach().argmax(1) == y).sum()
 
 
 def test_a_toy_algorithm_plugs_in(monkeypatch, tmp_path):
+    """The runner trains with the toy's forward_backward on every step of every epoch,
+    with its option, and its losses are the record's training curve."""
+    from lmreg.bench.datasets.tasks import get_spec, split_sizes
     monkeypatch.setitem(algorithms.ALGORITHMS, "many-paths", ManyPathsSPOS)
+    monkeypatch.setattr(ManyPathsSPOS, "calls", [])
     cfg = load_config("quick", [*SMOKE, "algorithm=many-paths", "algo.paths_per_step=3"])
     assert cfg.algo == ManyPathsOptions(3)
     rec = read_record(run(cfg, tmp_path))
     assert rec["attrs"]["config"]["algo"] == {"paths_per_step": 3}
+    steps = -(-split_sizes(get_spec("smoke-fmnist"))["train"] // 64)
+    calls = ManyPathsSPOS.calls
+    assert [c[0] for c in calls] == [e for e in range(2) for _ in range(steps)] and {c[1] for c in calls} == {3}
+    curves = rec["tables"]["curves"]
+    for e in range(2):
+        mine = [(loss, n) for epoch, _, loss, n in calls if epoch == e]
+        want = sum(loss * n for loss, n in mine) / sum(n for _, n in mine)
+        assert curves["train_loss"].iloc[e] == pytest.approx(want, rel=1e-5)
     with pytest.raises(ConfigError, match="unknown config key 'algo.nope'"):
         load_config("quick", ["algorithm=many-paths", "algo.nope=1"])
     with pytest.raises(ConfigError, match="algo has no options"):

@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 
 from lmreg.algorithms.landmark_reg import (
-    AdjacentPairsSampler, AllPairsSampler, LandmarkConfig, LandmarkRegularizer, OfficialPairSampler,
+    LOSS_FORMS, OFFICIAL_SCHEDULES, PAIR_SAMPLERS, AdjacentPairsSampler, AllPairsSampler, LandmarkConfig, LandmarkRegularizer,
+    OfficialPairSampler,
     UniformPairSampler, hinge, linear, logistic, make_loss_form,
     make_pair_sampler, make_schedule, official_schedule, softplus,
 )
@@ -133,6 +134,22 @@ def test_smooth_forms_push_the_same_way(form):
     assert d_worse < 0 < d_better and d_better == pytest.approx(-d_worse)
 
 
+@pytest.mark.parametrize("name", sorted(PAIR_SAMPLERS))
+def test_every_pair_sampler_draws_pairs_of_distinct_landmarks_repeatably(name):
+    """Pairs index two different landmarks of the m given; a seeded rng gives the same pairs."""
+    sampler = make_pair_sampler(name)
+    for m in (2, 5, 12):
+        pairs = sampler.pairs(m, random.Random(3))
+        assert pairs and all(0 <= i < m and 0 <= j < m and i != j for i, j in pairs)
+        assert sampler.pairs(m, random.Random(3)) == pairs
+
+
+@pytest.mark.parametrize("name", sorted(LOSS_FORMS))
+def test_every_loss_form_pushes_a_violated_pair_the_right_way(name):
+    d_worse, d_better = _grads(make_loss_form(name), 1.0, 2.0)  # worse scored 1, better scored 2
+    assert d_worse < 0 < d_better
+
+
 def test_loss_form_registry():
     assert make_loss_form("softplus", beta=4.0)(_t(1.0), _t(3.0)).item() == pytest.approx(
         math.log1p(math.exp(8.0)) / 4.0)
@@ -167,6 +184,10 @@ OFFICIAL_BY_HAND = {
     "cosine_decrease": [0, 0, 5, 7.5, 10] + [5 * (1 + math.cos(math.pi * k / 7)) for k in range(1, 8)],
     "cosine_increase": [0, 0] + [5 * (1 - math.cos(math.pi * k / 12)) for k in range(1, 11)],
 }
+
+
+def test_every_official_schedule_has_hand_values():
+    assert sorted(OFFICIAL_BY_HAND) == sorted(OFFICIAL_SCHEDULES)
 
 
 @pytest.mark.parametrize("name", sorted(OFFICIAL_BY_HAND))

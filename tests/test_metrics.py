@@ -6,6 +6,7 @@ from scipy import stats as scipy_stats
 
 from lmreg.paper_figures.metrics import (
     METRICS,
+    SEARCH_METRICS,
     all_metrics,
     batched_metric,
     get_metric,
@@ -429,7 +430,27 @@ def test_hierarchical_bootstrap_diff_pairs_seeds_and_pool_draws():
         hierarchical_bootstrap_diff(base, [(p, g + 1) for p, g in base])
 
 
-@pytest.mark.parametrize("name", ["kendall_tau", "sparse_kendall_tau", "spearman_rho", "p_at_10"])
+def test_hierarchical_bootstrap_counts_undefined_replicates_and_refuses_past_a_share():
+    """A resampled pool that repeats one architecture has no Kendall tau. Pool of 2: half the
+    replicates (both draws alike, probability 1/2); pool of 3: 1 in 9 (3 / 3^3); pool of 5:
+    about 1 in 625 (5 / 5^5)."""
+    from lmreg.paper_figures.stats import MAX_UNDEFINED_SHARE
+    two = hierarchical_bootstrap([(np.array([0.0, 1.0]), np.array([0.0, 1.0]))], "kendall_tau", n_boot=2000)
+    assert abs(two["undefined"] - 1000) < 6 * math.sqrt(2000 * 0.25) and two["n_boot"] == 2000
+    assert math.isnan(two["lo"]) and math.isnan(two["hi"])  # far past the share: no interval
+    three = hierarchical_bootstrap([(np.arange(3.0), np.arange(3.0))], "kendall_tau", n_boot=2000)
+    assert abs(three["undefined"] - 2000 / 9) < 6 * math.sqrt(2000 / 9) and math.isnan(three["lo"])  # 11 %
+    five = hierarchical_bootstrap([(np.arange(5.0), np.arange(5.0))], "kendall_tau", n_boot=2000)
+    assert 0 < five["undefined"] < MAX_UNDEFINED_SHARE * 2000 and five["lo"] == five["hi"] == 1.0
+    diff = hierarchical_bootstrap_diff([(np.array([1.0, 0.0]), np.array([0.0, 1.0]))],
+                                       [(np.array([0.0, 1.0]), np.array([0.0, 1.0]))], n_boot=2000)
+    assert abs(diff["undefined"] - 1000) < 6 * math.sqrt(2000 * 0.25) and math.isnan(diff["lo"])
+    rng = np.random.default_rng(2)
+    base, _ = _pools(3, 40, rng)
+    assert hierarchical_bootstrap(base, n_boot=300)["undefined"] == 0
+
+
+@pytest.mark.parametrize("name", [*METRICS, *SEARCH_METRICS])
 def test_batched_metric_equals_the_metric_row_by_row(name):
     rng = np.random.default_rng(5)
     gt = np.round(rng.uniform(84, 87, 60), 2)
@@ -438,5 +459,54 @@ def test_batched_metric_equals_the_metric_row_by_row(name):
     got = batched_metric(name)(pred[idx], gt[idx])
     want = [get_metric(name)(pred[i], gt[i]) for i in idx]
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
-    if name != "p_at_10":  # a constant GT row has no order
-        assert math.isnan(batched_metric(name)(pred[None, :12], np.full((1, 12), 85.0))[0])
+    flat = np.full((1, 12), 85.0)  # a constant GT row: whatever the metric says, batched says too
+    np.testing.assert_equal(batched_metric(name)(pred[None, :12], flat), [get_metric(name)(pred[:12], flat[0])])
+    if name in ("kendall_tau", "sparse_kendall_tau", "spearman_rho"):  # correlations: no order, no value
+        assert math.isnan(batched_metric(name)(pred[None, :12], flat)[0])
+
+# The official code's tau and percentiles ------------------------------------------------
+def _official_tau_restated(acc, loss, ids):
+    """cnn_general_search_policies.py:692-696 written out: Rank tuples (valid_acc, valid_obj,
+    geno_id) sorted ascending give the super-net order; ids are GT ranks."""
+    ranking = sorted(zip(acc, loss, ids))
+    rank_gt = sorted(ids)
+    return scipy_stats.kendalltau(rank_gt, [r[2] for r in ranking]).statistic
+
+
+def test_official_kendall_tau_by_hand():
+    """pred [1, 1, 2, 3], gt [10, 20, 20, 30]. tau-b: 4 concordant of 6 pairs, one tied in pred,
+    one in gt: 4 / sqrt(5 * 5) = 0.8. Official: ids (GT ranks, ties in pool order) 0, 1, 2, 3; the
+    accuracy tie goes by loss, then id: without losses ids [0, 1, 2, 3] in super-net order, tau 1;
+    with losses [0.5, 0.4, 0, 0] architecture 1 comes first: [1, 0, 2, 3], one discordant pair
+    of 6: (5 - 1) / 6."""
+    from lmreg.paper_figures.metrics import official_kendall_tau
+    pred, gt = [1, 1, 2, 3], [10, 20, 20, 30]
+    assert kendall_tau(pred, gt) == pytest.approx(0.8)
+    assert official_kendall_tau(pred, gt) == pytest.approx(1.0)
+    assert official_kendall_tau(pred, gt, loss=[0.5, 0.4, 0, 0]) == pytest.approx(4 / 6)
+    assert all_metrics(pred * 3, gt * 3)["kendall_tau_official"] == official_kendall_tau(pred * 3, gt * 3)
+
+
+def test_official_kendall_tau_matches_the_official_procedure_restated():
+    from lmreg.paper_figures.metrics import gt_rank_ids, official_kendall_tau
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        acc = rng.integers(80, 90, 40).astype(float)      # many ties, as 2,000-image accuracies have
+        loss = rng.integers(0, 3, 40).astype(float)
+        gt = rng.integers(0, 15, 40).astype(float)
+        ids = gt_rank_ids(gt)
+        assert sorted(ids) == list(range(40)) and all(gt[ids.argsort()] == np.sort(gt))
+        assert official_kendall_tau(acc, gt, loss) == pytest.approx(_official_tau_restated(acc, loss, ids))
+
+
+def test_official_percentiles_by_hand():
+    """compute_percentile: the k best-scored architectures' GT rank ids / n_total (whole space).
+    pred [5, 9, 7, 1], ranks [2, 8, 6, 0] of 10 cells: top 2 are ranks 8 and 6: 0.8 and 0.6;
+    top 3 add rank 2: min 0.2, median 0.6, max 0.8."""
+    from lmreg.paper_figures.metrics import official_percentiles
+    pred, ranks = [5, 9, 7, 1], [2, 8, 6, 0]
+    assert official_percentiles(pred, ranks, 10, 2) == {"min": 0.6, "median": pytest.approx(0.7), "max": 0.8}
+    assert official_percentiles(pred, ranks, 10, 3) == {"min": 0.2, "median": 0.6, "max": 0.8}
+    # a tie in accuracy goes to the higher loss (the ascending Rank order, reversed)
+    assert official_percentiles([9, 9, 1], [3, 5, 0], 10, 1, loss=[0.2, 0.1, 0]) == {"min": 0.3, "median": 0.3,
+                                                                                     "max": 0.3}

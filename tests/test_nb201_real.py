@@ -197,3 +197,16 @@ def test_bench_info_prints_reliability_per_subset(tables, capsys):
     assert "valid_acc   mean over seeds: min 9.71" in out and "max 91.61" in out
     lines = [l for l in out.splitlines() if l.startswith("subset")]
     assert len(lines) == 3 and "6466 unique cells: seed tau 0.897" in lines[1]
+
+
+@needs_pkg
+def test_bench_query_reports_the_tables_own_metric(tables, capsys):
+    """A table without test accuracies answers in its GT metric: the ResNet cell's seeds as
+    the published NB201 validation values (docs/nb201_real.md), and their mean, never NaN; the
+    cell itself, not the other members of its isomorphism class that the table also holds."""
+    from lmreg.experiments.cli import main
+    assert main(["bench", "query", C10, RESNET]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert len(lines) == 4 and "found as" not in out
+    assert lines[-1] == f"mean valid_acc over seeds: {np.mean([90.88, 90.84]):.3f}"

@@ -108,3 +108,17 @@ def test_readme_states_the_python_floor():
     import re
     stated = re.findall(r"Python (\d+)\.(\d+)\+", (ROOT / "README.md").read_text())
     assert stated and {(int(a), int(b)) for a, b in stated} == {_python_floor()}
+
+
+def test_no_lock_file_is_tracked_or_left_unignored():
+    """A build's flock file (.NAME.lock beside the table) belongs to the process holding it: none is
+    committed, and git ignores the one a build leaves."""
+    if not (ROOT / ".git").exists():
+        import pytest
+        pytest.skip("not a git checkout")
+    from lmreg.experiments.gt_build import lock_path
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert [p for p in tracked.splitlines() if p.endswith(".lock")] == []
+    lock = lock_path(ROOT / "bench" / "data" / "micro_fmnist_nb101.h5").relative_to(ROOT)
+    ignored = subprocess.run(["git", "check-ignore", "-q", "--no-index", str(lock)], cwd=ROOT)
+    assert ignored.returncode == 0, f"{lock} is not ignored by .gitignore"

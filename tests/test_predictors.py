@@ -1,6 +1,7 @@
 """Predictors trained on landmarks: encodings drawn by hand (NB201 and NB101), the
 pairwise loss by hand, and both models recovering a known ranking on both spaces."""
 
+import itertools
 import math
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 import torch
 from scipy.stats import kendalltau
 
+from lmreg.algorithms.predictors import LOSSES, PREDICTORS
 from lmreg.algorithms.predictors.encoding import graph, one_hot
 from lmreg.algorithms.predictors.fit import fit_predict, pairwise_loss
 from lmreg.spaces import nb101, nb201
@@ -63,7 +65,7 @@ def test_pairwise_loss_by_hand():
     assert pairwise_loss(scores, target).item() == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("name,loss", [("mlp", "mse"), ("mlp", "pairwise"), ("gcn", "mse"), ("gcn", "pairwise")])
+@pytest.mark.parametrize("name,loss", list(itertools.product(PREDICTORS, LOSSES)))
 def test_predictors_recover_a_known_ranking(name, loss):
     """Target: 2 x (3x3 convs) + (1x1 convs) - (pools) on the edges that reach the
     output, a function of the cell the models can represent; 60 training cells, 120
@@ -80,7 +82,7 @@ def test_predictors_recover_a_known_ranking(name, loss):
     assert np.array_equal(pred, again)
 
 
-@pytest.mark.parametrize("name,loss", [("mlp", "mse"), ("mlp", "pairwise"), ("gcn", "mse"), ("gcn", "pairwise")])
+@pytest.mark.parametrize("name,loss", list(itertools.product(PREDICTORS, LOSSES)))
 def test_predictors_rank_nb101_cells(name, loss):
     """Target: the number of conv3x3 vertices, a count the encodings show directly; 60 NB101
     training cells, 120 held out."""

@@ -11,10 +11,12 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from lmreg.bench import registry
+from lmreg.bench import nb201_pypi, registry
 from lmreg.experiments.cli import main
 from lmreg.experiments.runner import choose_archs
 from lmreg.experiments.score_file import ScoreFileError, configs_for, evaluate_file, read_scores, render
+
+from tests.test_nb201_real import C10, needs_pkg
 
 MICRO = "micro-fmnist-nb201"
 
@@ -41,8 +43,27 @@ def test_exact_and_reversed_scores_reach_plus_and_minus_one(gt, tmp_path):
         assert len(pool) == 200 and not set(pool) & set(landmarks)
     assert len({tuple(r["tables"]["pool"].arch) for r in exact}) == 3  # drawn per seed
     assert all(r["attrs"]["final_metrics"]["kendall_tau"] == pytest.approx(-1.0) for r in rev)
-    assert exact[0]["attrs"]["search_result"]["arch"] == gt.idxmax()
-    assert exact[0]["attrs"]["search_result"]["gt_percentile"] == pytest.approx(100.0)
+    for r, cfg in zip(exact, configs):  # the search: the official evolution, the file's scores as fitness
+        found = r["attrs"]["search_result"]
+        assert found["queries"] == cfg.search.budget and 0 < found["scored_queries"] < found["queries"]
+        assert found["score"] == 4 * gt[found["arch"]] == max(v for _, v in found["top"])
+        lower = (gt < gt[found["arch"]]).sum()
+        assert found["gt_percentile"] == pytest.approx(100 * lower / (len(gt) - 1))
+
+
+@needs_pkg
+def test_the_search_on_a_file_that_scores_the_whole_space(tmp_path, monkeypatch):
+    """On the real NB201 table (every cell scored), 1000 queries of evolution with the GT itself
+    as the scores end in the top percent of the space, with the GT reversed in the bottom one."""
+    monkeypatch.setenv(nb201_pypi.ENV_DIR, str(tmp_path))
+    real = registry.load(C10).per_arch("valid_acc")
+    configs = configs_for(C10, [0, 1])
+    for sign, check in ((1, lambda p: p >= 99.0), (-1, lambda p: p <= 1.0)):
+        records = evaluate_file(_write(tmp_path / f"s{sign}.csv", sign * real), configs)
+        for r in records:
+            found = r["attrs"]["search_result"]
+            assert found["scored_queries"] == found["queries"] == 1000
+            assert check(found["gt_percentile"]), found
 
 
 def test_a_file_of_known_tau(gt, tmp_path):
