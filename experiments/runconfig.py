@@ -105,18 +105,55 @@ def _with_algorithm(cfg: RunConfig, assignments: list[str]) -> RunConfig:
     return cfg if type(cfg.algo) is options else dataclasses.replace(cfg, algorithm=name, algo=options())
 
 
-def load_config(preset: str | None = None, overrides: list[str] = ()) -> RunConfig:
-    cfg = RunConfig()
-    table: dict = {}
-    if preset:
-        path = Path(preset) if preset.endswith(".toml") else PRESET_DIR / f"{preset}.toml"
-        if not path.is_file():
-            raise ConfigError(f"unknown preset {preset!r}; valid presets: {', '.join(presets())} "
-                              "(or a path to a .toml file)")
+def _preset_path(preset: str) -> Path:
+    path = Path(preset) if preset.endswith(".toml") else PRESET_DIR / f"{preset}.toml"
+    if not path.is_file():
+        raise ConfigError(f"unknown preset {preset!r}; valid presets: {', '.join(presets())} "
+                          "(or a path to a .toml file)")
+    return path
+
+
+def _merged(base: dict, child: dict) -> dict:
+    """`base` with `child`'s keys set over it, section by section."""
+    out = dict(base)
+    for key, value in child.items():
+        both_tables = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = _merged(out[key], value) if both_tables else value
+    return out
+
+
+def resolve_preset(preset: str) -> tuple[dict, list[str]]:
+    """A preset's settings with its bases applied, and its chain (the preset first, then
+    its base, its base's base, ...). A preset file may say `base = "NAME"`, a preset in
+    experiments/presets, and list only what differs from it."""
+    chain: list[str] = []
+    tables: list[dict] = []
+    name = preset
+    path = _preset_path(preset)
+    while True:
         try:
             table = tomllib.loads(path.read_text())
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{path}: invalid TOML ({e})") from None
+        chain.append(name)
+        tables.append(table)
+        base = table.pop("base", None)
+        if base is None:
+            break
+        if base not in presets():
+            raise ConfigError(f"{path}: unknown base preset {base!r}; valid presets: {', '.join(presets())}")
+        if base in chain:
+            raise ConfigError(f"{path}: base presets form a cycle: {' -> '.join(chain + [base])}")
+        name, path = base, PRESET_DIR / f"{base}.toml"
+    resolved: dict = {}
+    for table in reversed(tables):
+        resolved = _merged(resolved, table)
+    return resolved, chain
+
+
+def load_config(preset: str | None = None, overrides: list[str] = ()) -> RunConfig:
+    cfg = RunConfig()
+    table = resolve_preset(preset)[0] if preset else {}
     try:
         cfg = _with_algorithm(cfg, _assignments(table) + list(overrides))
         cfg = override(cfg, _assignments(table))
