@@ -51,7 +51,7 @@ class Key:
     doc: str           # the comment beside the dataclass field
 
 
-def _choices() -> dict[str, tuple[str, ...] | str]:
+def choices() -> dict[str, tuple[str, ...] | str]:
     """Keys whose value must be one of a set the code knows (imports are lazy: the
     registries import their modules on first use)."""
     from lmreg.algorithms.base import UNSAMPLED_GRADS, algorithm_names
@@ -135,7 +135,7 @@ RANGES: dict[str, Range] = {
 
 
 def valid_values(key: str) -> str:
-    choice = _choices().get(key)
+    choice = choices().get(key)
     if isinstance(choice, tuple):
         return " | ".join(choice)
     if choice is not None:
@@ -173,7 +173,7 @@ def _field_comments(cls: type) -> dict[str, str]:
         while line >= 1 and lines[line - 1].strip().startswith("#"):
             above.insert(0, comments[line])
             line -= 1
-        inline = comments.get(node.end_lineno) if not lines[node.end_lineno - 1].strip().startswith("#") else None
+        inline = comments.get(node.end_lineno)
         parts = [" ".join(above)] if above else []
         parts += [inline] if inline else []
         name = node.target.id

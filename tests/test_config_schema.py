@@ -114,9 +114,9 @@ CHOICE_CONTEXT = {
 }
 
 
-@pytest.mark.parametrize("key", sorted(k for k, v in config_schema._choices().items() if isinstance(v, tuple)))
+@pytest.mark.parametrize("key", sorted(k for k, v in config_schema.choices().items() if isinstance(v, tuple)))
 def test_each_listed_choice_is_accepted_and_others_refused(key):
-    for choice in config_schema._choices()[key]:
+    for choice in config_schema.choices()[key]:
         assert flatten(to_dict(load_config("micro", CHOICE_CONTEXT.get((key, choice), []) + [f"{key}={choice}"])))[key] \
             == choice
     with pytest.raises((ConfigError, KeyError)):
