@@ -323,6 +323,19 @@ def cmd_data_embed(args) -> int:
     return 0
 
 
+# config ---------------------------------------------------------------------
+def cmd_config_show(args) -> int:
+    from lmreg.experiments.config_schema import show_lines
+    print("\n".join(show_lines(args.preset, args.set)))
+    return 0
+
+
+def cmd_config_doc(args) -> int:
+    from lmreg.experiments.config_schema import markdown
+    print(markdown(), end="")
+    return 0
+
+
 def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lmreg", description="Landmark-regularised super-net benchmark harness")
     sub = p.add_subparsers(dest="verb", required=True)
@@ -400,6 +413,16 @@ def make_parser() -> argparse.ArgumentParser:
     q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     q.add_argument("--no-progress", action="store_true")
     q.set_defaults(func=cmd_demo)
+
+    config = sub.add_parser("config", help="run configs: keys, values, valid values").add_subparsers(
+        dest="config_verb", required=True)
+    q = config.add_parser("show", help="the resolved config of a preset: every key, its value, type, source "
+                                       "and valid values")
+    q.add_argument("--preset", default="micro", help="a preset name (experiments/presets) or a .toml path")
+    q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    q.set_defaults(func=cmd_config_show)
+    q = config.add_parser("doc", help="every config key as Markdown (docs/config.md)")
+    q.set_defaults(func=cmd_config_doc)
 
     from lmreg.experiments import analysis_cli
     analysis_cli.add_parsers(sub)

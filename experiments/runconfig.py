@@ -48,16 +48,17 @@ class EvalConfig:
 
 @dataclass(frozen=True)
 class RunConfig:
-    name: str = "micro"
-    benchmark: str = "micro-fmnist-nb201"
-    gt_metric: str = "test_acc"
-    task: str = "micro-fmnist"
+    """One super-net run: top-level keys, then one section per part of the run."""
+    name: str = "micro"           # the run folder's first part (run_name)
+    benchmark: str = "micro-fmnist-nb201"  # the ground-truth table the rankings are measured against
+    gt_metric: str = "test_acc"   # the table's metric that is the ground truth
+    task: str = "micro-fmnist"    # the data the super-net trains and is scored on
     space: str = "nb201"          # spaces.base.SPACES; must be the benchmark's space
     algorithm: str = "spos"       # algorithms.base.ALGORITHMS
-    seed: int = 0
-    device: str = "cpu"
-    threads: int = 1
-    use_landmarks: bool = True
+    seed: int = 0                 # the run seed: paths, data order, initial weights (and see draws)
+    device: str = "cpu"           # torch device
+    threads: int = 1              # torch.set_num_threads of the run's process
+    use_landmarks: bool = True    # the landmark regulariser on (true) or the baseline (false)
     # "run_seed" (official): landmarks, evaluation pool and the train/held-out split
     # are drawn from the run seed; "fixed": from landmarks.selection_seed,
     # eval.pool_seed and the task's shipped split, the same for every seed.
@@ -105,18 +106,58 @@ def _with_algorithm(cfg: RunConfig, assignments: list[str]) -> RunConfig:
     return cfg if type(cfg.algo) is options else dataclasses.replace(cfg, algorithm=name, algo=options())
 
 
-def load_config(preset: str | None = None, overrides: list[str] = ()) -> RunConfig:
-    cfg = RunConfig()
-    table: dict = {}
-    if preset:
-        path = Path(preset) if preset.endswith(".toml") else PRESET_DIR / f"{preset}.toml"
-        if not path.is_file():
-            raise ConfigError(f"unknown preset {preset!r}; valid presets: {', '.join(presets())} "
-                              "(or a path to a .toml file)")
+def _preset_path(preset: str) -> Path:
+    path = Path(preset) if preset.endswith(".toml") else PRESET_DIR / f"{preset}.toml"
+    if not path.is_file():
+        raise ConfigError(f"unknown preset {preset!r}; valid presets: {', '.join(presets())} "
+                          "(or a path to a .toml file)")
+    return path
+
+
+def _merged(base: dict, child: dict) -> dict:
+    """`base` with `child`'s keys set over it, section by section."""
+    out = dict(base)
+    for key, value in child.items():
+        both_tables = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = _merged(out[key], value) if both_tables else value
+    return out
+
+
+def preset_tables(preset: str) -> list[tuple[str, dict]]:
+    """A preset's chain, the preset first, then its base, its base's base, ...: each with
+    the settings its own file lists. A preset file may say `base = "NAME"`, a preset in
+    experiments/presets, and list only what differs from it."""
+    chain: list[tuple[str, dict]] = []
+    name, path = preset, _preset_path(preset)
+    while True:
         try:
             table = tomllib.loads(path.read_text())
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{path}: invalid TOML ({e})") from None
+        base = table.pop("base", None)
+        chain.append((name, table))
+        if base is None:
+            return chain
+        if base not in presets():
+            raise ConfigError(f"{path}: unknown base preset {base!r}; valid presets: {', '.join(presets())}")
+        if base in [n for n, _ in chain]:
+            raise ConfigError(f"{path}: base presets form a cycle: {' -> '.join([n for n, _ in chain] + [base])}")
+        name, path = base, PRESET_DIR / f"{base}.toml"
+
+
+def resolve_preset(preset: str) -> tuple[dict, list[str]]:
+    """A preset's settings with its bases applied (the nearest file wins, section by
+    section), and the names of its chain."""
+    chain = preset_tables(preset)
+    resolved: dict = {}
+    for _, table in reversed(chain):
+        resolved = _merged(resolved, table)
+    return resolved, [name for name, _ in chain]
+
+
+def load_config(preset: str | None = None, overrides: list[str] = ()) -> RunConfig:
+    cfg = RunConfig()
+    table = resolve_preset(preset)[0] if preset else {}
     try:
         cfg = _with_algorithm(cfg, _assignments(table) + list(overrides))
         cfg = override(cfg, _assignments(table))
