@@ -171,7 +171,8 @@ def test_tables_record_their_network_semantics(tmp_path):
     ident = _identity("smoke-fmnist", RECIPE, 0)
     assert ident["network"] == SEMANTICS
     out = tmp_path / "gt.h5"
-    row = {"arch": "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", "seed": 0}
+    row = {"arch": "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", "seed": 0,  # a whole build row
+           **{c: [10.0] for c in CURVES}, "params": 1.0, "flops": 1.0, "wall_time": 1.0}
     for theirs in ({k: v for k, v in ident.items() if k != "network"}, {**ident, "network": OLD_SEMANTICS}):
         journal_path(out).write_text(json.dumps({"identity": theirs}) + "\n" + json.dumps(row) + "\n")
         with pytest.raises(BuildError, match="different settings .*network"):
@@ -209,9 +210,10 @@ def test_degenerate_tables_are_warned_about(tmp_path, capsys):
     shipped = GTTable.read(ROOT / "bench" / "data" / "micro_fmnist_nb201.h5")
     assert table_warnings(shipped, 10, 10_000) == []
     rng = np.random.default_rng(0)
-    rows = [{"arch": f"|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|{i}", "seed": s,
+    from lmreg.spaces.nb201_space import SPACE
+    rows = [{"arch": SPACE.key(arch), "seed": s,
              **{c: [float(rng.uniform(9, 17))] for c in CURVES}, "params": 1.0, "flops": 1.0, "wall_time": 1.0}
-            for i in range(20) for s in (0, 1)]
+            for arch in SPACE.sample(20, 0) for s in (0, 1)]
     bad = GTTable.from_rows(rows, "nb201", "micro-fmnist", {**shipped.recipe, "batch_size": 4000}, shipped.meta)
     warnings = table_warnings(bad, 10, 10_000)
     assert len(warnings) == 3
