@@ -219,6 +219,7 @@ ALGORITHMS = {
     "fairnas": "lmreg.algorithms.fairnas:FairNAS",
     "gdas": "lmreg.algorithms.gdas:GDAS",
     "pcdarts": "lmreg.algorithms.pcdarts:PCDARTS",
+    "nao": "lmreg.algorithms.nao:NAO",
 }
 
 
