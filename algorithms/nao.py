@@ -41,7 +41,7 @@ DECODE_RULES = ("official", "any_op")
 
 def official_op_positions(num_nodes: int) -> list[int]:
     """Official `compute_op_ids` (utils_for_nasbench.py): the positions of the op tokens in
-    NB101's sequence of a cell of num_nodes vertices (1, 4, 8, 13 for 7 vertices)."""
+    NB101's sequence of a cell of num_nodes vertices (1, 4, 8, 13, 19 for 7 vertices)."""
     positions, offset = [], 0
     for i in range(1, num_nodes - 1):
         offset += i + 1
@@ -55,14 +55,14 @@ class NB201Encoding:
 
     decode "official": the official NB201 controller (`NAO_Nasbench201`) is built with
     NB101's decoder (`DecoderNASbench`, asserting vocab 6), which at NB101's op positions
-    (1 and 4 for 6 tokens) emits only tokens 3..5 (nor_conv_1x1, nor_conv_3x3,
+    (`compute_op_ids(4 + 2)`: 1, 4, 8, 13, of which 1 and 4 fall in 6 tokens) emits only tokens 3..5 (nor_conv_1x1, nor_conv_3x3,
     avg_pool_3x3) and elsewhere only tokens 1..2 (none, skip_connect); "any_op": every
     position may emit every op (the unused `DecoderNASbench201`)."""
 
     vocab, length = 6, 6
 
     def __init__(self, decode: str = "official"):
-        self.op_positions = set(official_op_positions(6)) if decode == "official" else None
+        self.op_positions = set(official_op_positions(4 + 2)) if decode == "official" else None
 
     def to_seq(self, arch) -> list[int]:
         return [op + 1 for op in arch]

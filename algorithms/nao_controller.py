@@ -129,14 +129,18 @@ class Controller(nn.Module):
         """New sequences from `seqs` (official `generate_new_arch`, direction '+'): move the
         encoder outputs by step_size times the gradient of the predicted value, normalise,
         and decode from the moved outputs and their normalised mean. Dropout is off."""
+        moved = self.moved_outputs(seqs, step_size)
+        with torch.no_grad():
+            return self.decoder.greedy(self.encoder.embed(moved), moved, allowed)
+
+    def moved_outputs(self, seqs: torch.Tensor, step_size: float) -> torch.Tensor:
+        """normalise(encoder outputs + step_size * d predicted value / d outputs), dropout off."""
         self.eval()
         with torch.enable_grad():
             source = self.encoder.outputs(seqs)
             value = self.encoder.predict(self.encoder.embed(source))
             grad, = torch.autograd.grad(value, source, torch.ones_like(value))
-        with torch.no_grad():
-            moved = F.normalize(source + step_size * grad, 2, dim=-1)
-            return self.decoder.greedy(self.encoder.embed(moved), moved, allowed)
+        return F.normalize(source + step_size * grad, 2, dim=-1).detach()
 
 
 def decoder_inputs(seqs: torch.Tensor) -> torch.Tensor:

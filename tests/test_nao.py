@@ -1,0 +1,176 @@
+"""NAO (algorithms/nao.py, nao_controller.py): each rule against values worked by hand
+from the official definitions (nasws/cnn/policy/nao_policy/, docs/fidelity.md)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from lmreg.algorithms.base import TrainConfig
+from lmreg.algorithms.landmark_reg import LandmarkConfig, LandmarkRegularizer
+from lmreg.algorithms.nao import (NAO, NAOOptions, NB201Encoding, expand_split, official_chunks,
+                                  official_op_positions, ranked_pool, round_epochs, update_pool)
+from lmreg.algorithms.nao_controller import Controller, ControllerSizes, decoder_inputs, train_controller
+from lmreg.experiments.config import ConfigError
+from lmreg.experiments.runconfig import load_config
+from lmreg.spaces import nb201
+from lmreg.spaces.nb201_net import NB201Net, NetConfig
+from lmreg.spaces.nb201_space import SPACE
+from tests.fixtures import tiny_task
+
+SMALL = NAOOptions(seed_archs=12, new_archs=4, random_archs=3, controller_epochs=2, round_every=1)
+
+
+def _trainer(options=SMALL, reg=None, epochs=3, warmup=1):
+    torch.manual_seed(0)
+    net = NB201Net(NetConfig(C=4, N=1, in_channels=1, cell="per_edge"))
+    return NAO(net, tiny_task(32, 16), TrainConfig(epochs=epochs, warmup_epochs=warmup, batch_size=4), 0, SPACE,
+               reg, options)
+
+
+def test_controller_has_the_official_nb201_sizes():
+    """Parameters of the official NB201 controller (vocab 6, hidden 16, MLP 2 x 64), counted by
+    hand: encoder = embedding 6*16 + bidirectional LSTM 2*(4*16*(16+16) + 2*4*16) + out_proj
+    32*16+16 + MLP (16*64+64) + (64*16+16) + regressor 17 = 7121; decoder = LSTM 2176 +
+    embedding 96 + attention 16*16 + 32*16 + out 16*6+6 = 3142."""
+    c = Controller(ControllerSizes(vocab=6, length=6))
+    assert sum(p.numel() for p in c.encoder.parameters()) == 7121
+    assert sum(p.numel() for p in c.decoder.parameters()) == 3142
+
+
+def test_official_op_positions_and_the_nb201_decode_rules():
+    """compute_op_ids(n): offsets 2, 5, 9, ... minus 1 for i = 1..n-2, so (7) = 1, 4, 8, 13, 19
+    (NB101, 5 intermediate nodes); the NB201 controller calls it with 4 + 2 = 6 (1, 4, 8, 13):
+    of its 6 positions, 1 and 4 decode among tokens 3..5, the others among 1..2."""
+    assert official_op_positions(7) == [1, 4, 8, 13, 19]
+    assert official_op_positions(6) == [1, 4, 8, 13]
+    c = Controller(ControllerSizes(vocab=6, length=6))
+    with torch.no_grad():  # logits = token index at every step: the largest allowed token wins
+        c.decoder.out.weight.zero_()
+        c.decoder.out.bias.copy_(torch.arange(6.0))
+    seqs = torch.tensor([[1, 2, 3, 4, 5, 1]])
+    assert c.generate(seqs, 1.0, NB201Encoding("official").allowed).tolist() == [[2, 5, 2, 2, 5, 2]]
+    assert c.generate(seqs, 1.0, NB201Encoding("any_op").allowed).tolist() == [[5] * 6]
+    with torch.no_grad():
+        c.decoder.out.bias.copy_(-torch.arange(6.0))  # the smallest allowed token wins; never the start symbol
+    assert c.generate(seqs, 1.0, NB201Encoding("official").allowed).tolist() == [[1, 3, 1, 1, 3, 1]]
+
+
+def test_nb201_sequence_is_the_op_index_plus_one():
+    enc = NB201Encoding()
+    assert enc.to_seq((0, 4, 2, 1, 3, 0)) == [1, 5, 3, 2, 4, 1]
+    assert enc.to_arch([1, 5, 3, 2, 4, 1]) == (0, 4, 2, 1, 3, 0)
+
+
+def test_round_epochs_are_the_official_eval_points_below_the_last_epoch():
+    """generate_eval_points(100, 40, 400) = 100, 140, ..., 380, 400; range(400) never reaches 400."""
+    assert round_epochs(100, 40, 400) == [100, 140, 180, 220, 260, 300, 340, 380]
+    assert round_epochs(150, 40, 400) == [150, 190, 230, 270, 310, 350, 390]
+
+
+def test_official_chunks_by_hand():
+    """child_valid with 10 batches and 4 cells: 2 per cell; cell 1 on batches 0-2, cell 2 on
+    3-4, cell 3 on 5-6; cell 0 and batches 7-9 unused. 5 batches, 10 cells: 1 per cell."""
+    assert official_chunks(10, 4) == [(1, [0, 1, 2]), (2, [3, 4]), (3, [5, 6])]
+    assert official_chunks(5, 10) == [(1, [0, 1]), (2, [2]), (3, [3]), (4, [4])]
+
+
+def test_ranked_pool_indexes_the_pool_by_score_positions():
+    """Scores of cells b, c, d (10, 30, 20) rank positions 1, 2, 0: the pool becomes [b, c, a]."""
+    ranked, scores = ranked_pool(["a", "b", "c", "d"], [10.0, 30.0, 20.0])
+    assert ranked == ["b", "c", "a"] and scores == [30.0, 20.0, 10.0]
+
+
+def test_expand_split_repeats_the_training_pairs():
+    seqs, targets = [[i] for i in range(10)], [i / 10 for i in range(10)]
+    train, valid = expand_split(seqs, targets, 0.9, 8, random.Random(0))
+    assert len(train) == 72 and len(valid) == 1
+    assert train[:9] * 8 == train and sorted(train[:9] + valid) == sorted(zip(seqs, targets))
+
+
+def test_pool_updates_by_hand():
+    ranked, new, rand = ["a", "b", "c", "d"], ["e", "a"], ["f", "b"]
+    assert update_pool(ranked, new, rand, "all", 100) == ["a", "b", "c", "d", "e", "f"]
+    assert update_pool(ranked, new, rand, "top", 2) == ["a", "b", "e", "f"]
+    assert update_pool(ranked, new, rand, "replace", 100) == ["a", "b", "f"][:0] + ["e", "a", "f", "b"]
+
+
+def test_decoder_inputs_start_with_the_start_symbol():
+    assert decoder_inputs(torch.tensor([[3, 4, 5]])).tolist() == [[0, 3, 4]]
+
+
+def test_a_gradient_step_raises_the_predicted_value():
+    """The official direction '+': a small step along d value / d outputs raises the predictor's
+    value of the moved embedding (first order; the normalisation is a smooth map)."""
+    torch.manual_seed(1)
+    c = Controller(ControllerSizes(vocab=6, length=6))
+    seqs = torch.randint(1, 6, (20, 6))
+    with torch.no_grad():
+        c.eval()
+        before = c.encoder.predict(c.encoder.embed(c.encoder.outputs(seqs)))
+        after = c.encoder.predict(c.encoder.embed(c.moved_outputs(seqs, 0.05)))
+    assert (after > before).all()
+
+
+def test_controller_training_fits_the_targets():
+    """Targets = the fraction of convolutions in the cell: after training, the predictor's
+    MSE has fallen well below that of the untrained controller."""
+    torch.manual_seed(2)
+    c = Controller(ControllerSizes(vocab=6, length=6))
+    seqs = [[random.Random(i).randrange(1, 6) for _ in range(6)] for i in range(40)]
+    targets = [sum(t in (3, 4) for t in s) / 6 for s in seqs]
+    kw = dict(batch_size=100, lr=1e-2, weight_decay=1e-4, trade_off=0.8, grad_bound=5.0,
+              gen=torch.Generator().manual_seed(0))
+    first = train_controller(c, seqs, targets, epochs=1, **kw)["mse"]
+    last = train_controller(c, seqs, targets, epochs=150, **kw)["mse"]
+    assert last < 0.3 * first
+
+
+def test_paths_come_from_the_pool_after_the_warm_up(monkeypatch):
+    t = _trainer(reg=None, epochs=3, warmup=1)
+    seen = []
+    forward = t.model.forward
+    monkeypatch.setattr(t.model, "forward", lambda x, arch: seen.append(arch) or forward(x, arch))
+    t.train_epoch(0)
+    warm = list(seen)
+    pool = list(t.pool)
+    seen.clear()
+    monkeypatch.setattr(t, "controller_round", lambda epoch: None)
+    t.train_epoch(1)
+    assert seen and set(seen) <= set(pool)
+    assert not set(warm) <= set(pool)  # 8 uniform draws over 15,625 cells are not all among 12 pool cells
+
+
+def test_the_landmark_loss_never_reaches_the_controller():
+    """A regularised epoch without a round changes super-net weights, not the controller; the
+    round at the warm-up's end trains the controller and refills the pool."""
+    reg = LandmarkRegularizer(LandmarkConfig(m=4, schedule="constant", max_coef=10.0, landmark_warmup_epochs=0),
+                              nb201.sample(4, 0), warmup_epochs=0, epochs=3)
+    t = _trainer(reg=reg, epochs=3, warmup=2, options=NAOOptions(**{**SMALL.__dict__, "round_every": 5}))
+    ctrl = {k: v.clone() for k, v in t.controller.state_dict().items()}
+    weights = {k: v.clone() for k, v in t.model.state_dict().items()}
+    curve = t.train_epoch(0)
+    assert curve["landmark_loss"] > 0 or curve["violated_fraction"] == 0
+    assert all(torch.equal(ctrl[k], v) for k, v in t.controller.state_dict().items())
+    assert any(not torch.equal(weights[k], v) for k, v in t.model.state_dict().items())
+    assert not any(p is q for p in t.controller.parameters() for q in t.model.parameters())
+    pool = list(t.pool)
+    t.train_epoch(2)  # the round epoch
+    assert any(not torch.equal(ctrl[k], v) for k, v in t.controller.state_dict().items())
+    assert t.pool != pool and t.rounds[-1]["epoch"] == 2
+
+
+def test_an_official_round_scores_the_pool_in_chunks():
+    """16 held-out images in batches of 4 = 4 batches for 12 cells: one batch each, cells 1..3
+    scored, so 3 cells stay ranked before the new and random ones are added."""
+    t = _trainer()
+    ranked, scores = t.score_pool(t.pool)
+    assert len(ranked) == len(scores) == 3 and scores == sorted(scores, reverse=True)
+    assert set(ranked) <= set(t.pool)
+
+
+def test_nao_needs_a_space_with_a_sequence_encoding():
+    with pytest.raises(ConfigError, match="sequence encoding"):
+        load_config("quick", ["algorithm=nao", "space=nb101", "benchmark=micro-fmnist-nb101"])
