@@ -68,6 +68,7 @@ def test_round_epochs_are_the_official_eval_points_below_the_last_epoch():
     """generate_eval_points(100, 40, 400) = 100, 140, ..., 380, 400; range(400) never reaches 400."""
     assert round_epochs(100, 40, 400) == [100, 140, 180, 220, 260, 300, 340, 380]
     assert round_epochs(150, 40, 400) == [150, 190, 230, 270, 310, 350, 390]
+    assert round_epochs(6, 2, 16) == [6, 8, 10, 12, 14]  # the eval point 16 = epochs is never reached
 
 
 def test_official_chunks_by_hand():
@@ -174,3 +175,22 @@ def test_an_official_round_scores_the_pool_in_chunks():
 def test_nao_needs_a_space_with_a_sequence_encoding():
     with pytest.raises(ConfigError, match="sequence encoding"):
         load_config("quick", ["algorithm=nao", "space=nb101", "benchmark=micro-fmnist-nb101"])
+
+
+def test_nb201_nao_preset_is_the_official_script_block():
+    """nao.sh's nasbench201 branch (lines 132-148) with the common settings (83-95) and the NB201
+    controller of configs.py; written out from the script, not from the preset."""
+    cfg = load_config("nb201-cifar10-nao")
+    assert (cfg.space, cfg.algorithm, cfg.task, cfg.seed, cfg.draws) == ("nb201", "nao", "cifar10", 1268, "run_seed")
+    t = cfg.train
+    assert (t.epochs, t.warmup_epochs, t.batch_size, t.lr, t.weight_decay, t.lr_min) == (400, 100, 256, 0.025,
+                                                                                          5e-4, 0.001)
+    assert (cfg.net.C, cfg.net.N, cfg.net.bn_affine, cfg.net.bn_track_running_stats) == (16, 5, True, False)
+    lm = cfg.landmarks
+    assert (lm.m, lm.schedule, lm.max_coef, lm.loss_form, lm.landmark_warmup_epochs) == (30, "cosine_increase",
+                                                                                         10.0, "hinge", 10)
+    a = cfg.algo
+    assert (a.seed_archs, a.new_archs, a.random_archs, a.pool_update, a.round_every) == (100, 300, 400, "all", 40)
+    assert (a.controller_epochs, a.controller_batch_size, a.controller_lr, a.trade_off, a.expand) == (
+        1000, 100, 1e-3, 0.8, 8)
+    assert (a.hidden, a.mlp_hidden, a.mlp_layers, a.decode, a.round_scoring) == (16, 64, 2, "official", "official")
