@@ -189,6 +189,10 @@ class NAO(SuperNetTrainer):
             raise ConfigError(f"algorithm nao needs a space with an architecture sequence encoding "
                               f"({', '.join(sorted(ENCODINGS))}); {cfg.space} has none")
 
+    @classmethod
+    def extra_costs(cls, cfg) -> dict[str, int]:
+        return {"round": len(round_epochs(cfg.train.warmup_epochs, cfg.algo.round_every, cfg.train.epochs))}
+
     def __init__(self, model, task, cfg, seed, space, regularizer=None, options=None):
         super().__init__(model, task, cfg, seed, space, regularizer, options)
         o = self.options

@@ -194,3 +194,24 @@ def test_nb201_nao_preset_is_the_official_script_block():
     assert (a.controller_epochs, a.controller_batch_size, a.controller_lr, a.trade_off, a.expand) == (
         1000, 100, 1e-3, 0.8, 8)
     assert (a.hidden, a.mlp_hidden, a.mlp_layers, a.decode, a.round_scoring) == (16, 64, 2, "official", "official")
+
+
+def test_the_dry_run_estimate_adds_the_controller_rounds(tmp_path, monkeypatch):
+    """micro-nao: 6 warm-up and 10 regularised epochs at factors 1 and 2, 5 rounds (epochs 6, 8,
+    ..., 14) at 30 plain SPOS epochs each; 0.1 ms per training image over 10,000 images = 1 s per
+    plain epoch; scoring 1e-5 s per architecture image. A file without the round factor: unknown."""
+    import json
+
+    from lmreg.experiments import reproduce
+    kinds = {"warmup": 1.0, "plain": 1.0, "regularised": 2.0, "search": 1.0, "search_regularised": 2.0,
+             "scoring": 1.0}
+    data = {"format": "lmreg-cpu-epochs/1", "quick": False, "spos_plain_epoch_s_per_image": 1e-4,
+            "spos_score_s_per_arch_image": 1e-5, "factors": {"nao": {**kinds, "round": 30.0}}}
+    fake = tmp_path / "cpu_epochs.json"
+    fake.write_text(json.dumps(data))
+    monkeypatch.setattr(reproduce, "MEASURED_CPU", fake)
+    cfg = load_config("micro-nao")
+    est = reproduce.estimate(cfg)
+    assert est["seconds"] == pytest.approx(6 * 1.0 + 10 * 2.0 + 5 * 30.0 + 1e-5 * est["scorings"] * est["images"])
+    fake.write_text(json.dumps({**data, "factors": {"nao": kinds}}))
+    assert reproduce.estimate(cfg)["seconds"] is None
