@@ -33,6 +33,7 @@ from lmreg.algorithms.base import SuperNetTrainer
 from lmreg.algorithms.nao_controller import Controller, ControllerSizes, train_controller
 from lmreg.algorithms.scoring import _bn_mode
 from lmreg.bench.errors import ConfigError
+from lmreg.spaces import nb201
 
 POOL_UPDATES = ("all", "top", "replace")
 ROUND_SCORINGS = ("official", "aligned")
@@ -69,6 +70,15 @@ class NB201Encoding:
 
     def to_arch(self, seq) -> tuple:
         return tuple(int(t) - 1 for t in seq)
+
+    @staticmethod
+    def valid(arch) -> bool:
+        """Official `check_valid` of a generated cell (NB201's CellStructure.check_valid): some
+        path of non-'none' ops leads from the input to the output node."""
+        live = {0: True}
+        for (dst, src), op in zip(nb201.EDGES, arch):
+            live[dst] = live.get(dst, False) or (op != 0 and live[src])
+        return live.get(3, False)
 
     def allowed(self, position: int) -> range:
         if self.op_positions is None:
@@ -259,7 +269,7 @@ class NAO(SuperNetTrainer):
 
     def generate(self, seeds: list, exclude_seqs: list, n_new: int) -> list:
         """Official `nao_generate_new_archs`: from the sequences of `seeds`, step sizes
-        1, 2, ... up to max_step_size + 1, collect decoded cells that are not among
+        1, 2, ... up to max_step_size + 1, collect decoded cells that are valid (`must_in_search_space`), not among
         exclude_seqs (the official test compares a cell with the pool's *sequences*) nor
         collected yet, until n_new."""
         if not seeds or n_new == 0:
@@ -272,7 +282,7 @@ class NAO(SuperNetTrainer):
             step += 1
             for seq in self.controller.generate(x, float(step), self.encoding.allowed).tolist():
                 arch = self.encoding.to_arch(seq)
-                if arch not in excluded and arch not in new:
+                if arch not in excluded and arch not in new and self.encoding.valid(arch):
                     new.append(arch)
                 if len(new) >= n_new:
                     break

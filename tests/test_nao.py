@@ -64,6 +64,18 @@ def test_nb201_sequence_is_the_op_index_plus_one():
     assert enc.to_arch([1, 5, 3, 2, 4, 1]) == (0, 4, 2, 1, 3, 0)
 
 
+def test_generated_nb201_cells_must_connect_input_to_output():
+    """CellStructure.check_valid: a non-'none' path from node 0 to node 3 (edges 1<-0, 2<-0,
+    2<-1, 3<-0, 3<-1, 3<-2)."""
+    valid = NB201Encoding.valid
+    assert not valid((0, 0, 0, 0, 0, 0))
+    assert not valid((1, 0, 0, 0, 0, 0))      # node 1 live, but nothing leaves it
+    assert valid((0, 0, 0, 1, 0, 0))          # skip 3<-0
+    assert valid((3, 0, 0, 0, 2, 0))          # conv 1<-0, conv 3<-1
+    assert not valid((0, 0, 3, 0, 0, 4))      # 2<-1 and 3<-2 hang off a dead node 1
+    assert valid((0, 4, 0, 0, 0, 4))          # pool 2<-0, pool 3<-2
+
+
 def test_round_epochs_are_the_official_eval_points_below_the_last_epoch():
     """generate_eval_points(100, 40, 400) = 100, 140, ..., 380, 400; range(400) never reaches 400."""
     assert round_epochs(100, 40, 400) == [100, 140, 180, 220, 260, 300, 340, 380]
