@@ -98,8 +98,9 @@ class SuperNetTrainer:
     @classmethod
     def extra_costs(cls, cfg) -> dict[str, int]:
         """Work a run does beyond its epochs' steps, as counts by kind; each kind is a factor of
-        the cost model's measurements (experiments/measured/cpu_epochs.json, in plain SPOS
-        epochs) that `lmreg reproduce --dry-run` adds (NAO: its controller rounds)."""
+        the cost model's measurements (experiments/measured/cpu_epochs.json, in plain SPOS epochs
+        of the measurement's images_per_epoch, since such work does not grow with the training
+        set) that `lmreg reproduce --dry-run` adds (NAO: its controller rounds)."""
         return {}
 
     def forward_backward(self, x: torch.Tensor, y: torch.Tensor, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -209,21 +209,37 @@ def test_nb201_nao_preset_is_the_official_script_block():
 
 
 def test_the_dry_run_estimate_adds_the_controller_rounds(tmp_path, monkeypatch):
-    """micro-nao: 6 warm-up and 10 regularised epochs at factors 1 and 2, 5 rounds (epochs 6, 8,
-    ..., 14) at 30 plain SPOS epochs each; 0.1 ms per training image over 10,000 images = 1 s per
-    plain epoch; scoring 1e-5 s per architecture image. A file without the round factor: unknown."""
+    """micro-nao: 6 warm-up and 10 regularised epochs at factors 1 and 2 (0.1 ms per training
+    image over 10,000 images = 1 s per plain epoch), 5 rounds (epochs 6, 8, ..., 14) at 30 plain
+    SPOS epochs of the measurement's 2,560 images each (0.256 s): 38.4 s; scoring 1e-5 s per
+    architecture image. A file without the round factor: unknown."""
     import json
 
     from lmreg.experiments import reproduce
     kinds = {"warmup": 1.0, "plain": 1.0, "regularised": 2.0, "search": 1.0, "search_regularised": 2.0,
              "scoring": 1.0}
     data = {"format": "lmreg-cpu-epochs/1", "quick": False, "spos_plain_epoch_s_per_image": 1e-4,
-            "spos_score_s_per_arch_image": 1e-5, "factors": {"nao": {**kinds, "round": 30.0}}}
+            "images_per_epoch": 2560, "spos_score_s_per_arch_image": 1e-5,
+            "factors": {"nao": {**kinds, "round": 30.0}}}
     fake = tmp_path / "cpu_epochs.json"
     fake.write_text(json.dumps(data))
     monkeypatch.setattr(reproduce, "MEASURED_CPU", fake)
     cfg = load_config("micro-nao")
     est = reproduce.estimate(cfg)
-    assert est["seconds"] == pytest.approx(6 * 1.0 + 10 * 2.0 + 5 * 30.0 + 1e-5 * est["scorings"] * est["images"])
+    assert est["seconds"] == pytest.approx(6 * 1.0 + 10 * 2.0 + 38.4 + 1e-5 * est["scorings"] * est["images"])
     fake.write_text(json.dumps({**data, "factors": {"nao": kinds}}))
     assert reproduce.estimate(cfg)["seconds"] is None
+
+
+def test_generation_drops_invalid_cells():
+    """A decoder that always emits none, conv 1x1, none, none, conv 1x1, none (official rule:
+    tokens 1 and 3 preferred) decodes a cell without an input-output path: nothing is kept;
+    preferring skip (token 2) instead makes every edge but two a skip: one valid cell."""
+    t = _trainer()
+    with torch.no_grad():
+        t.controller.decoder.out.weight.zero_()
+        t.controller.decoder.out.bias.copy_(torch.tensor([0.0, 5.0, 0.0, 5.0, 0.0, 0.0]))
+    assert t.generate(t.pool[:5], [], 3) == []
+    with torch.no_grad():
+        t.controller.decoder.out.bias.copy_(torch.tensor([0.0, 0.0, 5.0, 5.0, 0.0, 0.0]))
+    assert t.generate(t.pool[:5], [], 3) == [(1, 2, 1, 1, 2, 1)]
