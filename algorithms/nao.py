@@ -17,7 +17,9 @@ training is the official `post_search_phase`: one more generation from the final
 the candidates scored by the super-net, the best returned (no regularised evolution).
 
 An architecture enters the controller as a token sequence of the space's encoding
-(`ENCODINGS`): tokens 1..vocab-1, 0 being the decoder's start symbol.
+(`ENCODINGS`): tokens 1..vocab-1, 0 being the decoder's start symbol. The pool holds the
+encoding's raw architectures (NB201: the cell itself; NB101: the official 26-position list),
+`to_cell` gives the cell the super-net runs.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from lmreg.algorithms.base import SuperNetTrainer
 from lmreg.algorithms.nao_controller import Controller, ControllerSizes, train_controller
 from lmreg.algorithms.scoring import _bn_mode
 from lmreg.bench.errors import ConfigError
-from lmreg.spaces import nb201
+from lmreg.spaces import nb101, nb201
+from lmreg.spaces.base import ArchError
 
 POOL_UPDATES = ("all", "top", "replace")
 ROUND_SCORINGS = ("official", "aligned")
@@ -68,6 +71,15 @@ class NB201Encoding:
     def to_seq(self, arch) -> list[int]:
         return [op + 1 for op in arch]
 
+    @staticmethod
+    def to_cell(arch):
+        return arch
+
+    @staticmethod
+    def random(space, rng: random.Random):
+        """Official `generate_arch`: a uniform draw over the space (`random_topology`)."""
+        return space.sample_path(rng)
+
     def to_arch(self, seq) -> tuple:
         return tuple(int(t) - 1 for t in seq)
 
@@ -86,8 +98,69 @@ class NB201Encoding:
         return range(3, 6) if position in self.op_positions else range(1, 3)
 
 
+class NB101Encoding:
+    """NB101 with 5 intermediate vertices (official `NASBench101NAOParsing`, nao.sh `node=5`):
+    for vertex i = 1..6 the bits of its incoming edges from vertices 0..i-1, then (i < 6) its
+    op index; 26 positions, the ops at `compute_op_ids(7)` = 1, 4, 8, 13, 19. Tokens: bits + 1
+    (1..2), ops + 3 (3..5); the decoder (`DecoderNASbench`) emits only those at each position,
+    whatever `algo.decode` says. The pool holds these raw sequences; a cell is their pruned
+    NB101 cell, valid when NB101 accepts it (official `check_valid`: the spec is in the table)."""
+
+    vocab, length, vertices = 6, 26, 7
+
+    def __init__(self, decode: str = "official"):
+        self.op_positions = official_op_positions(self.vertices)
+        self._cells: dict = {}
+
+    def to_seq(self, arch) -> list[int]:
+        return [v + 3 if i in self.op_positions else v + 1 for i, v in enumerate(arch)]
+
+    def to_arch(self, seq) -> tuple:
+        return tuple(int(t) - 3 if i in self.op_positions else int(t) - 1 for i, t in enumerate(seq))
+
+    def allowed(self, position: int) -> range:
+        return range(3, 6) if position in self.op_positions else range(1, 3)
+
+    def matrix_ops(self, arch) -> tuple[list, list]:
+        """Official `parse_arch_to_model_spec`."""
+        n = self.vertices
+        matrix = [[0] * n for _ in range(n)]
+        bounds = [-1] + self.op_positions + [len(arch)]
+        for i in range(1, n):
+            for src, bit in enumerate(arch[bounds[i - 1] + 1: bounds[i]]):
+                matrix[src][i] = bit
+        ops = [nb101.INPUT] + [nb101.OPS[arch[p]] for p in self.op_positions] + [nb101.OUTPUT]
+        return matrix, ops
+
+    def from_cell(self, cell) -> tuple:
+        """Official `parse_model_spec_to_arch` of a 7-vertex cell."""
+        arch = []
+        for i in range(1, self.vertices):
+            arch += [cell.matrix[src][i] for src in range(i)]
+            if i < self.vertices - 1:
+                arch.append(nb101.OPS.index(cell.ops[i]))
+        return tuple(arch)
+
+    def to_cell(self, arch):
+        if arch not in self._cells:
+            self._cells[arch] = nb101.cell(*self.matrix_ops(arch))
+        return self._cells[arch]
+
+    def valid(self, arch) -> bool:
+        try:
+            self.to_cell(arch)
+        except ArchError:
+            return False
+        return True
+
+    def random(self, space, rng: random.Random):
+        """Official `generate_arch`: a uniform draw over the table's cells, kept when it has
+        all 7 vertices (so: uniform over the 7-vertex cells)."""
+        return self.from_cell(nb101.uniform_cell(rng, vertices=self.vertices))
+
+
 # space name -> its sequence encoding (constructed with the decode rule)
-ENCODINGS = {"nb201": NB201Encoding}
+ENCODINGS = {"nb201": NB201Encoding, "nb101": NB101Encoding}
 
 
 @dataclass(frozen=True)
@@ -221,13 +294,13 @@ class NAO(SuperNetTrainer):
 
     def random_archs(self, n: int) -> list:
         """Official `generate_arch`: n uniform draws over the space, duplicates dropped."""
-        return list(dict.fromkeys(self.space.sample_path(self.nao_rng) for _ in range(n)))
+        return list(dict.fromkeys(self.encoding.random(self.space, self.nao_rng) for _ in range(n)))
 
     def forward_backward(self, x, y, epoch):
         if epoch < self.cfg.warmup_epochs:
             arch = self.space.sample_path(self.path_rng)
         else:
-            arch = self.pool[self.path_rng.randrange(len(self.pool))]
+            arch = self.encoding.to_cell(self.pool[self.path_rng.randrange(len(self.pool))])
         logits = self.model(x, arch)
         loss = F.cross_entropy(logits, y)
         loss.backward()
@@ -258,10 +331,11 @@ class NAO(SuperNetTrainer):
         scores = []
         with _bn_mode(self.model, "batch"):
             for arch_index, batch_ids in chunks:
+                cell = self.encoding.to_cell(pool[arch_index])
                 correct, seen = 0, 0
                 for b in batch_ids:
                     x, y = batches[b]
-                    correct += int((self.model(x, pool[arch_index]).argmax(1) == y).sum())
+                    correct += int((self.model(x, cell).argmax(1) == y).sum())
                     seen += len(y)
                 scores.append(100.0 * correct / seen)
         self.model.train()
@@ -328,7 +402,7 @@ class NAO(SuperNetTrainer):
         represent = getattr(self.space, "representative", lambda a: a)
         keep = {}
         for arch in pool:
-            rep = represent(arch)
+            rep = represent(self.encoding.to_cell(arch))
             if self.space.key(rep) in known:
                 keep.setdefault(self.space.key(rep), rep)
         return f"NAO post-search pool ({len(pool)} cells, {len(keep)} with GT)", list(keep.values())

@@ -184,7 +184,10 @@ def test_an_official_round_scores_the_pool_in_chunks():
     assert set(ranked) <= set(t.pool)
 
 
-def test_nao_needs_a_space_with_a_sequence_encoding():
+def test_nao_needs_a_space_with_a_sequence_encoding(monkeypatch):
+    from lmreg.algorithms import nao
+    load_config("quick", ["algorithm=nao", "space=nb101", "benchmark=micro-fmnist-nb101"])
+    monkeypatch.delitem(nao.ENCODINGS, "nb101")
     with pytest.raises(ConfigError, match="sequence encoding"):
         load_config("quick", ["algorithm=nao", "space=nb101", "benchmark=micro-fmnist-nb101"])
 
@@ -243,3 +246,76 @@ def test_generation_drops_invalid_cells():
     with torch.no_grad():
         t.controller.decoder.out.bias.copy_(torch.tensor([0.0, 0.0, 5.0, 5.0, 0.0, 0.0]))
     assert t.generate(t.pool[:5], [], 3) == [(1, 2, 1, 1, 2, 1)]
+
+
+def test_nb101_encoding_by_hand():
+    """The official 26 positions of a 7-vertex cell: vertex 1 <- 0 (bit), op; vertex 2 <- 0, 1,
+    op; ... vertex 6 (output) <- 0..5. Cell: the chain 0->1->2->3->4->5->6 with ops conv3x3,
+    conv1x1, maxpool, conv3x3, conv1x1 (indices 0, 1, 2, 0, 1)."""
+    from lmreg.algorithms.nao import NB101Encoding
+    from lmreg.spaces import nb101
+    enc = NB101Encoding()
+    assert enc.op_positions == [1, 4, 8, 13, 19] and enc.length == 26
+    matrix = [[1 if j == i + 1 else 0 for j in range(7)] for i in range(7)]
+    ops = ["input", "conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3", "conv3x3-bn-relu", "conv1x1-bn-relu",
+           "output"]
+    arch = enc.from_cell(nb101.cell(matrix, ops))
+    want = (1, 0,  0, 1, 1,  0, 0, 1, 2,  0, 0, 0, 1, 0,  0, 0, 0, 0, 1, 1,  0, 0, 0, 0, 0, 1)
+    assert arch == want
+    assert enc.to_seq(arch) == [2, 3, 1, 2, 4, 1, 1, 2, 5, 1, 1, 1, 2, 3, 1, 1, 1, 1, 2, 4, 1, 1, 1, 1, 1, 2]
+    assert enc.to_arch(enc.to_seq(arch)) == arch
+    assert enc.to_cell(arch) == nb101.cell(matrix, ops)
+    assert enc.allowed(19) == range(3, 6) and enc.allowed(20) == range(1, 3)
+    assert not enc.valid((0,) * 26)  # no edge: the input never reaches the output
+    assert enc.valid(want)
+
+
+def test_nb101_random_cells_have_seven_vertices():
+    from lmreg.algorithms.nao import NB101Encoding
+    from lmreg.spaces.base import get_space
+    enc, space, rng = NB101Encoding(), get_space("nb101"), random.Random(0)
+    for _ in range(5):
+        arch = enc.random(space, rng)
+        assert len(arch) == 26 and enc.to_cell(arch).num_vertices == 7
+
+
+def test_nb101_nao_preset_is_the_official_script_block():
+    """nao.sh's nasbench101 branch (lines 97-111) with the common settings (83-95); configs.py's
+    NB101 block sets controller_discard (the pool cut to its best 100)."""
+    cfg = load_config("nb101-cifar10-nao")
+    assert (cfg.space, cfg.algorithm, cfg.task, cfg.seed) == ("nb101", "nao", "cifar10", 1268)
+    t = cfg.train
+    assert (t.epochs, t.warmup_epochs, t.batch_size, t.lr, t.weight_decay) == (400, 150, 128, 0.025, 1e-4)
+    assert (cfg.net.C, cfg.net.N) == (64, 3)
+    assert (cfg.landmarks.m, cfg.landmarks.schedule, cfg.landmarks.loss_form) == (30, "cosine_increase", "hinge")
+    a = cfg.algo
+    assert (a.pool_update, a.keep_top, a.seed_archs, a.new_archs, a.random_archs, a.round_every) == (
+        "top", 100, 100, 300, 400, 40)
+
+
+@pytest.mark.slow
+def test_nb101_nao_runs_and_resumes(tmp_path):
+    """A short NAO run on NB101 cells with a controller round, stopped and resumed: the same record."""
+    from tests.fixtures import algorithm_overrides, interrupted_and_whole
+    smoke = ["task=smoke-fmnist", "train.batch_size=64", "landmarks.m=4", "eval.pool_size=10", "eval.every=1",
+             "eval.n_images=256", "eval.batch_size=128"]
+    cfg = load_config("micro-nb101-nao", [*smoke, *algorithm_overrides("nao"), "train.epochs=3",
+                                          "train.warmup_epochs=1", "net.C=5"])
+    resumed, whole = interrupted_and_whole(cfg, tmp_path)
+    for table in ("evals", "pool", "landmarks"):
+        assert resumed["tables"][table].equals(whole["tables"][table]), table
+    assert "NAO post-search pool" in whole["attrs"]["search_result"]["method"]
+
+
+@pytest.mark.slow
+def test_nb101_nao_paper_preset_smoke(tmp_path, monkeypatch, capsys):
+    """The NB101 NAO preset at its full width and depth on CIFAR-10 fixture files in the real
+    format, with the micro NB101 table as ground truth (its cells are NB101 cells)."""
+    from lmreg.experiments.cli import main
+    from tests.fixtures import write_cifar10
+    root = tmp_path / "cifar-10-batches-py"
+    write_cifar10(root, per_batch=260)
+    monkeypatch.setenv("LMREG_CIFAR10_DIR", str(root))
+    assert main(["train", "--preset", "nb101-cifar10-nao", "--smoke", "--max-steps", "1", "--set", "device=cpu",
+                 "--set", "benchmark=micro-fmnist-nb101"]) == 0
+    assert "smoke run of nb101-cifar10-nao passed (nao on cifar10, cpu, C=64 N=3)" in capsys.readouterr().out
