@@ -305,6 +305,7 @@ def test_nb101_nao_runs_and_resumes(tmp_path):
     for table in ("evals", "pool", "landmarks"):
         assert resumed["tables"][table].equals(whole["tables"][table]), table
     assert "NAO post-search pool" in whole["attrs"]["search_result"]["method"]
+    assert resumed["attrs"]["search_result"] == whole["attrs"]["search_result"]  # the controller resumed too
 
 
 @pytest.mark.slow
@@ -319,3 +320,16 @@ def test_nb101_nao_paper_preset_smoke(tmp_path, monkeypatch, capsys):
     assert main(["train", "--preset", "nb101-cifar10-nao", "--smoke", "--max-steps", "1", "--set", "device=cpu",
                  "--set", "benchmark=micro-fmnist-nb101"]) == 0
     assert "smoke run of nb101-cifar10-nao passed (nao on cifar10, cpu, C=64 N=3)" in capsys.readouterr().out
+
+
+def test_checkpoint_restores_the_controller_pool_and_streams():
+    """After a round, a fresh trainer loaded from the state has the same controller, pool and
+    rounds, and generates the same cells."""
+    a = _trainer()
+    a.train_epoch(0)
+    a.train_epoch(1)  # the round
+    b = _trainer()
+    b.load_state_dict(a.state_dict())
+    assert all(torch.equal(v, b.controller.state_dict()[k]) for k, v in a.controller.state_dict().items())
+    assert b.pool == a.pool and b.rounds == a.rounds
+    assert b.grow_pool(list(b.pool)) == a.grow_pool(list(a.pool))
