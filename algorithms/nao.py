@@ -25,6 +25,7 @@ encoding's raw architectures (NB201: the cell itself; NB101: the official 26-pos
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -308,9 +309,9 @@ class NAO(SuperNetTrainer):
 
     def train_epoch(self, epoch, max_steps=None):
         curve = super().train_epoch(epoch, max_steps)
-        if epoch in self.rounds_at:
+        if epoch in self.rounds_at:  # the round's summary joins the epoch's curve (the run record)
             self.controller_round(epoch)
-            curve["pool_size"] = len(self.pool)
+            curve.update({f"round_{k}": v for k, v in self.rounds[-1].items() if k != "epoch"})
         return curve
 
     # One controller round ------------------------------------------------------------
@@ -375,6 +376,7 @@ class NAO(SuperNetTrainer):
 
     def controller_round(self, epoch: int) -> None:
         o = self.options
+        start = time.perf_counter()
         ranked, scores = self.score_pool(self.pool)
         lo, hi = min(scores), max(scores)
         # official: (s - min) / (max - min), which divides by zero when every score is equal
@@ -389,8 +391,9 @@ class NAO(SuperNetTrainer):
                                       trade_off=o.trade_off, grad_bound=o.controller_grad_bound,
                                       gen=self.controller_gen)
         self.pool, n_new = self.grow_pool(ranked)
-        self.rounds.append({"epoch": epoch, "scored": len(scores), "train_pairs": len(train),
-                            "new": n_new, "pool": len(self.pool), **{f"controller_{k}": v for k, v in losses.items()}})
+        self.rounds.append({"epoch": epoch, "scored": len(scores), "train_pairs": len(train), "new": n_new,
+                            "pool": len(self.pool), **{f"controller_{k}": v for k, v in losses.items()},
+                            "seconds": time.perf_counter() - start})
 
     # The search after training ------------------------------------------------------
     def search_candidates(self, known: set[str]) -> tuple[str, list]:

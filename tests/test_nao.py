@@ -170,9 +170,10 @@ def test_the_landmark_loss_never_reaches_the_controller():
     assert any(not torch.equal(weights[k], v) for k, v in t.model.state_dict().items())
     assert not any(p is q for p in t.controller.parameters() for q in t.model.parameters())
     pool = list(t.pool)
-    t.train_epoch(2)  # the round epoch
+    curve = t.train_epoch(2)  # the round epoch
     assert any(not torch.equal(ctrl[k], v) for k, v in t.controller.state_dict().items())
     assert t.pool != pool and t.rounds[-1]["epoch"] == 2
+    assert curve["round_pool"] == len(t.pool) and curve["round_scored"] == 3 and curve["round_seconds"] > 0
 
 
 def test_an_official_round_scores_the_pool_in_chunks():
