@@ -42,6 +42,8 @@ from lmreg.spaces.base import ArchError
 POOL_UPDATES = ("all", "top", "replace")
 ROUND_SCORINGS = ("official", "aligned")
 DECODE_RULES = ("official", "any_op")
+ROUND_FIELDS = ("scored", "train_pairs", "new", "pool", "controller_loss", "controller_mse", "controller_nll",
+                "seconds")
 
 
 def official_op_positions(num_nodes: int) -> list[int]:
@@ -309,9 +311,13 @@ class NAO(SuperNetTrainer):
 
     def train_epoch(self, epoch, max_steps=None):
         curve = super().train_epoch(epoch, max_steps)
-        if epoch in self.rounds_at:  # the round's summary joins the epoch's curve (the run record)
+        # the round's summary joins the epoch's curve; NaN in the other epochs, since the
+        # record's curve table has the columns of every epoch
+        summary = dict.fromkeys(ROUND_FIELDS, float("nan"))
+        if epoch in self.rounds_at:
             self.controller_round(epoch)
-            curve.update({f"round_{k}": v for k, v in self.rounds[-1].items() if k != "epoch"})
+            summary = self.rounds[-1]
+        curve.update({f"round_{k}": summary[k] for k in ROUND_FIELDS})
         return curve
 
     # One controller round ------------------------------------------------------------

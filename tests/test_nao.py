@@ -307,6 +307,8 @@ def test_nb101_nao_runs_and_resumes(tmp_path):
         assert resumed["tables"][table].equals(whole["tables"][table]), table
     assert "NAO post-search pool" in whole["attrs"]["search_result"]["method"]
     assert resumed["attrs"]["search_result"] == whole["attrs"]["search_result"]  # the controller resumed too
+    rounds = whole["tables"]["curves"].set_index("epoch")["round_pool"]
+    assert rounds.notna().tolist() == [False, True, False]  # one round, at the warm-up's end (epoch 1)
 
 
 @pytest.mark.slow
