@@ -95,6 +95,14 @@ class SuperNetTrainer:
         every epoch of the run, unless the algorithm runs a search phase beyond it."""
         return cfg.train.epochs
 
+    @classmethod
+    def extra_costs(cls, cfg) -> dict[str, int]:
+        """Work a run does beyond its epochs' steps, as counts by kind; each kind is a factor of
+        the cost model's measurements (experiments/measured/cpu_epochs.json, in plain SPOS epochs
+        of the measurement's images_per_epoch, since such work does not grow with the training
+        set) that `lmreg reproduce --dry-run` adds (NAO: its controller rounds)."""
+        return {}
+
     def forward_backward(self, x: torch.Tensor, y: torch.Tensor, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Train on one batch up to the gradients (no optimiser step): backward the
         algorithm's loss; return (loss, correct) for the epoch's curves: the loss and
@@ -219,6 +227,7 @@ ALGORITHMS = {
     "fairnas": "lmreg.algorithms.fairnas:FairNAS",
     "gdas": "lmreg.algorithms.gdas:GDAS",
     "pcdarts": "lmreg.algorithms.pcdarts:PCDARTS",
+    "nao": "lmreg.algorithms.nao:NAO",
 }
 
 

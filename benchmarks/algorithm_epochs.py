@@ -1,7 +1,7 @@
 """Epoch cost of every super-net algorithm, plain and landmark-regularised, and the
 cost of scoring one architecture on each algorithm's super-net.
 
-For each algorithm's micro preset (micro, micro-fairnas, micro-gdas, micro-pcdarts:
+For each algorithm's micro preset (micro, micro-fairnas, micro-gdas, micro-pcdarts, micro-nao:
 the same task, width and batch; only the algorithm and its cell type differ) two
 trainers start from the same weights, one without and one with the landmark
 regulariser (m=50 landmarks of the micro GT, coefficient positive from epoch 0).
@@ -11,6 +11,9 @@ Timed phases:
                   and "search" (the same plus one alpha step on a held-out batch).
   gdas, pcdarts   also "warmup" (one uniformly drawn path per step, no landmarks:
                   the coefficient is zero before the warm-up ends).
+  nao             its step (one path from the child-architecture pool) and, apart, one
+                  controller round (score the pool, train the controller, generate),
+                  the round in plain SPOS epochs (`round` in the factors file).
 Every ratio is against the plain SPOS epoch of the same repeat set. Scoring: the
 micro run's scoring (2000 images, batch 256, BN batch statistics) of 10 architectures.
 
@@ -46,7 +49,8 @@ from lmreg.experiments.runconfig import load_config
 from lmreg.spaces import nb201
 from lmreg.spaces.base import get_space
 
-PRESETS = {"spos": "micro", "fairnas": "micro-fairnas", "gdas": "micro-gdas", "pcdarts": "micro-pcdarts"}
+PRESETS = {"spos": "micro", "fairnas": "micro-fairnas", "gdas": "micro-gdas", "pcdarts": "micro-pcdarts",
+           "nao": "micro-nao"}
 
 
 def main(argv=None) -> None:
@@ -93,7 +97,9 @@ def main(argv=None) -> None:
         trainer_type = get_algorithm(name)
         trainers = {"plain": trainer_type(plain_model, task, cfg.train, args.seed, space, None, cfg.algo),
                     "regularised": trainer_type(reg_model, task, cfg.train, args.seed, space, reg, cfg.algo)}
-        phases = {"step": 0} if name in ("spos", "fairnas") else {"relaxed": 0, "search": 1}
+        # NAO: epoch 1 draws from the pool and holds no controller round (the round is timed apart)
+        phases = ({"step": 0} if name in ("spos", "fairnas") else {"step": 1} if name == "nao"
+                  else {"relaxed": 0, "search": 1})
         for phase, epoch in phases.items():
             for variant, trainer in trainers.items():
                 cells[(name, phase, variant)] = (trainer, epoch)
@@ -104,19 +110,23 @@ def main(argv=None) -> None:
             warm_cfg = dataclasses.replace(cfg.train, warmup_epochs=1, epochs=3)
             cells[(name, "warmup", "plain")] = (trainer_type(warm_model, task, warm_cfg, args.seed, space, None,
                                                              cfg.algo), 0)
+        if name == "nao":  # one controller round: score the pool, train the controller, generate
+            cells[(name, "round", "")] = (trainers["plain"], None)
         cells[(name, "score", "")] = (plain_model, None)
 
     _common.header("super-net epoch cost by algorithm", args, device,
                    f"micro presets, {steps} steps of batch 128 per timed epoch, m=50 landmarks, "
                    f"scoring 10 architectures on 2000 images")
-    for trainer, epoch in (v for k, v in cells.items() if k[1] != "score"):
+    for trainer, epoch in (v for k, v in cells.items() if k[1] not in ("score", "round")):
         trainer.train_epoch(epoch)  # untimed: caches, allocator, first-touch of every op
     times = {k: [] for k in cells}
     order = list(cells)
     for r in range(args.repeats):
         for key in (order if r % 2 == 0 else order[::-1]):
             obj, epoch = cells[key]
-            if key[1] == "score":
+            if key[1] == "round":
+                times[key].append(_common.timed(lambda: obj.controller_round(1), device))
+            elif key[1] == "score":
                 times[key].append(_common.timed(lambda: score(obj, archs, task, "test", n=2000, batch_size=256),
                                                 device) / len(archs))
             else:
@@ -128,14 +138,16 @@ def main(argv=None) -> None:
     for key in order:
         m = stat(times[key])
         name, phase, variant = key
-        if phase == "score":
+        if phase == "round":
+            rows.append([name, "controller round", "", m, _common.ratio(m, ref)])
+        elif phase == "score":
             rows.append([name, "score / arch", "", m, _common.ratio(m, stat(times[("spos", "score", "")]))])
         else:
             rows.append([name, phase, variant, m, _common.ratio(m, ref)])
     print()
     _common.table(["algorithm", "phase", "variant", f"{args.stat} s", "x SPOS plain (score: x SPOS score)"], rows)
     summary = ", ".join(f"{k[0]} {k[1]} {k[2]} {_common.ratio(stat(v), ref):.2f}"
-                        for k, v in times.items() if k[1] != "score" and k != ("spos", "step", "plain"))
+                        for k, v in times.items() if k[1] not in ("score", "round") and k != ("spos", "step", "plain"))
     print(f"SUMMARY algorithm_epochs: SPOS plain epoch of {steps} steps {ref:.2f} s; ratios: {summary}; "
           f"{args.repeats} repeats, {device}, {args.threads} thread(s)")
     if args.json:
@@ -174,6 +186,8 @@ def write_factors(path: Path, times: dict, stat, images: int, args, device) -> N
                      "regularised": f(name, "relaxed", "regularised"), "search": f(name, "search", "plain"),
                      "search_regularised": f(name, "search", "regularised")}
         kinds["scoring"] = round(stat(times[(name, "score", "")]) / score_ref, 3)
+        if (name, "round", "") in times:  # one controller round (NAO), in plain SPOS epochs
+            kinds["round"] = f(name, "round", "")
         kinds["measured"] = {"when": when, "repeats": args.repeats, "statistic": args.stat,
                              "load_average_after": load,
                              "seconds": {" ".join(filter(None, k[1:])): [round(x, 4) for x in v]

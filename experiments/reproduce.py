@@ -174,7 +174,15 @@ def estimate(cfg: RunConfig, seconds_per_epoch: float | None = None) -> dict:
     factors = [f["warmup"] if e < warm else
                f["search_regularised" if regularised else "search"] if e >= epochs - search else
                f["regularised" if regularised else "plain"] for e in range(epochs)]
-    out["seconds"] = plain_s * sum(factors) + score_s * f["scoring"] * (scorings * images + out["search_images"])
+    from lmreg.algorithms.base import get_algorithm
+    extra = get_algorithm(cfg.algorithm).extra_costs(cfg)
+    if any(kind not in f for kind in extra):  # measured before the algorithm had that kind of work
+        return out
+    # an extra kind does not grow with the training set: its factor is in plain SPOS epochs of
+    # the measurement's own epoch (images_per_epoch)
+    extra_epochs = sum(f[kind] * n for kind, n in extra.items()) * cpu.get("images_per_epoch", train_images) / train_images
+    out["seconds"] = plain_s * (sum(factors) + extra_epochs) \
+        + score_s * f["scoring"] * (scorings * images + out["search_images"])
     return out
 
 

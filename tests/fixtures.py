@@ -57,6 +57,8 @@ class Interrupted(Exception):
 SHORT_RUN = {
     "gdas": ["algo.search_epochs=1", "algo.tau_epochs=2"],
     "pcdarts": ["algo.search_epochs=1", "net.cell=partial_channel"],
+    # one controller round, at the warm-up's end (the default 40 epochs to the next)
+    "nao": ["algo.seed_archs=10", "algo.new_archs=5", "algo.random_archs=5", "algo.controller_epochs=2"],
 }
 
 
