@@ -150,7 +150,8 @@ def test_cli_says_which_extra_is_missing(tmp_path):
             "    return real(n)\n"
             "m.distribution = fake\n"
             "from lmreg.experiments.cli import main; sys.exit(main(['bench', 'info', 'nb201-real-cifar100']))")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+    # from a folder that is not the checkout, whose lmreg/ would shadow an installed package
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
                           env={"LMREG_NB201_PYPI_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
