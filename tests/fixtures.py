@@ -130,3 +130,13 @@ def write_cifar10(root: Path, per_batch: int = 6, seed: int = 0) -> dict:
         out[f"{split}_x"].append(data.reshape(-1, 3, 32, 32))
         out[f"{split}_y"].append(np.array(labels))
     return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def is_installed(dist: str) -> bool:
+    """Whether an optional distribution is installed (looked up, not imported)."""
+    import importlib.metadata
+    try:
+        importlib.metadata.distribution(dist)
+        return True
+    except importlib.metadata.PackageNotFoundError:
+        return False

@@ -13,12 +13,9 @@ from lmreg.bench import analog, registry
 from lmreg.bench.gt_table import GTFileError, GTTable
 from lmreg.bench.landmarks import select_landmarks, select_pool
 from lmreg.spaces import nb201
+from tests.fixtures import is_installed
 
-try:
-    importlib.metadata.distribution(analog.DIST)
-    INSTALLED = True
-except importlib.metadata.PackageNotFoundError:
-    INSTALLED = False
+INSTALLED = is_installed(analog.DIST)
 
 needs_pkg = pytest.mark.skipif(not INSTALLED, reason="optional package analog-nasbench is not installed "
                                "(pip install analog-nasbench)")

@@ -15,12 +15,9 @@ import pytest
 from lmreg.bench import nb201_pypi, registry
 from lmreg.bench.gt_table import GTFileError
 from lmreg.spaces import nb201
+from tests.fixtures import is_installed
 
-try:
-    importlib.metadata.distribution(nb201_pypi.DIST)
-    INSTALLED = True
-except importlib.metadata.PackageNotFoundError:
-    INSTALLED = False
+INSTALLED = is_installed(nb201_pypi.DIST)
 
 needs_pkg = pytest.mark.skipif(not INSTALLED, reason="optional extra nb201-pypi is not installed "
                                "(pip install 'lmreg[nb201-pypi]')")
