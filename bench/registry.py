@@ -61,11 +61,11 @@ def _nb201_real(ds: nb201_pypi.Dataset) -> Benchmark:
 def _build_registry() -> dict[str, Benchmark]:
     found = [Benchmark("micro-fmnist-nb201",
                        "NB201 cells trained stand-alone on the micro Fashion-MNIST task (built by this "
-                       "harness; see README)",
+                       "harness; see docs/data.md)",
                        lambda: DATA_DIR / "micro_fmnist_nb201.h5", GTTable.read, space="nb201")]
     found.append(Benchmark("micro-fmnist-nb101",
                            "NB101 cells trained stand-alone on the micro Fashion-MNIST task (built by this "
-                           "harness; see README)",
+                           "harness; see docs/data.md)",
                            lambda: DATA_DIR / "micro_fmnist_nb101.h5", GTTable.read, space="nb101"))
     for ds in nb201_official.DATASETS:
         for hp, suffix in (("200", ""), ("12", "-hp12")):

@@ -128,7 +128,7 @@ def test_shipped_micro_gt_is_sound():
     from lmreg.spaces.nb201_net import SEMANTICS
     table = GTTable.read(ROOT / "bench" / "data" / "micro_fmnist_nb201.h5")
     assert table.meta["identity"]["network"] == SEMANTICS and table.meta["complete"]
-    assert table.recipe["C"] == 16  # the width the README's reliability figures were measured at
+    assert table.recipe["C"] == 16  # the width docs/results.md's reliability figures were measured at
     for metric in ("test_acc", "eval_acc"):
         acc = table.per_arch(metric)
         assert len(acc) >= 300

@@ -29,7 +29,7 @@ def _lmreg_imports(folder: str) -> set[str]:
     return found
 
 
-FORBIDDEN = {  # folder -> packages it must not import (the README's dependency rules)
+FORBIDDEN = {  # folder -> packages it must not import (the dependency rules of docs/architecture.md)
     "spaces": ("algorithms", "experiments", "paper_figures", "results"),
     "bench": ("algorithms", "experiments"),
     "algorithms": ("experiments",),
