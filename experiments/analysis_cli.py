@@ -49,9 +49,35 @@ def cmd_reproduce(args) -> int:
     if args.out:
         from lmreg.bench.fileio import check_dir_path
         check_dir_path(args.out)  # a dry run refuses a file in the way, as the real run would
+    if args.export_summaries or args.render_only:
+        return _render_or_export(args)
+    if args.summaries:
+        raise ConfigError("--summaries applies with --render-only (render from summaries instead of records)")
     print(reproduce(args.name, scale=args.scale, out_dir=args.out, workers=args.workers, dry_run=args.dry_run,
                     seconds_per_epoch=args.seconds_per_epoch, level=args.level, progress=not args.no_progress,
                     cluster=cluster, score_files=args.scores))
+    return 0
+
+
+def _render_or_export(args) -> int:
+    """--export-summaries DIR: the summaries of the finished runs in --out; --render-only: the table from
+    the records in --out, or from the summaries in --summaries DIR (written into --out). Neither runs anything."""
+    from lmreg.experiments.reproduce import export_summaries, render, render_summaries
+    clash = [f for f, on in (("--dry-run", args.dry_run), ("--scores", args.scores),
+                             ("--render-only", args.render_only and args.export_summaries),
+                             ("--summaries", args.summaries and args.export_summaries)) if on]
+    if clash:
+        mode = "--export-summaries" if args.export_summaries else "--render-only"
+        raise ConfigError(f"{', '.join(clash)} does not apply with {mode}")
+    out = args.out or f"runs/reproduce-{args.scale}"
+    if args.export_summaries:
+        print(export_summaries(args.name, args.scale, out, args.export_summaries))
+        return 0
+    if args.summaries:
+        text, paths = render_summaries(args.name, args.scale, args.summaries, out, args.level)
+    else:
+        text, paths = render(args.name, args.scale, out, args.level)
+    print(text + "\n\nwritten: " + ", ".join(str(p) for p in paths))
     return 0
 
 
@@ -63,7 +89,16 @@ def cmd_report(args) -> int:
     bad = [m for m in metrics if m not in METRICS]
     if bad:
         raise ConfigError(f"unknown metric(s) {', '.join(bad)}; valid names: {', '.join(METRICS)}")
-    text, paths = report(args.runs, args.out, metrics=metrics, level=args.level, figures=not args.no_figures)
+    if bool(args.runs) == bool(args.summaries):
+        raise ConfigError("give run folders or --summaries DIR, not " + ("both" if args.runs else "neither"))
+    if args.export_summaries:  # of the run records given
+        from lmreg.paper_figures.report import load_records
+        from lmreg.results.summaries import write_set
+        paths = write_set(args.export_summaries, load_records(args.runs))
+        print(f"{len(paths) - 1} run summaries written to {args.export_summaries}")
+        return 0
+    text, paths = report(args.runs, args.out, metrics=metrics, level=args.level, figures=not args.no_figures,
+                         summaries=args.summaries)
     print(text)
     if paths:
         print("\nwritten: " + ", ".join(map(str, paths)))
@@ -163,6 +198,14 @@ def add_parsers(sub) -> None:
     q.add_argument("--no-progress", action="store_true")
     q.add_argument("--scores", action="append", default=[], metavar="FILE",
                    help="B2: also evaluate this score file (CSV/JSON, as `lmreg score` reads it); repeatable")
+    q.add_argument("--render-only", action="store_true",
+                   help="render the table from the finished runs in --out (or from --summaries); run nothing")
+    q.add_argument("--summaries", metavar="DIR", default=None,
+                   help="with --render-only: render from the run summaries in DIR (e.g. results/summaries/T1-micro) "
+                        "instead of records; the outputs go to --out")
+    q.add_argument("--export-summaries", metavar="DIR", default=None,
+                   help="write the compact summaries of the finished runs in --out into DIR (one JSON per run "
+                        "and a checksummed manifest, deterministic bytes); run nothing")
     from lmreg.experiments.cluster import add_cluster_args
     add_cluster_args(q)
     q.set_defaults(func=cmd_reproduce)
@@ -172,7 +215,12 @@ def add_parsers(sub) -> None:
                                    "differs), aggregate over seeds (mean, std, Student-t and hierarchical "
                                    "bootstrap intervals), print a Markdown table; with --out also write CSV/LaTeX "
                                    "tables and the F1 (rank scatter) and F2 (tau over epochs) figures.")
-    q.add_argument("runs", nargs="+", help="run folders, folders of run folders, or record.h5 files")
+    q.add_argument("runs", nargs="*", help="run folders, folders of run folders, or record.h5 files")
+    q.add_argument("--summaries", metavar="DIR", default=None,
+                   help="report the runs of a summary set (`lmreg reproduce NAME --export-summaries DIR`) "
+                        "instead of records")
+    q.add_argument("--export-summaries", metavar="DIR", default=None,
+                   help="write the compact summaries of the given runs into DIR (for --summaries); report nothing")
     q.add_argument("--out", default=None, help="folder for report.md/.csv/.tex and the figures")
     q.add_argument("--metrics", type=_metrics, default=None, help="comma-separated (default: the four ranking metrics)")
     q.add_argument("--level", type=_level, default=0.95)

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from lmreg.bench.errors import UserError
 from lmreg.experiments.config import ConfigError
 from lmreg.experiments.checks import finished_record
 from lmreg.experiments.runconfig import PRESET_DIR, RunConfig, load_config, run_name, to_dict
@@ -329,6 +330,79 @@ def render(name: str, scale: str, out_dir: str | Path, level: float = 0.95) -> t
     if stage is not None:
         results += stage.collect(results, out_dir)
     return defn.render(scale, results, Path(out_dir), level)
+
+
+def _grid_only(name: str, what: str) -> Definition:
+    """The definition, refused when its table is not rendered from its grid's records alone."""
+    defn = get_definition(name)
+    if name in LABELS_ONLY or name in DERIVED:
+        raise ConfigError(f"{what} covers tables rendered from their grid's runs alone; {name} is not one "
+                          f"(its rows come from {'ground-truth labels' if name in LABELS_ONLY else 'ranker records'})")
+    return defn
+
+
+def export_summaries(name: str, scale: str, out_dir: str | Path, dest: str | Path) -> str:
+    """Write the summaries (results.summaries) of the runs of a definition's grid found in out_dir,
+    and the rows that cannot run here, into dest."""
+    from lmreg.results.summaries import write_set
+    defn = _grid_only(name, "--export-summaries")
+    results = collect(defn, scale, out_dir)
+    records = [r for er in results for r in er.records]
+    if not records:
+        raise ConfigError(f"{name} at {scale} scale: no run records in {out_dir} to export")
+    statuses = {er.entry.row: er.status for er in results if er.status}
+    paths = write_set(dest, records, name, scale, statuses)
+    return f"{name} at {scale} scale: {len(paths) - 1} run summaries from {out_dir} written to {dest}"
+
+
+def collect_summaries(defn: Definition, scale: str, folder: str | Path) -> list[EntryResult]:
+    """What ``collect`` gives, from a summary set exported for this definition and scale: every
+    run it lists must be a run of today's grid with the same config, scored against today's
+    ground truth where that is installed here."""
+    from lmreg.experiments.checks import ground_truth_info
+    from lmreg.results.summaries import MANIFEST, SummaryError, read_set
+    manifest, runs = read_set(folder)
+    if (manifest["definition"], manifest["scale"]) != (defn.name, scale):
+        raise SummaryError(f"{folder}: holds the summaries of {manifest['definition'] or '`lmreg report`'}"
+                           f"{' at ' + manifest['scale'] + ' scale' if manifest['scale'] else ''}, "
+                           f"not of {defn.name} at {scale} scale")
+    used, digests, results = set(), {}, []
+    for entry in defn.grid(scale):
+        records = []
+        for seed in entry.seeds:
+            cfg = load_config(entry.preset, [*entry.overrides, f"seed={seed}"])
+            name = run_name(cfg)
+            if name not in runs:
+                continue
+            rec = runs[name]
+            if rec["attrs"]["config"] != to_dict(cfg):
+                raise SummaryError(f"{rec['path']} holds a run with a different config than {defn.name} needs "
+                                   "today; rerun it and export the set again")
+            key = (cfg.benchmark, cfg.gt_metric)
+            if key not in digests:
+                try:
+                    digests[key] = ground_truth_info(cfg)["digest"]
+                except UserError:  # not installed here: the summary's own digest is all there is
+                    digests[key] = None
+            stored = rec["attrs"].get("ground_truth", {}).get("digest")
+            if digests[key] is not None and stored != digests[key]:
+                raise SummaryError(f"{rec['path']} was scored against another version of {cfg.benchmark!r} "
+                                   "than the one installed here; rerun it and export the set again")
+            used.add(name)
+            records.append(rec)
+        results.append(EntryResult(entry, records, manifest["not_runnable"].get(entry.row, "")))
+    extra = sorted(set(runs) - used)
+    if extra:
+        raise SummaryError(f"{folder}/{MANIFEST} lists run(s) that {defn.name}'s {scale} grid does not have: "
+                           f"{', '.join(extra)}")
+    return results
+
+
+def render_summaries(name: str, scale: str, folder: str | Path, out_dir: str | Path,
+                     level: float = 0.95) -> tuple[str, list[Path]]:
+    """``render`` from a summary set instead of records."""
+    defn = _grid_only(name, "--summaries")
+    return defn.render(scale, collect_summaries(defn, scale, folder), Path(out_dir), level)
 
 
 def reproduce(name: str, scale: str = "micro", out_dir: str | Path | None = None, workers: int = 2,

@@ -21,8 +21,13 @@ def load_records(paths) -> list[dict]:
 
 
 def report(paths, out_dir: str | Path | None = None, metrics=RANKING_METRICS, level: float = 0.95,
-           figures: bool = True) -> tuple[str, list[Path]]:
-    records = load_records(paths)
+           figures: bool = True, summaries: str | Path | None = None) -> tuple[str, list[Path]]:
+    """The report of the records under ``paths``, or of the runs of the summary set ``summaries``."""
+    if summaries is not None:
+        from lmreg.results.summaries import read_set
+        records = list(read_set(summaries)[1].values())
+    else:
+        records = load_records(paths)
     groups = group_records(records)
     display, data = group_table(groups, metrics, level)
     varying = [k for k in differing_keys(records) if k not in ("name", "use_landmarks")]

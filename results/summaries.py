@@ -1,0 +1,149 @@
+"""Run summaries: the part of a run record that the tables and figures read, as small
+JSON files that can be committed, so that a published table is re-rendered from the
+repository without retraining.
+
+A summary set is a folder: one ``<run name>.json`` per run and a manifest,
+``summaries.json``, naming the table it belongs to (definition and scale, or none for
+`lmreg report`), the SHA-256 of every run file, the rows that could not run and why,
+and the SHA-256 of its own content. A file that is missing, truncated or edited is
+refused in one line. Reading a summary gives a record of the shape ``read_record``
+gives (attrs, tables as DataFrames, path), so every renderer reads both alike.
+
+Bytes are deterministic (sorted keys, floats in Python's round-trip notation, no
+times), so exporting the same records again changes no byte."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from lmreg.bench.errors import UserError
+from lmreg.bench.fileio import write_text
+
+RUN_FORMAT = "lmreg-run-summary/1"
+SET_FORMAT = "lmreg-summaries/1"
+MANIFEST = "summaries.json"
+
+# What the renderers read of a record: attrs whole, or the listed keys of them; tables whole
+# (their columns as stored). Left out: training curves, library versions, draw seeds.
+ATTRS = {"config": None, "final_metrics": None, "ground_truth": None, "timings": None, "git_commit": None,
+         "search_result": ("arch", "gt", "gt_source", "gt_percentile", "queries", "method")}
+TABLES = ("pool", "landmarks", "evals", "grow")
+
+
+class SummaryError(UserError, ValueError):
+    pass
+
+
+def _dumps(data) -> str:
+    return json.dumps(data, sort_keys=True, indent=1, allow_nan=True) + "\n"
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _columns(table) -> dict[str, list]:
+    frame = table if isinstance(table, pd.DataFrame) else pd.DataFrame(list(table))
+    return {col: frame[col].tolist() for col in frame.columns}
+
+
+def run_summary(record: dict, noise_ceiling: dict | None = None) -> dict:
+    """The summary of a record (as read_record gives it): the attrs and tables the renderers
+    read, and the noise ceiling of its ground truth (paper_figures.noise; None when the GT has
+    too few seeds or is not installed), so that rendering needs no ground-truth file."""
+    attrs = {}
+    for key, keep in ATTRS.items():
+        if key in record["attrs"]:
+            value = record["attrs"][key]
+            attrs[key] = {k: value[k] for k in keep if k in value} if keep else value
+    attrs["noise_ceiling"] = noise_ceiling
+    tables = {name: _columns(record["tables"][name]) for name in TABLES if name in record["tables"]}
+    return {"format": RUN_FORMAT, "attrs": attrs, "tables": tables}
+
+
+def _read_json(path: Path, what: str):
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise SummaryError(f"{path}: no such {what}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise SummaryError(f"{path}: unreadable {what} ({type(e).__name__})") from None
+    try:
+        return text, json.loads(text)
+    except ValueError as e:
+        raise SummaryError(f"{path}: damaged {what} (not JSON: {e})") from None
+
+
+def write_set(folder: str | Path, records: list[dict], definition: str = "", scale: str = "",
+              statuses: dict[str, str] | None = None) -> list[Path]:
+    """Summaries of ``records`` (one per run folder name) and their manifest in ``folder``.
+    Run files of an earlier export that this one lacks are removed (files no manifest lists
+    are never read)."""
+    from lmreg.paper_figures.noise import ceiling_of_runs
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        old = read_manifest(folder)["runs"]
+    except SummaryError:  # none yet, or damaged: this export replaces it
+        old = {}
+    runs, sources, ceilings, paths = {}, {}, {}, []
+    for rec in records:
+        name = Path(rec["path"]).parent.name
+        if name in sources:
+            if sources[name] != rec["path"]:  # a run name is its config and seed: the same run twice
+                raise SummaryError(f"two records of run {name}: {sources[name]} and {rec['path']}")
+            continue
+        sources[name] = rec["path"]
+        cfg = rec["attrs"]["config"]
+        key = (cfg["benchmark"], cfg.get("gt_metric"))
+        if key not in ceilings:
+            ceilings[key] = ceiling_of_runs([rec])
+        text = _dumps(run_summary(rec, ceilings[key]))
+        runs[name] = _sha(text)
+        paths.append(write_text(folder / f"{name}.json", text))
+    body = {"format": SET_FORMAT, "definition": definition, "scale": scale, "runs": runs,
+            "not_runnable": dict(statuses or {})}
+    paths.append(write_text(folder / MANIFEST, _dumps({**body, "sha256": _sha(_dumps(body))})))
+    for name in set(old) - set(runs):
+        (folder / f"{name}.json").unlink(missing_ok=True)
+    return paths
+
+
+def read_manifest(folder: str | Path) -> dict:
+    """The manifest of a summary set, its own checksum checked."""
+    path = Path(folder) / MANIFEST
+    if not Path(folder).is_dir():
+        raise SummaryError(f"{folder}: no such summary folder")
+    _, data = _read_json(path, "summary manifest (export one with `lmreg reproduce NAME --export-summaries`)")
+    if not isinstance(data, dict) or data.get("format") != SET_FORMAT:
+        raise SummaryError(f"{path}: not an lmreg summary manifest")
+    body = {k: v for k, v in data.items() if k != "sha256"}
+    if data.get("sha256") != _sha(_dumps(body)):
+        raise SummaryError(f"{path}: damaged summary manifest (its content does not match its checksum); "
+                           "export the set again")
+    return data
+
+
+def read_summary(folder: str | Path, name: str, manifest: dict) -> dict:
+    """The summary of run ``name`` as a record (attrs, tables as DataFrames, path)."""
+    path = Path(folder) / f"{name}.json"
+    if not path.is_file():
+        raise SummaryError(f"{path}: missing: {MANIFEST} lists run {name} but its summary is not there")
+    text, data = _read_json(path, "run summary")
+    if _sha(text) != manifest["runs"][name]:
+        raise SummaryError(f"{path}: damaged run summary (its bytes do not match the checksum in {MANIFEST}); "
+                           "export the set again")
+    if not isinstance(data, dict) or data.get("format") != RUN_FORMAT:
+        raise SummaryError(f"{path}: not an lmreg run summary")
+    tables = {k: pd.DataFrame(v) for k, v in data["tables"].items()}
+    return {"attrs": data["attrs"], "tables": tables, "path": str(path)}
+
+
+def read_set(folder: str | Path) -> tuple[dict, dict[str, dict]]:
+    """(manifest, run name -> record) of a summary set."""
+    manifest = read_manifest(folder)
+    return manifest, {name: read_summary(folder, name, manifest) for name in sorted(manifest["runs"])}
