@@ -10,6 +10,8 @@ ground-truth tables, stores, journals' folders):
   a temporary file. On failure the temporary file is removed.
 * Every ``OSError`` on the way (read-only folder, a file where a folder should
   be, a full disk) becomes a ``WriteError`` naming the path and the cause.
+* ``read_json(path, what, error)`` reads a JSON file the harness did not just
+  write, turning a missing, unreadable or damaged file into one ``error`` line.
 * ``locked(folder)`` holds an exclusive ``fcntl.flock`` while a process writes a
   run folder or a table; a second writer is refused at once (``BusyError``).
 """
@@ -20,6 +22,7 @@ import contextlib
 import errno
 import fcntl
 import io
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -206,3 +209,20 @@ def is_locked(path: str | Path) -> bool:
             return False
     except BusyError:
         return True
+
+
+def read_json(path: str | Path, what: str, error: type[Exception]) -> tuple[str, object]:
+    """The text of a JSON file and what it parses to; a missing, unreadable or damaged file
+    raises ``error`` with one line naming ``path`` and ``what`` it should have been."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise error(f"{path}: no such {what}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise error(f"{path}: unreadable {what} ({type(e).__name__}: {e})") from None
+    try:
+        return text, json.loads(text)
+    except json.JSONDecodeError as e:
+        raise error(f"{path}: damaged {what}: not valid JSON, truncated or corrupt ({e.msg} at line "
+                    f"{e.lineno} column {e.colno})") from None

@@ -27,6 +27,7 @@ import math
 import os
 from pathlib import Path
 
+from lmreg.bench.fileio import read_json
 from lmreg.bench.gt_table import GTFileError, GTTable
 from lmreg.spaces import darts
 from lmreg.spaces.base import ArchError
@@ -56,18 +57,7 @@ def source_file() -> Path | None:
 
 
 def read_jobs(path: str | Path) -> list:
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise GTFileError(f"{path}: no such NDS file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise GTFileError(f"{path}: unreadable NDS file ({type(e).__name__}: {e})") from None
-    try:
-        jobs = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise GTFileError(f"{path}: not valid JSON, truncated or corrupt ({e.msg} at line {e.lineno} "
-                          f"column {e.colno})") from None
+    _, jobs = read_json(path, "NDS file", GTFileError)
     if not isinstance(jobs, list):
         raise GTFileError(f"{path}: an NDS file is a JSON list of jobs, got a {type(jobs).__name__}")
     if not jobs:

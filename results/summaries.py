@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from lmreg.bench.errors import UserError
-from lmreg.bench.fileio import write_text
+from lmreg.bench.fileio import read_json, write_text
 
 RUN_FORMAT = "lmreg-run-summary/1"
 SET_FORMAT = "lmreg-summaries/1"
@@ -65,19 +65,6 @@ def run_summary(record: dict, noise_ceiling: dict | None = None) -> dict:
     return {"format": RUN_FORMAT, "attrs": attrs, "tables": tables}
 
 
-def _read_json(path: Path, what: str):
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise SummaryError(f"{path}: no such {what}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise SummaryError(f"{path}: unreadable {what} ({type(e).__name__})") from None
-    try:
-        return text, json.loads(text)
-    except ValueError as e:
-        raise SummaryError(f"{path}: damaged {what} (not JSON: {e})") from None
-
-
 def write_set(folder: str | Path, records: list[dict], definition: str = "", scale: str = "",
               statuses: dict[str, str] | None = None) -> list[Path]:
     """Summaries of ``records`` (one per run folder name) and their manifest in ``folder``.
@@ -118,7 +105,8 @@ def read_manifest(folder: str | Path) -> dict:
     path = Path(folder) / MANIFEST
     if not Path(folder).is_dir():
         raise SummaryError(f"{folder}: no such summary folder")
-    _, data = _read_json(path, "summary manifest (export one with `lmreg reproduce NAME --export-summaries`)")
+    _, data = read_json(path, "summary manifest (export one with `lmreg reproduce NAME --export-summaries`)",
+                        SummaryError)
     if not isinstance(data, dict) or data.get("format") != SET_FORMAT:
         raise SummaryError(f"{path}: not an lmreg summary manifest")
     body = {k: v for k, v in data.items() if k != "sha256"}
@@ -133,7 +121,7 @@ def read_summary(folder: str | Path, name: str, manifest: dict) -> dict:
     path = Path(folder) / f"{name}.json"
     if not path.is_file():
         raise SummaryError(f"{path}: missing: {MANIFEST} lists run {name} but its summary is not there")
-    text, data = _read_json(path, "run summary")
+    text, data = read_json(path, "run summary", SummaryError)
     if _sha(text) != manifest["runs"][name]:
         raise SummaryError(f"{path}: damaged run summary (its bytes do not match the checksum in {MANIFEST}); "
                            "export the set again")
