@@ -257,8 +257,8 @@ def _grow(trainer, plan: RunPlan, state: dict, cfg: RunConfig, epoch: int, round
     rng = np.random.default_rng([cfg.seed, round_index, 2021])
     chosen = growing.pick(keys, scores, lm.grow_k, lm.grow_select, rng)
     state["landmarks"], row = growing.grow_round(plan.gt, state["landmarks"], chosen, epoch, round_index, len(keys))
-    pool_acc = _score(trainer.model, [plan.space.parse(a) for a in plan.pool], plan.task, cfg)[0]
-    row.update({f"pool_{k}": v for k, v in all_metrics(pool_acc, plan.gt.loc[plan.pool].to_numpy()).items()})
+    pool_acc, pool_loss = _score(trainer.model, [plan.space.parse(a) for a in plan.pool], plan.task, cfg)
+    row.update({f"pool_{k}": v for k, v in all_metrics(pool_acc, plan.gt.loc[plan.pool].to_numpy(), pool_loss).items()})
     state["grow"].append(row)
     trainer.reg.set_landmarks([plan.space.parse(a) for a in state["landmarks"]])
 
@@ -401,8 +401,9 @@ def evaluate(run_dir: str | Path, changes: list[str] = ()) -> dict:
         raise RunError(f"{weights}: not the super-net weights of this run (wrong structure: "
                        f"{' '.join(str(e).split())[:150]})") from None
     t0 = time.perf_counter()
-    acc, _ = _score(model, [plan.space.parse(a) for a in plan.pool], plan.task, cfg)
-    metrics = all_metrics(acc, plan.gt.loc[plan.pool].to_numpy())
+    # The losses break accuracy ties in kendall_tau_official, as in the run itself.
+    acc, loss = _score(model, [plan.space.parse(a) for a in plan.pool], plan.task, cfg)
+    metrics = all_metrics(acc, plan.gt.loc[plan.pool].to_numpy(), loss)
     return {"metrics": metrics, "eval": to_dict(cfg)["eval"], "score_s": time.perf_counter() - t0}
 
 
