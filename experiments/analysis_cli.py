@@ -47,7 +47,7 @@ def cmd_reproduce(args) -> int:
     from lmreg.experiments.cluster import options_from_args
     cluster = options_from_args(args)
     if args.out:
-        from lmreg.bench.fileio import check_dir_path
+        from lmreg.core.fileio import check_dir_path
         check_dir_path(args.out)  # a dry run refuses a file in the way, as the real run would
     if args.export_summaries or args.render_only:
         return _render_or_export(args)

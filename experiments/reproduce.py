@@ -9,7 +9,7 @@ from pathlib import Path
 
 from lmreg.bench.errors import UserError
 from lmreg.experiments.config import ConfigError
-from lmreg.experiments.checks import finished_record
+from lmreg.experiments.run_folders import finished_record
 from lmreg.experiments.runconfig import PRESET_DIR, RunConfig, load_config, run_name, to_dict
 from lmreg.paper_figures.definitions import Definition, EntryResult, GridEntry, get_definition
 from lmreg.results.records import RECORD_NAME, RecordError, read_record
@@ -434,7 +434,7 @@ def reproduce(name: str, scale: str = "micro", out_dir: str | Path | None = None
     todo = [r.config for r in runnable if not r.done]
     notes = [f"skipped (not runnable): {r.name}: {r.status}" for r in runs if r.status]
     if todo and cluster is not None and cluster.executor != "pool":
-        from lmreg.experiments.cluster import submit_runs
+        from lmreg.experiments.cluster_runs import submit_runs
         submit_runs(todo, out_dir, cluster)
     elif todo:
         from lmreg.experiments.runner import run_many

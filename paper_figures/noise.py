@@ -113,7 +113,7 @@ def ceiling_of_runs(records: list[dict]) -> dict | None:
     than 2 seeds per architecture. Run summaries (results.summaries) carry the ceiling
     computed when they were exported: it is used as stored."""
     from lmreg.bench import registry
-    from lmreg.bench.errors import UserError
+    from lmreg.core.errors import UserError
 
     if records and all("noise_ceiling" in r["attrs"] for r in records):  # run summaries carry theirs
         stored = [r["attrs"]["noise_ceiling"] for r in records]

@@ -25,6 +25,10 @@ class UnknownNameError(UserError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class DuplicateNameError(UserError, ValueError):
+    """A registration under a name that is already taken."""
+
+
 class WriteError(UserError):
     """A file or folder could not be written: names the path and the cause."""
 
