@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from lmreg.bench.tfrecord import TFRecordError
-from lmreg.core.errors import BusyError, UnknownNameError, UserError, WorkerDied, WriteError
+from lmreg.core.errors import BusyError, PluginError, UnknownNameError, UserError, WorkerDied, WriteError
+from lmreg.core.plugins import load_plugins
 from lmreg.core.workers import Terminated
 from lmreg.experiments.config import INT64_MAX, ConfigError, non_negative_int, positive_int
 from lmreg.spaces.nb201 import ArchError
@@ -480,6 +481,11 @@ def _on_sigterm(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        load_plugins()  # before any name is resolved, parser choices included
+    except PluginError as e:
+        print(f"lmreg: error: {_one_line(e)}", file=sys.stderr)
+        return EXIT_USAGE
     args = _parse(make_parser(), argv)
     try:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lmreg.core.plugins import load_plugins
 from lmreg.experiments.cluster import ClusterError, ClusterOptions, executor_for, import_submitit, safe_path
 from lmreg.experiments.run_folders import preflight
 from lmreg.experiments.runner import run
@@ -14,6 +15,7 @@ from lmreg.experiments.runner import run
 
 def _run_task(cfg, out_dir: str) -> str:
     """One run inside a submitit task (its own process: one torch thread per CPU given)."""
+    load_plugins()  # the task's own process resolves the config's names
     return str(run(cfg, out_dir))
 
 

@@ -15,11 +15,13 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Sequence
 
 from lmreg.core.errors import WorkerDied
+from lmreg.core.plugins import load_plugins
 from lmreg.core.workers import exit_with_parent, quiet_resource_tracker, stop_pool
 
 
 def _start_worker(parent: int, init: Callable | None, init_args: tuple) -> None:
     exit_with_parent(parent)
+    load_plugins()  # a spawned worker resolves the caller's names, plugins' included
     if init is not None:
         init(*init_args)
 
