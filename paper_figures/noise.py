@@ -110,7 +110,7 @@ def ceiling_text(c: dict, metric: str = "kendall_tau") -> str:
 def ceiling_of_runs(records: list[dict]) -> dict | None:
     """The noise ceiling of the ground truth the given runs were scored against (their
     benchmark and GT metric), or None when the runs disagree on it or the GT has fewer
-    than 2 seeds per architecture. Run summaries (results.summaries) carry the ceiling
+    than 2 seeds per architecture. Run summaries (paper_figures.summaries) carry the ceiling
     computed when they were exported: it is used as stored."""
     from lmreg.bench import registry
     from lmreg.core.errors import UserError
