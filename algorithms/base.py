@@ -27,7 +27,8 @@ import torch
 from lmreg.algorithms import distributed
 from lmreg.algorithms.landmark_reg import LandmarkRegularizer
 from lmreg.bench.datasets.tasks import Task
-from lmreg.spaces.base import SearchSpace, lookup
+from lmreg.core.registry import Registry
+from lmreg.spaces.base import SearchSpace
 
 UNSAMPLED_GRADS = ("zero", "none")
 
@@ -222,13 +223,12 @@ class SuperNetTrainer:
 
 
 # name -> "module:class" of a SuperNetTrainer subclass (imported on first use), or the class.
-ALGORITHMS = {
-    "spos": "lmreg.algorithms.spos:SPOS",
-    "fairnas": "lmreg.algorithms.fairnas:FairNAS",
-    "gdas": "lmreg.algorithms.gdas:GDAS",
-    "pcdarts": "lmreg.algorithms.pcdarts:PCDARTS",
-    "nao": "lmreg.algorithms.nao:NAO",
-}
+ALGORITHMS: Registry[type[SuperNetTrainer]] = Registry("algorithm")
+ALGORITHMS.register("spos", "lmreg.algorithms.spos:SPOS")
+ALGORITHMS.register("fairnas", "lmreg.algorithms.fairnas:FairNAS")
+ALGORITHMS.register("gdas", "lmreg.algorithms.gdas:GDAS")
+ALGORITHMS.register("pcdarts", "lmreg.algorithms.pcdarts:PCDARTS")
+ALGORITHMS.register("nao", "lmreg.algorithms.nao:NAO")
 
 
 def algorithm_names() -> list[str]:
@@ -236,4 +236,4 @@ def algorithm_names() -> list[str]:
 
 
 def get_algorithm(name: str) -> type[SuperNetTrainer]:
-    return lookup(ALGORITHMS, name, "algorithm")
+    return ALGORITHMS.get(name)

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from lmreg.algorithms.base import SuperNetTrainer
-from lmreg.bench.errors import ConfigError
+from lmreg.core.errors import ConfigError
 from lmreg.spaces.base import Mixture
 
 

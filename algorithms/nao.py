@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from lmreg.algorithms.base import SuperNetTrainer
 from lmreg.algorithms.nao_controller import Controller, ControllerSizes, train_controller
 from lmreg.algorithms.scoring import _bn_mode
-from lmreg.bench.errors import ConfigError
+from lmreg.core.errors import ConfigError
 from lmreg.spaces import nb101, nb201
 from lmreg.spaces.base import ArchError
 

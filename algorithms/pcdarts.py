@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from lmreg.algorithms.differentiable import ArchOptions, DifferentiableTrainer
-from lmreg.bench.errors import ConfigError
+from lmreg.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

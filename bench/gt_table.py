@@ -11,9 +11,9 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from lmreg.bench.errors import UnknownNameError, UserError
-from lmreg.bench.fileio import write_bytes
-from lmreg.bench.sealed import damage, sealed_bytes
+from lmreg.core.errors import UnknownNameError, UserError
+from lmreg.core.fileio import write_bytes
+from lmreg.core.sealed import damage, sealed_bytes
 
 FORMAT = "lmreg-gt/1"
 CURVES = ("train_acc", "train_loss", "valid_acc", "valid_loss", "test_acc", "test_loss")
@@ -99,8 +99,8 @@ class GTTable:
         return out
 
     def write(self, path: str | Path) -> None:
-        """Atomic and durable (bench.fileio): readers see the old table or the new one;
-        sealed (bench.sealed): a damaged copy is refused."""
+        """Atomic and durable (core.fileio): readers see the old table or the new one;
+        sealed (core.sealed): a damaged copy is refused."""
         def fill(f: h5py.File) -> None:
             f.attrs["format"] = FORMAT
             f.attrs["space"] = self.space

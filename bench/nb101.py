@@ -40,9 +40,9 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from lmreg.bench.errors import UnknownNameError
 from lmreg.bench.gt_table import GTFileError
 from lmreg.bench.tfrecord import TFRecordError, iter_records
+from lmreg.core.errors import UnknownNameError
 from lmreg.spaces.nb201 import ArchError
 from lmreg.spaces.nb101 import _load_graph_util, cell_hash, labeling  # noqa: F401  (cell hashing lives with the space)
 

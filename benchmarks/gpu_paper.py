@@ -40,7 +40,7 @@ from lmreg.algorithms.base import get_algorithm
 from lmreg.algorithms.landmark_reg import LandmarkRegularizer
 from lmreg.algorithms.scoring import score
 from lmreg.bench.datasets.tasks import Task, get_spec
-from lmreg.bench.devices import count_host_syncs
+from lmreg.core.devices import count_host_syncs
 from lmreg.experiments.runconfig import load_config
 from lmreg.spaces import nb201
 from lmreg.spaces.base import get_space

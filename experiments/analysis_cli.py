@@ -47,7 +47,7 @@ def cmd_reproduce(args) -> int:
     from lmreg.experiments.cluster import options_from_args
     cluster = options_from_args(args)
     if args.out:
-        from lmreg.bench.fileio import check_dir_path
+        from lmreg.core.fileio import check_dir_path
         check_dir_path(args.out)  # a dry run refuses a file in the way, as the real run would
     if args.export_summaries or args.render_only:
         return _render_or_export(args)
@@ -93,7 +93,7 @@ def cmd_report(args) -> int:
         raise ConfigError("give run folders or --summaries DIR, not " + ("both" if args.runs else "neither"))
     if args.export_summaries:  # of the run records given
         from lmreg.paper_figures.report import load_records
-        from lmreg.results.summaries import write_set
+        from lmreg.paper_figures.summaries import write_set
         paths = write_set(args.export_summaries, load_records(args.runs))
         print(f"{len(paths) - 1} run summaries written to {args.export_summaries}")
         return 0

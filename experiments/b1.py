@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lmreg.bench.errors import ConfigError
+from lmreg.core.errors import ConfigError
 from lmreg.paper_figures.definitions import EntryResult, GridEntry
 from lmreg.results.records import RECORD_NAME, RecordError, read_record, write_record
 
@@ -100,7 +100,7 @@ def _source_gt(source: dict) -> dict:
     stored = source["attrs"].get("ground_truth")
     if stored and stored.get("digest"):
         return stored
-    from lmreg.experiments.checks import ground_truth_info
+    from lmreg.experiments.run_folders import ground_truth_info
     from lmreg.experiments.runconfig import from_dict
     return ground_truth_info(from_dict(source["attrs"]["config"]))
 
@@ -205,7 +205,7 @@ def _record(job: RankerJob, batch_size: int, on_arch) -> dict:
     """Score the source run's pool with the job's ranker: the record to write."""
     import torch
 
-    from lmreg.bench.devices import check_available
+    from lmreg.core.devices import check_available
     from lmreg.experiments.runconfig import draw_seeds, from_dict
     from lmreg.experiments.runner import _git_commit, _versions
     from lmreg.paper_figures.b1 import ranking_scores

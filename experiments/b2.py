@@ -89,7 +89,7 @@ def compute(out_dir: str | Path, seeds=SEEDS, m_values=M_VALUES, score_files=(),
     import torch
     from lmreg.algorithms.predictors.fit import fit_predict
     from lmreg.bench import registry
-    from lmreg.bench.fileio import write_bytes
+    from lmreg.core.fileio import write_bytes
     from lmreg.experiments.hybrid import hybrid_scores
     from lmreg.experiments.score_file import read_scores
     from lmreg.spaces import nb201

@@ -18,15 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
-from lmreg.bench.errors import BusyError, UnknownNameError, UserError, WorkerDied, WriteError
 from lmreg.bench.tfrecord import TFRecordError
-from lmreg.bench.workers import Terminated
+from lmreg.core.errors import BusyError, PluginError, UnknownNameError, UserError, WorkerDied, WriteError
+from lmreg.core.plugins import load_plugins
+from lmreg.core.workers import Terminated
 from lmreg.experiments.config import INT64_MAX, ConfigError, non_negative_int, positive_int
-from lmreg.paper_figures.definitions import UnknownDefinition
 from lmreg.spaces.nb201 import ArchError
 
 # Classes from modules outside the UserError family that still mean "bad input".
-USER_ERRORS = (UserError, ArchError, TFRecordError, UnknownDefinition)
+USER_ERRORS = (UserError, ArchError, TFRecordError)
 EXIT_FAILED, EXIT_USAGE, EXIT_BUG, EXIT_INT, EXIT_TERM = 1, 2, 70, 130, 143
 
 
@@ -138,7 +138,7 @@ def cmd_bench_info(args) -> int:
 def _print_subset_reliability(table, metric: str) -> None:
     """Reliability per cell subset where the subsets differ (NB201 tables with isomorphic
     duplicates or cells stuck at chance): how much those inflate the seed agreement."""
-    from lmreg.bench.quality import reliability_by_subset
+    from lmreg.paper_figures.quality import reliability_by_subset
     subsets = reliability_by_subset(table, metric)
     if len({r["archs"] for r in subsets.values()}) < 2:
         return
@@ -206,8 +206,8 @@ def cmd_bench_build(args) -> int:
 
 def _print_table_warnings(table) -> None:
     from lmreg.bench.datasets.tasks import TASKS
-    from lmreg.bench.quality import table_warnings
-    spec = TASKS.get(table.task)  # None for official benchmarks: no size check
+    from lmreg.paper_figures.quality import table_warnings
+    spec = TASKS[table.task] if table.task in TASKS else None  # None for official benchmarks: no size check
     for line in table_warnings(table, spec.num_classes if spec else 10, spec.n_train if spec else None):
         print(f"lmreg: warning: {line}", file=sys.stderr)
 
@@ -481,6 +481,11 @@ def _on_sigterm(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        load_plugins()  # before any name is resolved, parser choices included
+    except PluginError as e:
+        print(f"lmreg: error: {_one_line(e)}", file=sys.stderr)
+        return EXIT_USAGE
     args = _parse(make_parser(), argv)
     try:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)

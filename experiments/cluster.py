@@ -1,9 +1,8 @@
-"""Super-net runs submitted through submitit (github facebookincubator/submitit):
-`--executor slurm` sends each run as one task of a SLURM job array, `--executor local`
-runs them as local subprocesses with the same code path (how the tests exercise it).
-Runs are resumable as everywhere else: finished runs are skipped before submission, and
-a task that is cancelled or times out leaves its last checkpoint, from which the same
-command resumes it. submitit's own logs go to OUT/submitit/."""
+"""The submitit executors (github facebookincubator/submitit) behind `--executor`:
+`slurm` sends each job as one task of a SLURM job array, `local` runs them as local
+subprocesses with the same code path (how the tests exercise it). Their options,
+checked before anything is written, and an executor built from them; super-net runs
+(`cluster_runs`) and ground-truth builds (`gt_build`) submit through it."""
 
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from lmreg.bench.errors import ConfigError, UserError
+from lmreg.core.errors import ConfigError, UserError
 from lmreg.experiments.config import non_negative_int, positive_int
 
 EXECUTORS = ("pool", "local", "slurm")
@@ -60,14 +59,14 @@ def options_from_args(args) -> ClusterOptions:
     """The executor options, checked against this machine before anything is written."""
     opts = ClusterOptions(args.executor, args.partition, args.gpus, args.cpus, args.time, args.max_parallel)
     if opts.executor != "pool":
-        _import_submitit()
+        import_submitit()
     if opts.executor == "slurm" and not all(shutil.which(tool) for tool in ("sbatch", "srun")):
         raise ClusterError("--executor slurm needs SLURM's sbatch and srun on PATH; this machine has none "
                            "(run on a SLURM login node, or use --executor pool)")
     return opts
 
 
-def _import_submitit():
+def import_submitit():
     try:
         import submitit
     except ImportError:
@@ -76,16 +75,10 @@ def _import_submitit():
     return submitit
 
 
-def _run_task(cfg, out_dir: str) -> str:
-    """One run inside a submitit task (its own process: one torch thread per CPU given)."""
-    from lmreg.experiments.runner import run
-    return str(run(cfg, out_dir))
-
-
 @contextlib.contextmanager
 def safe_path():
     """Submitted tasks start `python -m submitit...` in the submitting folder; from a source
-    checkout that folder's lmreg/ (only __init__ and __main__) would shadow the installed
+    checkout that folder's lmreg/ (its __init__, __main__ and core/) would shadow the installed
     package. PYTHONSAFEPATH (Python >= 3.11: -P) keeps the folder off sys.path; it is set
     while tasks are submitted, so local processes and SLURM jobs inherit it."""
     old = os.environ.get("PYTHONSAFEPATH")
@@ -101,7 +94,7 @@ def safe_path():
 
 def executor_for(opts: ClusterOptions, folder: Path):
     """A submitit executor with the options' resources (logs under ``folder``)."""
-    submitit = _import_submitit()
+    submitit = import_submitit()
     executor = submitit.AutoExecutor(folder=folder, cluster=opts.executor)
     params = {"timeout_min": opts.time_min, "cpus_per_task": opts.cpus, "name": "lmreg"}
     if opts.executor == "slurm":
@@ -113,29 +106,3 @@ def executor_for(opts: ClusterOptions, folder: Path):
         params["gpus_per_node"] = opts.gpus
     executor.update_parameters(**params)
     return executor
-
-
-def submit_runs(configs: list, out_dir: Path, opts: ClusterOptions) -> list[Path]:
-    """Submit every config as one task, wait for all, return the record paths in order.
-    The first failure is raised after every task has ended (the others are kept)."""
-    from lmreg.experiments.checks import preflight
-    _import_submitit()
-    out_dir = Path(out_dir)
-    if not configs:
-        return []
-    preflight(configs, out_dir)
-    executor = executor_for(opts, out_dir / "submitit")
-    with safe_path():
-        jobs = executor.map_array(_run_task, configs, [str(out_dir)] * len(configs))
-    paths, errors = [], []
-    for cfg, job in zip(configs, jobs):
-        try:
-            paths.append(Path(job.result()))
-        except Exception as e:  # submitit wraps the task's exception with its log tail
-            errors.append((job.job_id, e))
-    if errors:
-        job_id, first = errors[0]
-        raise ClusterError(f"{len(errors)} of {len(configs)} tasks failed; first: job {job_id}: "
-                           f"{' '.join(str(first).split())[-300:]} (logs in {out_dir / 'submitit'}); rerun the "
-                           "same command to resume") from None
-    return paths

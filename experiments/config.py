@@ -8,7 +8,7 @@ import dataclasses
 import math
 import typing
 
-from lmreg.bench.errors import ConfigError  # noqa: F401  (defined there so bench/ can raise it too)
+from lmreg.core.errors import ConfigError  # noqa: F401  (defined there so bench/ can raise it too)
 
 
 def _coerce(text: str, kind, key: str):

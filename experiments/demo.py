@@ -18,7 +18,7 @@ def comparison_table(records: list[dict], level: float = 0.95):
 def demo(out_dir: str | Path = "runs/demo", seeds=(0, 1, 2), quick: bool = False, workers: int = 2,
          overrides: list[str] = (), progress: bool = True) -> str:
     from lmreg.bench import registry
-    from lmreg.bench.fileio import write_text
+    from lmreg.core.fileio import write_text
     from lmreg.paper_figures.noise import ceiling_text, noise_ceiling
     from lmreg.paper_figures.plots import VARIANT_STYLE, metric_over_epochs, rank_scatter_panels
     from lmreg.results.records import read_record

@@ -1,7 +1,7 @@
 """The one way the harness runs many jobs at once (`train`, `demo`, `reproduce`,
 `bench build`): worker processes started by spawn, each with one job at a time.
 
-Workers never outlive the caller (`bench.workers.exit_with_parent`); SIGTERM and
+Workers never outlive the caller (`core.workers.exit_with_parent`); SIGTERM and
 Ctrl-C in the caller stop them at once and are re-raised; a worker killed by the
 system becomes a `WorkerDied` with the caller's message. Results are handed to
 `on_done` in the caller as they finish, so the caller can journal them."""
@@ -14,18 +14,20 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Sequence
 
-from lmreg.bench.errors import WorkerDied
-from lmreg.bench.workers import exit_with_parent, quiet_resource_tracker, stop_pool
+from lmreg.core.errors import WorkerDied
+from lmreg.core.plugins import load_plugins
+from lmreg.core.workers import exit_with_parent, quiet_resource_tracker, stop_pool
 
 
 def _start_worker(parent: int, init: Callable | None, init_args: tuple) -> None:
     exit_with_parent(parent)
+    load_plugins()  # a spawned worker resolves the caller's names, plugins' included
     if init is not None:
         init(*init_args)
 
 
 def spawn_context():
-    quiet_resource_tracker()  # before the first pool or queue: see bench.workers
+    quiet_resource_tracker()  # before the first pool or queue: see core.workers
     return multiprocessing.get_context("spawn")
 
 

@@ -25,10 +25,10 @@ import torch
 
 from lmreg.algorithms.standalone import StandaloneRecipe, train_standalone
 from lmreg.bench.datasets.tasks import get_spec, load_task, split_sizes
-from lmreg.bench.devices import check_available
-from lmreg.bench.errors import ConfigError, UserError, WorkerDied
-from lmreg.bench.fileio import ensure_dir, fsync_dir, locked, temp_files, translated
 from lmreg.bench.gt_table import GTTable, row_problem
+from lmreg.core.devices import check_available
+from lmreg.core.errors import ConfigError, UserError, WorkerDied
+from lmreg.core.fileio import ensure_dir, fsync_dir, locked, temp_files, translated
 from lmreg.experiments.executor import run_jobs
 from lmreg.spaces.base import NetSpec, get_space
 
@@ -268,8 +268,8 @@ def _run_chunk(task_name: str, space: str, device: str, threads: int, recipe: di
 
 def _submit_all(todo, finished, task, ident, device, threads, recipe_dict, cluster, chunk, jpath) -> None:
     """Chunks of runs as submitit tasks; rows are journaled as each task ends."""
-    from lmreg.experiments.cluster import _import_submitit, executor_for, safe_path
-    _import_submitit()
+    from lmreg.experiments.cluster import executor_for, import_submitit, safe_path
+    import_submitit()
     chunks = [todo[i: i + chunk] for i in range(0, len(todo), chunk)]
     executor = executor_for(cluster, jpath.parent / "submitit")
     n = len(chunks)

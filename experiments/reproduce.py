@@ -7,9 +7,9 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from lmreg.bench.errors import UserError
+from lmreg.core.errors import UserError
 from lmreg.experiments.config import ConfigError
-from lmreg.experiments.checks import finished_record
+from lmreg.experiments.run_folders import finished_record
 from lmreg.experiments.runconfig import PRESET_DIR, RunConfig, load_config, run_name, to_dict
 from lmreg.paper_figures.definitions import Definition, EntryResult, GridEntry, get_definition
 from lmreg.results.records import RECORD_NAME, RecordError, read_record
@@ -342,9 +342,9 @@ def _grid_only(name: str, what: str) -> Definition:
 
 
 def export_summaries(name: str, scale: str, out_dir: str | Path, dest: str | Path) -> str:
-    """Write the summaries (results.summaries) of the runs of a definition's grid found in out_dir,
+    """Write the summaries (paper_figures.summaries) of the runs of a definition's grid found in out_dir,
     and the rows that cannot run here, into dest."""
-    from lmreg.results.summaries import write_set
+    from lmreg.paper_figures.summaries import write_set
     defn = _grid_only(name, "--export-summaries")
     results = collect(defn, scale, out_dir)
     records = [r for er in results for r in er.records]
@@ -359,8 +359,8 @@ def collect_summaries(defn: Definition, scale: str, folder: str | Path) -> list[
     """What ``collect`` gives, from a summary set exported for this definition and scale: every
     run it lists must be a run of today's grid with the same config, scored against today's
     ground truth where that is installed here."""
-    from lmreg.experiments.checks import ground_truth_info
-    from lmreg.results.summaries import MANIFEST, SummaryError, read_set
+    from lmreg.experiments.run_folders import ground_truth_info
+    from lmreg.paper_figures.summaries import MANIFEST, SummaryError, read_set
     manifest, runs = read_set(folder)
     if (manifest["definition"], manifest["scale"]) != (defn.name, scale):
         raise SummaryError(f"{folder}: holds the summaries of {manifest['definition'] or '`lmreg report`'}"
@@ -434,7 +434,7 @@ def reproduce(name: str, scale: str = "micro", out_dir: str | Path | None = None
     todo = [r.config for r in runnable if not r.done]
     notes = [f"skipped (not runnable): {r.name}: {r.status}" for r in runs if r.status]
     if todo and cluster is not None and cluster.executor != "pool":
-        from lmreg.experiments.cluster import submit_runs
+        from lmreg.experiments.cluster_runs import submit_runs
         submit_runs(todo, out_dir, cluster)
     elif todo:
         from lmreg.experiments.runner import run_many

@@ -5,7 +5,7 @@ from its last checkpoint and ends with the same record (bit-for-bit on CPU).
 
 Everything that can fail without training is checked before the run folder is
 created. While a process writes a run folder it holds a lock on it; every file
-in it is written atomically and durably (`bench.fileio`)."""
+in it is written atomically and durably (`core.fileio`)."""
 
 from __future__ import annotations
 
@@ -30,14 +30,14 @@ from lmreg.algorithms.scoring import score
 from lmreg.algorithms.search import SupernetQueries, regularized_evolution
 from lmreg.bench import registry
 from lmreg.bench.datasets.tasks import load_task
-from lmreg.bench.errors import UserError
-from lmreg.bench.fileio import ensure_dir, locked, temp_files, torch_save
 from lmreg.bench.landmarks import select_landmarks, select_pool
-from lmreg.experiments.checks import (check_config, check_runnable, check_task_sizes, finished_record,
-                                      ground_truth_info)
-from lmreg.experiments.executor import run_jobs, spawn_context
+from lmreg.core.errors import UserError
+from lmreg.core.fileio import ensure_dir, locked, temp_files, torch_save
 from lmreg.experiments import growing
+from lmreg.experiments.checks import check_config, check_runnable, check_task_sizes
+from lmreg.experiments.executor import run_jobs, spawn_context
 from lmreg.experiments.gt_build import train_cell
+from lmreg.experiments.run_folders import finished_record, ground_truth_info, preflight
 from lmreg.experiments.runconfig import RunConfig, draw_seeds, run_name, same_setting, to_dict
 from lmreg.paper_figures.metrics import all_metrics, gt_rank_ids, official_percentiles
 from lmreg.results.records import RECORD_NAME, read_record, write_record
@@ -438,8 +438,6 @@ def run_many(configs: list[RunConfig], out_dir: Path, workers: int, progress: bo
     raised once they are done. SIGTERM and Ctrl-C stop the workers at once (their
     last checkpoints stay) and are re-raised (experiments.executor)."""
     from tqdm import tqdm
-
-    from lmreg.experiments.checks import preflight
 
     out_dir = Path(out_dir)
     if not configs:

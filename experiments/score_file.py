@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lmreg.bench.errors import UserError
+from lmreg.core.errors import UserError
 
 
 class ScoreFileError(UserError, ValueError):

@@ -18,6 +18,7 @@ from typing import Callable
 
 import pandas as pd
 
+from lmreg.core.registry import Registry
 from lmreg.paper_figures.aggregate import (RANKING_METRICS, Group, difference_cell, flatten, interval_legend,
                                      paired_differences, summarize_group, summary_cell, write_tables)
 
@@ -456,30 +457,31 @@ _T1_COVERAGE = ("T1's grid has no NAO rows and no DARTS or NDS rows yet (NAO tra
                 "search result (attrs.search_result).")
 T1_METRICS = RANKING_METRICS + ("search_gt_percentile",)
 
-DEFINITIONS: dict[str, Definition] = {
-    "T1": Definition(
+DEFINITIONS: Registry[Definition] = Registry("table or figure", "tables and figures")
+for _defn in (
+    Definition(
         "T1", "Ranking quality with and without landmarks", "table",
         "Kendall tau, sparse Kendall tau, Spearman rho, P@10 and the search result's GT percentile of "
         "super-nets trained with and without landmark regularisation, per algorithm and search space, "
         "with the paired difference.",
         {s: _t1_grid(s) for s in SCALES}, render_t1, metrics=T1_METRICS, notes=(_T1_COVERAGE,)),
-    "T2": Definition(
+    Definition(
         "T2", "Ablations of the landmark regulariser", "table",
         "One setting changed at a time from the official defaults (M=50, max_coef 10, cosine_increase, "
         "hinge, random landmarks): number of landmarks, coefficient, schedule, loss form, landmark sampling; "
         "SPOS without landmarks as the reference.",
         {s: _t2_grid(s) for s in SCALES}, render_t2),
-    "F1": Definition(
+    Definition(
         "F1", "Super-net rank against ground-truth rank, landmarks marked", "figure",
         "Scatter of super-net rank against stand-alone (GT) rank for the pool and the landmarks, one "
         "panel per variant (baseline and landmark-regularised SPOS on NB201).",
         {s: _spos_nb201(s) for s in SCALES}, render_f1),
-    "F2": Definition(
+    Definition(
         "F2", "Kendall tau over training epochs, warm-up boundary marked", "figure",
         "Pool Kendall tau at every evaluation during super-net training, mean and min-max over seeds, "
         "baseline and landmark-regularised SPOS on NB201; the end of the warm-up is marked.",
         {s: _spos_nb201(s) for s in SCALES}, render_f2),
-    "B1": Definition(
+    Definition(
         "B1", "Every ranker on the same pools", "table",
         "SPOS super-nets with and without landmarks, every training-free ranker and the predictors trained "
         "only on the landmarks, each scored on the same evaluation pool per seed against the same GT: Kendall "
@@ -487,14 +489,14 @@ DEFINITIONS: dict[str, Definition] = {
         "used and compute, with the GT's noise ceiling; and a figure of Kendall tau per ranker. One block "
         "per search space (NB201; at micro scale also NB101), each against its own benchmark's GT.",
         {s: _b1_grid(s) for s in SCALES}, render_b1),
-    "G1": Definition(
+    Definition(
         "G1", "Iterative landmark growing against the same label budget at random", "table",
         f"Landmark-regularised SPOS whose landmarks grow by {GROW_K} labels after each of {GROW_ROUNDS} rounds "
         "(the super-net's best-scored candidates outside landmarks and pool, or random ones), against M=50 "
         f"without growing and M={50 + GROW_ROUNDS * GROW_K} from the start (the paper's Fig. 2 right; not in "
         "the official code).",
         {s: _g1_grid(s) for s in SCALES}, render_g1),
-    "B2": Definition(
+    Definition(
         "B2", "Ranking quality from labels alone on the real NB201 ground truth", "table",
         "Landmark predictors (MLP, GCN; mse and pairwise) trained on M = 10..200 landmarks drawn as the "
         "super-net runs draw them, parameters and FLOPs of the C=16, N=5 networks and any score files, on "
@@ -503,7 +505,8 @@ DEFINITIONS: dict[str, Definition] = {
         "ImageNet16-120 (transfer); a figure of Kendall tau against M. Needs no GPU and no download "
         "(experiments/b2.py).",
         {s: () for s in SCALES}, lambda defn, scale, results, out_dir, level: _render_b2(out_dir, level)),
-}
+):
+    DEFINITIONS.register(_defn.name, _defn)
 
 
 def _render_b2(out_dir: Path, level: float):
@@ -511,14 +514,5 @@ def _render_b2(out_dir: Path, level: float):
     return render_b2(Path(out_dir) / "B2" / SCORE_NAME, out_dir, level)
 
 
-class UnknownDefinition(KeyError):
-    pass
-
-
 def get_definition(name: str) -> Definition:
-    try:
-        return DEFINITIONS[name]
-    except KeyError:
-        raise UnknownDefinition(f"unknown table or figure {name!r}; valid names: "
-                                f"{', '.join(DEFINITIONS)}") from None
-
+    return DEFINITIONS.get(name)

@@ -110,10 +110,10 @@ def ceiling_text(c: dict, metric: str = "kendall_tau") -> str:
 def ceiling_of_runs(records: list[dict]) -> dict | None:
     """The noise ceiling of the ground truth the given runs were scored against (their
     benchmark and GT metric), or None when the runs disagree on it or the GT has fewer
-    than 2 seeds per architecture. Run summaries (results.summaries) carry the ceiling
+    than 2 seeds per architecture. Run summaries (paper_figures.summaries) carry the ceiling
     computed when they were exported: it is used as stored."""
     from lmreg.bench import registry
-    from lmreg.bench.errors import UserError
+    from lmreg.core.errors import UserError
 
     if records and all("noise_ceiling" in r["attrs"] for r in records):  # run summaries carry theirs
         stored = [r["attrs"]["noise_ceiling"] for r in records]

@@ -144,7 +144,7 @@ def _machine(record: dict) -> str:
 
 def write_baseline(path: str | Path, records: list[dict], force: bool = False, note: str = "", **kw) -> dict:
     """``note``: free text kept in the file, e.g. how the tolerance was sized."""
-    from lmreg.bench.fileio import ensure_dir, write_text
+    from lmreg.core.fileio import ensure_dir, write_text
     path = Path(path)
     if path.exists() and not force:
         raise BaselineError(f"{path} exists; pass --force to replace it")

@@ -24,7 +24,7 @@ def report(paths, out_dir: str | Path | None = None, metrics=RANKING_METRICS, le
            figures: bool = True, summaries: str | Path | None = None) -> tuple[str, list[Path]]:
     """The report of the records under ``paths``, or of the runs of the summary set ``summaries``."""
     if summaries is not None:
-        from lmreg.results.summaries import read_set
+        from lmreg.paper_figures.summaries import read_set
         records = list(read_set(summaries)[1].values())
     else:
         records = load_records(paths)

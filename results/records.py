@@ -1,5 +1,5 @@
 """Run records: one HDF5 file per run, written atomically and durably (a uniquely
-named temp file, fsynced, renamed, folder fsynced: `bench.fileio`), holding
+named temp file, fsynced, renamed, folder fsynced: `core.fileio`), holding
 everything needed to analyse the run without re-running it."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from lmreg.bench.errors import UserError
-from lmreg.bench.fileio import write_bytes
-from lmreg.bench.sealed import damage, sealed_bytes
+from lmreg.core.errors import UserError
+from lmreg.core.fileio import write_bytes
+from lmreg.core.sealed import damage, sealed_bytes
 
 FORMAT = "lmreg-run/1"
 RECORD_NAME = "record.h5"
@@ -47,7 +47,7 @@ def _read_table(group: h5py.Group) -> pd.DataFrame:
 
 def write_record(path: str | Path, record: dict) -> Path:
     """record: attrs (JSON-able dict) and tables (name -> list of flat dicts). Built in
-    memory (a full disk fails in one place, with its errno) and sealed (bench.sealed)."""
+    memory (a full disk fails in one place, with its errno) and sealed (core.sealed)."""
     def fill(f: h5py.File) -> None:
         f.attrs["format"] = FORMAT
         for key, value in record["attrs"].items():

@@ -17,7 +17,6 @@ Conventions every space follows:
 
 from __future__ import annotations
 
-import importlib
 import random
 from dataclasses import dataclass
 from typing import Callable, Hashable, Iterable, Protocol, runtime_checkable
@@ -25,7 +24,7 @@ from typing import Callable, Hashable, Iterable, Protocol, runtime_checkable
 import torch
 from torch import nn
 
-from lmreg.bench.errors import UnknownNameError
+from lmreg.core.registry import Registry
 
 Arch = Hashable
 
@@ -104,29 +103,16 @@ class SearchSpace(Protocol):
 
 
 # name -> "module:attribute" of a SearchSpace instance (imported on first use), or the instance.
-SPACES = {
-    "nb201": "lmreg.spaces.nb201_space:SPACE",
-    "nb101": "lmreg.spaces.nb101_space:SPACE",
-    "darts": "lmreg.spaces.darts_space:SPACE",
-    "darts-nds": "lmreg.spaces.darts_space:NDS_SPACE",
-}
+SPACES: Registry[SearchSpace] = Registry("search space")
+SPACES.register("nb201", "lmreg.spaces.nb201_space:SPACE")
+SPACES.register("nb101", "lmreg.spaces.nb101_space:SPACE")
+SPACES.register("darts", "lmreg.spaces.darts_space:SPACE")
+SPACES.register("darts-nds", "lmreg.spaces.darts_space:NDS_SPACE")
 
 
 def space_names() -> list[str]:
     return sorted(SPACES)
 
 
-def lookup(registry: dict, name: str, what: str):
-    """A registry entry by name: an object registered directly, or a "module:attribute"
-    string imported on first use. An unknown name lists the valid ones."""
-    if name not in registry:
-        raise UnknownNameError(f"unknown {what} {name!r}; valid: {', '.join(sorted(registry))}")
-    target = registry[name]
-    if not isinstance(target, str):
-        return target
-    module, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module), attr)
-
-
 def get_space(name: str) -> SearchSpace:
-    return lookup(SPACES, name, "search space")
+    return SPACES.get(name)

@@ -38,7 +38,7 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 # The installed lmreg in a child process; -P keeps the working folder off sys.path, so a
-# source checkout's lmreg/ folder (only __init__ and __main__) never shadows it.
+# source checkout's lmreg/ folder (its __init__, __main__ and core/) never shadows it.
 LMREG = [PY, *(["-P"] if sys.version_info >= (3, 11) else []), "-m", "lmreg"]
 GOOD = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
 TINY_TRAIN = ["--preset", "quick", "--no-progress", "--workers", "1",

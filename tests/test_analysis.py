@@ -15,14 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lmreg.experiments.checks import ground_truth_info
 from lmreg.experiments.cli import main
 from lmreg.experiments.reproduce import plan, render
+from lmreg.experiments.run_folders import ground_truth_info
 from lmreg.experiments.runconfig import load_config, to_dict
+from lmreg.experiments.runconfig import describe_setting
 from lmreg.paper_figures.aggregate import group_records, to_latex
 from lmreg.paper_figures.definitions import DEFINITIONS, PAPER_VALUES, get_definition
 from lmreg.paper_figures.metrics import all_metrics
-from lmreg.experiments.runconfig import describe_setting
 from lmreg.paper_figures.regress import (BaselineError, gate, make_baseline, parse_tolerance, read_baseline,
                                          upper_bound)
 from lmreg.paper_figures.stats import hierarchical_bootstrap, hierarchical_bootstrap_diff
@@ -75,13 +75,13 @@ def write_grid(defn_name: str, out: Path, quality=lambda cfg: 0.8 if cfg.use_lan
 # Registry and dry runs ---------------------------------------------------------------
 def test_registry_errors(capsys):
     assert list(DEFINITIONS) == ["T1", "T2", "F1", "F2", "B1", "G1", "B2"]
-    with pytest.raises(KeyError, match="valid names: T1, T2, F1, F2, B1, G1, B2"):
+    with pytest.raises(KeyError, match="valid tables and figures: T1, T2, F1, F2, B1, G1, B2"):
         get_definition("T3")
     with pytest.raises(KeyError, match="valid scales: micro, paper"):
         get_definition("T1").grid("huge")
     assert main(["reproduce", "T3", "--dry-run"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "valid names: T1, T2, F1, F2, B1, G1, B2" in err[0]
+    assert len(err) == 1 and "valid tables and figures: T1, T2, F1, F2, B1, G1, B2" in err[0]
     # Paper values: none recorded, every field ready to fill
     assert all(pv.paper_value is None for table in PAPER_VALUES.values() for pv in table.values())
 
@@ -512,11 +512,11 @@ def test_estimate_sizes_come_from_the_registered_dataset(tmp_path, monkeypatch):
     dataset is not registered is an error."""
     import dataclasses
     from lmreg.bench.datasets import tasks
-    from lmreg.bench.errors import UnknownNameError
+    from lmreg.core.errors import UnknownNameError
     from lmreg.experiments import reproduce
     _fake_cpu_measurements(tmp_path, monkeypatch)
-    monkeypatch.setattr(tasks, "DATASETS", dict(tasks.DATASETS))
-    monkeypatch.setattr(tasks, "TASKS", dict(tasks.TASKS))
+    monkeypatch.setattr(tasks, "DATASETS", tasks.DATASETS.copy())
+    monkeypatch.setattr(tasks, "TASKS", tasks.TASKS.copy())
     fm = tasks.get_dataset("fashion-mnist")
     tasks.register_dataset(dataclasses.replace(fm, name="bigger", sizes=(24_000, 3_000)))
     tasks.register_task(tasks.TaskSpec("bigger-task", "bigger", 16, None, None, None))
@@ -526,7 +526,7 @@ def test_estimate_sizes_come_from_the_registered_dataset(tmp_path, monkeypatch):
     assert est["images"] == 3_000
     search_images = 2 * 1000 * 4 * 256  # micro's evolution, whatever the dataset
     assert est["seconds"] == pytest.approx(1e-4 * 12_000 * (6 + 2 * 10) + 1e-5 * (450 * 3_000 + search_images))
-    tasks.TASKS["orphan"] = tasks.TaskSpec("orphan", "nowhere", 16, None, None, None)
+    tasks.TASKS.register("orphan", tasks.TaskSpec("orphan", "nowhere", 16, None, None, None))
     with pytest.raises(UnknownNameError, match="unknown dataset 'nowhere'"):
         reproduce.estimate(dataclasses.replace(cfg, task="orphan"))
 

@@ -17,10 +17,10 @@ import pytest
 
 from lmreg.bench import registry
 from lmreg.experiments import b1
-from lmreg.experiments.checks import ground_truth_info
 from lmreg.experiments.cli import main
 from lmreg.experiments.config import ConfigError
 from lmreg.experiments.reproduce import collect, plan, render, reproduce
+from lmreg.experiments.run_folders import ground_truth_info
 from lmreg.experiments.runconfig import to_dict
 from lmreg.experiments.runner import choose_archs
 from lmreg.paper_figures.b1 import ranking_scores

@@ -16,11 +16,11 @@ import pytest
 
 from lmreg.algorithms.base import ALGORITHMS, get_algorithm
 from lmreg.algorithms.standalone import StandaloneRecipe
-from lmreg.bench.ground_truth import gt_metric
 from lmreg.bench import registry
 from lmreg.bench.datasets import tasks
-from lmreg.bench.errors import ConfigError
+from lmreg.bench.ground_truth import gt_metric
 from lmreg.bench.gt_table import GTFileError, GTTable
+from lmreg.core.errors import ConfigError
 from lmreg.experiments import cli
 from lmreg.experiments.config import override
 from lmreg.experiments.gt_build import journal_path

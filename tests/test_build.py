@@ -205,8 +205,8 @@ def test_standalone_scores_the_extra_split_at_the_last_epoch():
 
 def test_degenerate_tables_are_warned_about(tmp_path, capsys):
     """A new user's digits build got 3 steps per epoch and 9-17 % accuracy, silently."""
-    from lmreg.bench.quality import table_warnings
     from lmreg.experiments import cli
+    from lmreg.paper_figures.quality import table_warnings
     shipped = GTTable.read(ROOT / "bench" / "data" / "micro_fmnist_nb201.h5")
     assert table_warnings(shipped, 10, 10_000) == []
     rng = np.random.default_rng(0)

@@ -7,7 +7,8 @@ import pytest
 pytest.importorskip("submitit")
 
 from lmreg.experiments.cli import main
-from lmreg.experiments.cluster import ClusterError, ClusterOptions, submit_runs
+from lmreg.experiments.cluster import ClusterError, ClusterOptions
+from lmreg.experiments.cluster_runs import submit_runs
 from lmreg.experiments.runconfig import load_config
 from lmreg.experiments.runner import run
 from lmreg.results.records import read_record

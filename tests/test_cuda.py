@@ -19,7 +19,7 @@ from lmreg.algorithms.base import algorithm_names, get_algorithm
 from lmreg.algorithms.landmark_reg import LandmarkConfig, LandmarkRegularizer
 from lmreg.algorithms.scoring import BN_MODES, score
 from lmreg.bench.datasets.tasks import Task, get_spec
-from lmreg.bench.devices import count_host_syncs
+from lmreg.core.devices import count_host_syncs
 from lmreg.experiments.runconfig import load_config
 from lmreg.spaces import nb201
 from lmreg.spaces.nb201_net import NB201Net, NetConfig

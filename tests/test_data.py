@@ -203,8 +203,8 @@ def _write_toy(root, n_train=40, n_test=20, classes=4):
 
 @pytest.fixture
 def clean_registry(monkeypatch):
-    monkeypatch.setattr(tasks, "DATASETS", dict(tasks.DATASETS))
-    monkeypatch.setattr(tasks, "TASKS", dict(tasks.TASKS))
+    monkeypatch.setattr(tasks, "DATASETS", tasks.DATASETS.copy())
+    monkeypatch.setattr(tasks, "TASKS", tasks.TASKS.copy())
 
 
 def test_task_registered_from_outside_runs_end_to_end(tmp_path, monkeypatch, clean_registry):
@@ -240,7 +240,7 @@ def test_registry_rejects_duplicates_and_unknown_names(clean_registry):
         tasks.register_dataset(fm)
     with pytest.raises(ValueError, match="task 'micro-fmnist' is already registered"):
         tasks.register_task(tasks.get_spec("micro-fmnist"))
-    with pytest.raises(KeyError, match="unknown dataset 'svhn'; valid datasets: cifar10, fashion-mnist"):
+    with pytest.raises(KeyError, match="unknown dataset 'svhn'; valid datasets: fashion-mnist, cifar10"):
         tasks.register_task(tasks.TaskSpec("s", "svhn", 32, None, None, None))
     with pytest.raises(KeyError, match="unknown task 'nope'; valid tasks: "):
         tasks.register_task(tasks.TaskSpec("s", "cifar10", 32, None, None, None, subset_of="nope"))

@@ -5,7 +5,7 @@ import torch
 
 from lmreg.algorithms.base import algorithm_names, get_algorithm
 from lmreg.algorithms.landmark_reg import flat_hinge
-from lmreg.bench.devices import to_device
+from lmreg.core.devices import to_device
 
 
 def test_flat_hinge_is_read_on_the_cpu():

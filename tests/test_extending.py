@@ -13,11 +13,11 @@ import torch.nn.functional as F
 
 from lmreg.algorithms import base as algorithms
 from lmreg.algorithms.base import SuperNetTrainer
-from lmreg.bench.errors import ConfigError
+from lmreg.algorithms.standalone import StandaloneRecipe
+from lmreg.core.errors import ConfigError
 from lmreg.experiments.gt_build import build
 from lmreg.experiments.runconfig import load_config
 from lmreg.experiments.runner import run
-from lmreg.algorithms.standalone import StandaloneRecipe
 from lmreg.results.records import read_record
 
 SMOKE = ["task=smoke-fmnist", "train.epochs=2", "train.warmup_epochs=0", "train.batch_size=64",
@@ -94,7 +94,8 @@ def test_a_toy_algorithm_plugs_in(monkeypatch, tmp_path):
     """The runner trains with the toy's forward_backward on every step of every epoch,
     with its option, and its losses are the record's training curve."""
     from lmreg.bench.datasets.tasks import get_spec, split_sizes
-    monkeypatch.setitem(algorithms.ALGORITHMS, "many-paths", ManyPathsSPOS)
+    monkeypatch.setattr(algorithms, "ALGORITHMS", algorithms.ALGORITHMS.copy())
+    algorithms.ALGORITHMS.register("many-paths", ManyPathsSPOS)
     monkeypatch.setattr(ManyPathsSPOS, "calls", [])
     cfg = load_config("quick", [*SMOKE, "algorithm=many-paths", "algo.paths_per_step=3"])
     assert cfg.algo == ManyPathsOptions(3)
@@ -117,7 +118,7 @@ def test_a_toy_algorithm_plugs_in(monkeypatch, tmp_path):
 
 
 def test_widths_a_space_cannot_build_fail_before_training(tmp_path):
-    from lmreg.bench.errors import ConfigError as Err
+    from lmreg.core.errors import ConfigError as Err
     with pytest.raises(Err, match="NB101 needs net.C >= 5"):
         build(tmp_path / "gt.h5", task="smoke-fmnist", space="nb101", recipe=StandaloneRecipe(C=3), n_archs=2,
               seeds=(0,), workers=1, progress=False)

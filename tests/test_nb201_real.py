@@ -163,7 +163,7 @@ def test_keys_are_checked():
 
 
 def test_nb201_subsets_are_the_published_counts():
-    from lmreg.bench.quality import nb201_subsets
+    from lmreg.paper_figures.quality import nb201_subsets
     subsets = nb201_subsets(nb201.to_str(a) for a in nb201.all_archs())
     sizes = [len(v) for v in subsets.values()]
     assert sizes == [15625, 6466, 6461]
@@ -181,8 +181,8 @@ def test_large_pools_simulate_the_same_taus_one_by_one(monkeypatch):
 
 @needs_pkg
 def test_bench_info_prints_reliability_per_subset(tables, capsys):
-    from lmreg.bench.quality import reliability_by_subset
     from lmreg.experiments.cli import main
+    from lmreg.paper_figures.quality import reliability_by_subset
     table = tables[C10]
     subsets = reliability_by_subset(table, "valid_acc")
     all_cells, unique, connected = subsets.values()

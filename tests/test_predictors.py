@@ -96,7 +96,7 @@ def test_bad_arguments():
     a = nb201.sample(3, 0)
     with pytest.raises(KeyError, match="valid: mse, pairwise"):
         fit_predict("mlp", a, [1, 2, 3], a, loss="l1")
-    with pytest.raises(KeyError, match="valid: mlp, gcn"):
+    with pytest.raises(KeyError, match="unknown predictor 'rf'; valid predictors: mlp, gcn"):
         fit_predict("rf", a, [1, 2, 3], a)
     with pytest.raises(ValueError, match="at least 2"):
         fit_predict("mlp", a[:1], [1], a)

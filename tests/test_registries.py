@@ -1,5 +1,6 @@
 """Contracts every registered member keeps, parametrised over the registries themselves
-(spaces, benchmarks, tasks), so a new member is tested the day it is registered."""
+(spaces, benchmarks, tasks, and every registry's entries), so a new member is tested the
+day it is registered; and the registry type they are all built on."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import torch
 from lmreg.bench import registry
 from lmreg.bench.datasets import tasks
 from lmreg.bench.ground_truth import GroundTruth, gt_metric
+from lmreg.core.errors import DuplicateNameError, UnknownNameError, UserError
+from lmreg.core.registry import Registry
 from lmreg.spaces.base import SPACES, NetSpec, get_space, space_names
 
 
@@ -85,3 +88,62 @@ def test_tasks_name_registered_datasets_and_have_images(name):
     assert spec.dataset in tasks.DATASETS
     sizes = tasks.split_sizes(spec)
     assert set(sizes) == {"train", "valid", "test"} and min(sizes.values()) > 0
+
+
+# The registry type itself, and every registry of the harness built on it -----------------
+def test_registry_registers_resolves_lazily_and_names_the_valid_entries():
+    reg = Registry("widget")
+    assert reg.register("b", 2) == 2
+
+    @reg.register("a")
+    def a():
+        return "a"
+
+    reg.register("lazy", "lmreg.core.errors:UserError")
+    assert reg.names() == ["b", "a", "lazy"] and list(reg) == reg.names() and len(reg) == 3
+    assert "lazy" in reg and "c" not in reg
+    assert reg.get("a") is a and reg["b"] == 2
+    assert reg.get("lazy") is UserError and dict(reg.items())["lazy"] is UserError
+    with pytest.raises(UnknownNameError, match=r"^unknown widget 'c'; valid widgets: b, a, lazy$"):
+        reg.get("c")
+    with pytest.raises(DuplicateNameError, match="widget 'a' is already registered"):
+        reg.register("a", 3)
+    assert reg.get("a") is a
+    scoped = reg.copy()
+    scoped.register("c", 3)
+    assert "c" in scoped and "c" not in reg
+    assert Registry("kind", "kinds").register("x", "lmreg.no_such_module:thing") == "lmreg.no_such_module:thing"
+
+
+def test_a_lazy_entry_that_does_not_import_fails_on_look_up():
+    reg = Registry("widget")
+    reg.register("gone", "lmreg.core.errors:NoSuchError")
+    with pytest.raises(AttributeError, match="NoSuchError"):
+        reg.get("gone")
+
+
+def _every_registry():
+    from lmreg.algorithms.base import ALGORITHMS, SuperNetTrainer
+    from lmreg.algorithms.predictors import PREDICTORS
+    from lmreg.algorithms.rankers import RANKERS
+    from lmreg.paper_figures.definitions import DEFINITIONS, Definition
+    from lmreg.spaces.base import SearchSpace
+    return {
+        "spaces": (SPACES, lambda name, s: isinstance(s, SearchSpace) and s.name == name),
+        "algorithms": (ALGORITHMS, lambda name, t: issubclass(t, SuperNetTrainer)),
+        "rankers": (RANKERS, lambda name, f: callable(f)),
+        "predictors": (PREDICTORS, lambda name, t: callable(getattr(t, "encode", None))),
+        "datasets": (tasks.DATASETS, lambda name, d: d.name == name),
+        "tasks": (tasks.TASKS, lambda name, t: t.name == name),
+        "benchmarks": (registry.BENCHMARKS, lambda name, b: b.name == name and b.space in SPACES),
+        "definitions": (DEFINITIONS, lambda name, d: isinstance(d, Definition) and d.name == name),
+    }
+
+
+@pytest.mark.parametrize("which", list(_every_registry()))
+def test_every_entry_of_every_registry_resolves_to_its_kind(which):
+    """A mistyped "module:attribute" entry or a member registered under another name fails here."""
+    reg, ok = _every_registry()[which]
+    assert isinstance(reg, Registry) and len(reg) > 0
+    bad = [name for name in reg if not ok(name, reg.get(name))]
+    assert not bad, f"{which}: {bad}"

@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 import torch
 
-from lmreg.bench import fileio
-from lmreg.experiments.gt_build import journal_path
-from lmreg.bench.errors import BusyError, ConfigError, WriteError
 from lmreg.bench.gt_table import GTTable
+from lmreg.core import fileio
+from lmreg.core.errors import BusyError, ConfigError, WriteError
 from lmreg.experiments import cli
-from lmreg.experiments.checks import preflight
+from lmreg.experiments.gt_build import journal_path
+from lmreg.experiments.run_folders import preflight
 from lmreg.experiments.runconfig import load_config, run_name, to_dict
 from lmreg.experiments.runner import CHECKPOINT_NAME, WEIGHTS_NAME, RunError, evaluate, run
 from lmreg.results.records import RECORD_NAME, write_record

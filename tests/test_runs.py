@@ -249,7 +249,7 @@ def test_runs_scored_against_a_rebuilt_table_are_refused(tmp_path):
     a finished run, a checkpoint and a baseline from the old table must not be reused."""
     from lmreg.bench import registry
     from lmreg.bench.gt_table import GTTable
-    from lmreg.experiments.checks import finished_record
+    from lmreg.experiments.run_folders import finished_record
     from lmreg.paper_figures.regress import BaselineError, gate, make_baseline
     from lmreg.results.identity import ground_truth_digest
 

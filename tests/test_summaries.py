@@ -1,4 +1,4 @@
-"""Run summaries (results/summaries.py): a table rendered from exported summaries is the
+"""Run summaries (paper_figures/summaries.py): a table rendered from exported summaries is the
 table rendered from the records, byte for byte; a damaged or incomplete summary set is
 refused in one line; and every summary set committed under results/summaries/ re-renders
 its committed table (docs/results/<set>.md)."""
@@ -12,7 +12,7 @@ import pytest
 
 from lmreg.experiments.reproduce import render, render_summaries
 from lmreg.paper_figures.report import report
-from lmreg.results.summaries import MANIFEST, SummaryError, read_manifest, read_set, write_set
+from lmreg.paper_figures.summaries import MANIFEST, SummaryError, read_manifest, read_set, write_set
 from tests.fixtures import TINY_SET, run_main
 from tests.test_analysis import write_grid
 

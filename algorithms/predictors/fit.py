@@ -23,16 +23,6 @@ def pairwise_loss(scores: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.softplus(-margin[better]).mean()
 
 
-def model_type(name: str):
-    if name == "mlp":
-        from lmreg.algorithms.predictors.mlp import MLP
-        return MLP
-    if name == "gcn":
-        from lmreg.algorithms.predictors.gcn import GCN
-        return GCN
-    raise KeyError(f"unknown predictor {name!r}; valid: {', '.join(PREDICTORS)}")
-
-
 def _width(x) -> int:
     """Input features of an encoding: the last axis of the MLP's vectors or the GCN's node features."""
     return (x[-1] if isinstance(x, tuple) else x).shape[-1]
@@ -46,7 +36,7 @@ def fit_predict(name: str, train_archs: Sequence, train_gt: Sequence[float], tes
         raise KeyError(f"unknown predictor loss {loss!r}; valid: {', '.join(LOSSES)}")
     if len(train_archs) < 2:
         raise ValueError(f"a predictor needs at least 2 training architectures, got {len(train_archs)}")
-    kind = model_type(name)
+    kind = PREDICTORS.get(name)
     # the space's encoding sets the input width; encoding draws no random numbers
     x_train, x_test = kind.encode(train_archs), kind.encode(test_archs)
     if _width(x_train) != _width(x_test):

@@ -8,19 +8,12 @@ docs/rankers.md cites file and line for each. `pool.py` scores an evaluation poo
 
 from __future__ import annotations
 
-from lmreg.spaces.base import lookup
+from lmreg.core.registry import Registry
 
 # name -> "module:function"
-RANKERS = {
-    "params": "lmreg.algorithms.rankers.params:score",
-    "flops": "lmreg.algorithms.rankers.flops:score",
-    "grad_norm": "lmreg.algorithms.rankers.grad_norm:score",
-    "snip": "lmreg.algorithms.rankers.snip:score",
-    "synflow": "lmreg.algorithms.rankers.synflow:score",
-    "jacob_cov": "lmreg.algorithms.rankers.jacob_cov:score",
-    "naswot": "lmreg.algorithms.rankers.naswot:score",
-    "fisher": "lmreg.algorithms.rankers.fisher:score",
-}
+RANKERS = Registry("ranker")
+for _name in ("params", "flops", "grad_norm", "snip", "synflow", "jacob_cov", "naswot", "fisher"):
+    RANKERS.register(_name, f"lmreg.algorithms.rankers.{_name}:score")
 
 
 def ranker_names() -> list[str]:
@@ -28,7 +21,7 @@ def ranker_names() -> list[str]:
 
 
 def get_ranker(name: str):
-    return lookup(RANKERS, name, "ranker")
+    return RANKERS.get(name)
 
 
 def weight_layers(model):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from lmreg.bench.devices import to_device
+from lmreg.core.devices import to_device
 
 
 def random_crop(x: torch.Tensor, padding: int, generator: torch.Generator | None = None,

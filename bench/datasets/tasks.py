@@ -19,9 +19,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lmreg.bench.devices import to_device
-from lmreg.bench.errors import UnknownNameError
-from lmreg.bench.fileio import atomic_path
+from lmreg.core.devices import to_device
+from lmreg.core.fileio import atomic_path
+from lmreg.core.registry import Registry
 
 from . import augment, readers
 from .readers import DataFileError
@@ -83,40 +83,30 @@ class TaskSpec:
 
 
 # The registries: name -> record. Fill them only through register_dataset / register_task.
-DATASETS: dict[str, Dataset] = {}
-TASKS: dict[str, TaskSpec] = {}
+DATASETS: Registry[Dataset] = Registry("dataset")
+TASKS: Registry[TaskSpec] = Registry("task")
 
 
 def register_dataset(dataset: Dataset) -> Dataset:
     """Make a raw dataset known by its name; a name can be registered once."""
-    if dataset.name in DATASETS:
-        raise ValueError(f"dataset {dataset.name!r} is already registered; pick another name")
-    DATASETS[dataset.name] = dataset
-    return dataset
+    return DATASETS.register(dataset.name, dataset)
 
 
 def register_task(spec: TaskSpec) -> TaskSpec:
     """Make a task known to `load_task` and to configs by its name; its dataset (or the
     task it is a subset of) must be registered first; a name can be registered once."""
-    if spec.name in TASKS:
-        raise ValueError(f"task {spec.name!r} is already registered; pick another name")
     get_dataset(spec.dataset)
     if spec.subset_of is not None:
         get_spec(spec.subset_of)
-    TASKS[spec.name] = spec
-    return spec
+    return TASKS.register(spec.name, spec)
 
 
 def get_dataset(name: str) -> Dataset:
-    if name not in DATASETS:
-        raise UnknownNameError(f"unknown dataset {name!r}; valid datasets: {', '.join(sorted(DATASETS))}")
-    return DATASETS[name]
+    return DATASETS.get(name)
 
 
 def get_spec(name: str) -> TaskSpec:
-    if name not in TASKS:
-        raise UnknownNameError(f"unknown task {name!r}; valid tasks: {', '.join(sorted(TASKS))}")
-    return TASKS[name]
+    return TASKS.get(name)
 
 
 # Built-in datasets and tasks: registrations like any other.

@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from lmreg.bench.ground_truth import GroundTruth
+from lmreg.paper_figures.noise import noise_ceiling, seed_taus
+from lmreg.spaces import nb201
 
 CHANCE_FACTOR = 1.5      # median accuracy below 1.5x chance: the networks did not learn
 MIN_STEPS_PER_EPOCH = 10
@@ -16,8 +18,6 @@ MIN_SEED_TAU = 0.3
 def table_warnings(table: GroundTruth, num_classes: int = 10, train_size: int | None = None) -> list[str]:
     """One line per problem found; empty when the table looks usable. ``train_size``
     (images per training epoch) enables the steps-per-epoch check."""
-    from lmreg.paper_figures.noise import seed_taus
-
     out = []
     acc = table.per_arch("test_acc").dropna()
     chance = 100.0 / num_classes
@@ -41,9 +41,7 @@ def table_warnings(table: GroundTruth, num_classes: int = 10, train_size: int | 
 
 def reliability(matrix) -> dict:
     """Seed-vs-seed Kendall tau (mean, min, max over seed pairs), split-half tau and the
-    noise ceiling (paper_figures.noise) of an architectures x seeds matrix."""
-    from lmreg.paper_figures.noise import noise_ceiling, seed_taus
-
+    noise ceiling (noise.py) of an architectures x seeds matrix."""
     taus = seed_taus(matrix)
     out = {"archs": int(len(matrix.dropna(how="all"))), "seed_tau": float(np.mean(taus)) if taus else np.nan,
            "seed_tau_min": min(taus, default=np.nan), "seed_tau_max": max(taus, default=np.nan),
@@ -60,8 +58,6 @@ def nb201_subsets(archs) -> dict[str, list[str]]:
     chance-level cells inflate it: all cells, one per isomorphism class (NB201's 6,466
     unique cells), and those unique cells whose input reaches the output (the others
     compute a constant and sit at chance, tied)."""
-    from lmreg.spaces import nb201
-
     archs = list(archs)
     parsed = {a: nb201.parse(a) for a in archs}
     unique = [a for a in archs if nb201.representative(parsed[a]) == parsed[a]]

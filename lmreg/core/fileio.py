@@ -28,7 +28,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from lmreg.bench.errors import BusyError, WriteError
+from lmreg.core.errors import BusyError, WriteError
 
 TMP_SUFFIX = ".tmp"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lmreg.bench.errors import ConfigError
+from lmreg.core.errors import ConfigError
 
 DEVICE_TYPES = ("cpu", "cuda", "mps")
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from lmreg.bench.errors import UserError
-from lmreg.bench.fileio import read_json, write_text
+from lmreg.core.errors import UserError
+from lmreg.core.fileio import read_json, write_text
 
 RUN_FORMAT = "lmreg-run-summary/1"
 SET_FORMAT = "lmreg-summaries/1"

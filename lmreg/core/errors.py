@@ -25,6 +25,14 @@ class UnknownNameError(UserError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class DuplicateNameError(UserError, ValueError):
+    """A registration under a name that is already taken."""
+
+
+class PluginError(UserError):
+    """An installed plugin (entry point group ``lmreg.plugins``) failed to load."""
+
+
 class WriteError(UserError):
     """A file or folder could not be written: names the path and the cause."""
 
