@@ -7,7 +7,12 @@ drawn separately for each cell, and drawn again, up to 10 draws in all, while th
 cell's output is exactly zero (an all-'none' cell, or one whose only live ops are
 pools and skips of all-zero nodes), as `forward_gdas` does. The temperature falls linearly from tau_max to
 tau_min over the first tau_epochs epochs (docs/fidelity.md: the official
-schedule keeps falling below zero after them; ours stays at tau_min)."""
+schedule keeps falling below zero after them; ours stays at tau_min).
+
+Alpha groups (DARTS: normal and reduce cells): a cell draws from its own group's
+alpha. `algo.gumbel_draws = "group"` draws once per group and forward instead, every
+cell of the group running the same sample, without the zero-output redraw: the
+official DARTS-space `forward_gdas_cells` (model_search.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +22,9 @@ from functools import partial
 import torch
 
 from lmreg.algorithms.differentiable import ArchOptions, DifferentiableTrainer
-from lmreg.spaces.base import CellDraws
+from lmreg.spaces.base import CellDraws, Mixture
+
+GUMBEL_DRAWS = ("cell", "group")
 
 
 @dataclass(frozen=True)
@@ -28,9 +35,12 @@ class GDASOptions(ArchOptions):
     tau_min: float = 0.1
     tau_epochs: int = 35
     zero_output_draws: int = 10  # draws per cell while its output is exactly zero (official; 1: no redraw)
+    gumbel_draws: str = "cell"   # fresh noise in every cell (official NB201); "group": once per alpha group
 
     def __post_init__(self):
         super().__post_init__()
+        if self.gumbel_draws not in GUMBEL_DRAWS:
+            raise ValueError(f"unknown algo.gumbel_draws {self.gumbel_draws!r}; valid: {', '.join(GUMBEL_DRAWS)}")
         if self.zero_output_draws < 1:
             raise ValueError(f"algo.zero_output_draws must be >= 1, got {self.zero_output_draws}")
         if not 0 < self.tau_min <= self.tau_max:
@@ -63,11 +73,15 @@ def gumbel_noise(shape, gen: torch.Generator) -> torch.Tensor:
 class GDAS(DifferentiableTrainer):
     options_type = GDASOptions
     host_syncs_per_step = True  # each cell's sampled ops are read on the host to run only those
+    smoke_overrides = (*DifferentiableTrainer.smoke_overrides, "algo.tau_epochs=2")
 
-    def cell_weights(self, epoch: int) -> torch.Tensor:
-        """One cell's hard weights on fresh Gumbel noise."""
-        g = gumbel_noise(self.alphas.shape, self.sample_gen).to(self.alphas.device)
-        return gumbel_hard_weights(self.alphas, temperature(epoch, self.options), g)
+    def cell_weights(self, epoch: int, group: str) -> torch.Tensor:
+        """Hard weights of one cell of `group` on fresh Gumbel noise."""
+        alphas = self.alphas[group]
+        g = gumbel_noise(alphas.shape, self.sample_gen).to(alphas.device)
+        return gumbel_hard_weights(alphas, temperature(epoch, self.options), g)
 
-    def relaxed(self, epoch: int) -> CellDraws:
+    def relaxed(self, epoch: int) -> CellDraws | Mixture:
+        if self.options.gumbel_draws == "group":
+            return Mixture({group: self.cell_weights(epoch, group) for group in self.alphas})
         return CellDraws(partial(self.cell_weights, epoch), self.options.zero_output_draws)
