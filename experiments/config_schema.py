@@ -55,6 +55,7 @@ def choices() -> dict[str, tuple[str, ...] | str]:
     """Keys whose value must be one of a set the code knows (imports are lazy: the
     registries import their modules on first use)."""
     from lmreg.algorithms.base import UNSAMPLED_GRADS, algorithm_names
+    from lmreg.algorithms.gdas import GUMBEL_DRAWS
     from lmreg.algorithms.landmark_reg import (GROW_SELECT, LOSS_FORMS, PAIR_REDUCTIONS, PAIR_SAMPLERS,
                                                SCHEDULES)
     from lmreg.algorithms.scoring import BN_MODES
@@ -74,7 +75,7 @@ def choices() -> dict[str, tuple[str, ...] | str]:
         "algorithm": tuple(algorithm_names()),
         "device": "cpu | cuda | cuda:N | mps",
         "draws": DRAWS,
-        "net.cell": " | ".join(CELL_TYPES) + " (NB201's super-net cell; other spaces ignore it)",
+        "net.cell": " | ".join(CELL_TYPES) + " (NB201's super-net cell; DARTS reads partial_channel only, NB101 none)",
         "train.unsampled_grads": UNSAMPLED_GRADS,
         "landmarks.selection": tuple(SELECTION_METHODS),
         "landmarks.pair_sampler": tuple(PAIR_SAMPLERS),
@@ -85,6 +86,7 @@ def choices() -> dict[str, tuple[str, ...] | str]:
         "eval.split": SPLITS,
         "eval.bn_mode": BN_MODES,
         "search.method": SEARCHES,
+        "algo.gumbel_draws": GUMBEL_DRAWS,
     }
 
 

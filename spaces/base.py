@@ -114,14 +114,22 @@ class SearchSpace(Protocol):
     def subnet_state(self, supernet: nn.Module, standalone: nn.Module) -> dict:
         """The super-net weights of the stand-alone network's path, under its names."""
 
-    # Optional capabilities (defaults in SpaceDefaults) -----------------------------
+    # Optional capabilities, each with its default in SpaceDefaults -----------------
+    supports_fair_paths: bool
+    supports_partial_channel: bool
+    supports_mixture: bool
+
     def representative(self, arch: Arch) -> Arch: ...
 
     def alpha_groups(self) -> dict[str, tuple[int, ...]]: ...
 
-    def one_hot(self, arch: Arch) -> torch.Tensor: ...
+    def edge_groups(self) -> dict[str, tuple[int, ...]]: ...
 
-    def graph(self, arch: Arch) -> tuple[torch.Tensor, torch.Tensor]: ...
+    def argmax_arch(self, weights: Mapping[str, torch.Tensor]) -> Arch: ...
+
+    def sample_archs(self, weights: Mapping[str, torch.Tensor], n: int, gen: torch.Generator) -> list[Arch]: ...
+
+    def fair_paths(self, rng: random.Random) -> list[Arch]: ...
 
 
 class SpaceDefaults:
@@ -163,14 +171,6 @@ class SpaceDefaults:
     def fair_paths(self, rng: random.Random) -> list[Arch]:
         raise ConfigError(f"space {self.name} has no strict-fairness path groups; "
                           f"spaces with them: {', '.join(spaces_with('supports_fair_paths'))}")
-
-    def one_hot(self, arch: Arch) -> torch.Tensor:
-        """The architecture as a flat vector of 0/1 features (MLP predictors)."""
-        raise ConfigError(f"space {self.name} has no one-hot predictor encoding")
-
-    def graph(self, arch: Arch) -> tuple[torch.Tensor, torch.Tensor]:
-        """(adjacency with adj[src, dst] = 1, node features) of the architecture (GCN predictors)."""
-        raise ConfigError(f"space {self.name} has no graph predictor encoding")
 
 
 # name -> "module:attribute" of a SearchSpace instance (imported on first use), or the instance.

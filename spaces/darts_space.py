@@ -100,9 +100,6 @@ class DartsSpace(SpaceDefaults):
     def sample_archs(self, weights, n: int, gen: torch.Generator) -> list[darts.Genotype]:
         return [derive(weights, self.ops, gen) for _ in range(n)]
 
-    def one_hot(self, arch) -> torch.Tensor:
-        return torch.tensor(darts.one_hot(arch, self.ops))
-
     def check_net(self, net: NetSpec) -> None:
         if net.C < 1 or net.N < 1:
             raise ValueError(f"DARTS needs net.C >= 1 (first-stage width) and net.N >= 1 (cells in all), "
