@@ -10,9 +10,8 @@ tau_min over the first tau_epochs epochs (docs/fidelity.md: the official
 schedule keeps falling below zero after them; ours stays at tau_min).
 
 Alpha groups (DARTS: normal and reduce cells): a cell draws from its own group's
-alpha. `algo.gumbel_draws = "group"` draws once per group and forward instead, every
-cell of the group running the same sample, without the zero-output redraw: the
-official DARTS-space `forward_gdas_cells` (model_search.py)."""
+alpha, in every space by the NB201 rule above (the official DARTS-space code draws
+once per group and forward instead: docs/fidelity.md)."""
 
 from __future__ import annotations
 
@@ -22,9 +21,7 @@ from functools import partial
 import torch
 
 from lmreg.algorithms.differentiable import ArchOptions, DifferentiableTrainer
-from lmreg.spaces.base import CellDraws, Mixture
-
-GUMBEL_DRAWS = ("cell", "group")
+from lmreg.spaces.base import CellDraws
 
 
 @dataclass(frozen=True)
@@ -35,12 +32,9 @@ class GDASOptions(ArchOptions):
     tau_min: float = 0.1
     tau_epochs: int = 35
     zero_output_draws: int = 10  # draws per cell while its output is exactly zero (official; 1: no redraw)
-    gumbel_draws: str = "cell"   # fresh noise in every cell (official NB201); "group": once per alpha group
 
     def __post_init__(self):
         super().__post_init__()
-        if self.gumbel_draws not in GUMBEL_DRAWS:
-            raise ValueError(f"unknown algo.gumbel_draws {self.gumbel_draws!r}; valid: {', '.join(GUMBEL_DRAWS)}")
         if self.zero_output_draws < 1:
             raise ValueError(f"algo.zero_output_draws must be >= 1, got {self.zero_output_draws}")
         if not 0 < self.tau_min <= self.tau_max:
@@ -81,7 +75,5 @@ class GDAS(DifferentiableTrainer):
         g = gumbel_noise(alphas.shape, self.sample_gen).to(alphas.device)
         return gumbel_hard_weights(alphas, temperature(epoch, self.options), g)
 
-    def relaxed(self, epoch: int) -> CellDraws | Mixture:
-        if self.options.gumbel_draws == "group":
-            return Mixture({group: self.cell_weights(epoch, group) for group in self.alphas})
+    def relaxed(self, epoch: int) -> CellDraws:
         return CellDraws(partial(self.cell_weights, epoch), self.options.zero_output_draws)

@@ -55,7 +55,6 @@ def choices() -> dict[str, tuple[str, ...] | str]:
     """Keys whose value must be one of a set the code knows (imports are lazy: the
     registries import their modules on first use)."""
     from lmreg.algorithms.base import UNSAMPLED_GRADS, algorithm_names
-    from lmreg.algorithms.gdas import GUMBEL_DRAWS
     from lmreg.algorithms.landmark_reg import (GROW_SELECT, LOSS_FORMS, PAIR_REDUCTIONS, PAIR_SAMPLERS,
                                                SCHEDULES)
     from lmreg.algorithms.scoring import BN_MODES
@@ -86,7 +85,6 @@ def choices() -> dict[str, tuple[str, ...] | str]:
         "eval.split": SPLITS,
         "eval.bn_mode": BN_MODES,
         "search.method": SEARCHES,
-        "algo.gumbel_draws": GUMBEL_DRAWS,
     }
 
 

@@ -301,7 +301,7 @@ def test_gdas_first_alpha_step_is_adams(monkeypatch):
     gp = a.grad + 1e-3 * alpha0
     trainer.start_epoch(1)
     trainer.arch_step(1)
-    torch.testing.assert_close(trainer.alphas["cell"].detach(), alpha0 - 0.01 * gp / (gp.abs() + 1e-8), rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(alphas.detach(), alpha0 - 0.01 * gp / (gp.abs() + 1e-8), rtol=1e-5, atol=1e-7)
 
 
 def test_search_epochs_must_fit_after_the_warm_up():

@@ -120,8 +120,6 @@ def _choice_context(key: str, choice: str) -> list[str] | None:
         from lmreg.bench import registry
         bench = next((b.name for b in registry.BENCHMARKS.values() if b.space == choice), None)
         return None if bench is None else [f"benchmark={bench}"]
-    if key.startswith("algo."):  # an algorithm's own option: on that algorithm's micro preset
-        return ["algorithm=gdas", "net.cell=per_edge", "algo.search_epochs=2"]
     return CHOICE_CONTEXT.get((key, choice), [])
 
 

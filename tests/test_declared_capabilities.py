@@ -38,5 +38,7 @@ def test_no_capability_probes_outside_the_allowed_list():
 
 def test_the_scan_finds_a_probe(tmp_path):
     sample = tmp_path / "x.py"
-    sample.write_text("a = hasattr(space, 'fair_paths')\nb = getattr(space, 'representative', None)\nc = getattr(o, k)\n")
+    sample.write_text("a = hasattr(space, 'fair_paths')\n"
+                      "b = getattr(space, 'representative', None)\n"
+                      "c = getattr(o, k)\n")
     assert probes(sample) == ["hasattr(space, 'fair_paths')", "getattr(space, 'representative', None)"]
