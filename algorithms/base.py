@@ -6,10 +6,12 @@ checkpoint state, and runs the epoch loop with the landmark hook: after the
 algorithm's own forward/backward on a training batch, the landmark regulariser
 (when active) adds its gradients to the same step, then one clip and one
 optimiser step (the paper's rule). An algorithm overrides `forward_backward`
-(which paths a step trains and how); one with state of its own (architecture
-parameters, a second optimiser) also overrides `extra_state`/`load_extra_state`;
-one with requirements on the config (a space feature, a cell type) overrides
-`check_config`.
+(which paths a step trains and how); one with work at an epoch's start or end
+overrides `start_epoch` / `end_epoch` (the loop calls them; a step never detects a
+new epoch itself); one with state of its own (architecture parameters, a second
+optimiser) also overrides `extra_state`/`load_extra_state`; one with requirements
+on the config (a space feature, a cell type) overrides `check_config`. Its metadata
+sits on the class: `smoke_overrides` (what a smoke or test run of it also sets).
 
 Adding an algorithm is one module with a subclass plus one line in ALGORITHMS;
 its options (the run config's `algo` section) are the dataclass `options_type`.
@@ -70,6 +72,9 @@ class SuperNetTrainer:
     # On CUDA a step makes no synchronising call unless the algorithm must read a device value
     # on the host to decide what to compute (tests/test_cuda.py counts them).
     host_syncs_per_step = False
+    # `--set` overrides that keep a smoke or test run of the algorithm short and valid, on top of
+    # the smoke run's own (experiments/cli.py: 2 epochs, the warm-up ending after the first).
+    smoke_overrides: tuple[str, ...] = ()
 
     def __init__(self, model: torch.nn.Module, task: Task, cfg: TrainConfig, seed: int, space: SearchSpace,
                  regularizer: LandmarkRegularizer | None = None, options=None):
@@ -111,6 +116,18 @@ class SuperNetTrainer:
         step), both detached 0-d tensors."""
         raise NotImplementedError
 
+    def start_epoch(self, epoch: int) -> None:
+        """Called by the loop before an epoch's first step."""
+
+    def end_epoch(self, epoch: int) -> dict:
+        """Called by the loop after an epoch's last step; what it returns joins the epoch's curve."""
+        return {}
+
+    def argmax_arch(self):
+        """The architecture the algorithm's own parameters derive to (differentiable
+        algorithms: the largest alphas), or None for an algorithm without such parameters."""
+        return None
+
     def search_candidates(self, known: set[str]) -> tuple[str, list] | None:
         """The architectures (keys in `known`, the cells with ground truth) the search
         result is picked from by super-net accuracy, and the procedure's name (GDAS,
@@ -146,6 +163,7 @@ class SuperNetTrainer:
         """One epoch (or its first max_steps steps: smoke runs only)."""
         model, task, cfg = self.model, self.task, self.cfg
         model.train()
+        self.start_epoch(epoch)
         for group in self.opt.param_groups:
             group["lr"] = self.lr_at(epoch)
         coef = self.reg.coefficient(epoch) if self.reg else 0.0
@@ -194,11 +212,12 @@ class SuperNetTrainer:
         if not math.isfinite(train_loss) or not math.isfinite(reg_sum.item()):
             raise FloatingPointError(f"super-net loss became {train_loss} at epoch {epoch} "
                                      f"(landmark loss {reg_sum.item()}); lower train.lr or landmarks.max_coef")
-        return {"epoch": epoch, "lr": self.lr_at(epoch), "coef": coef, "train_loss": train_loss,
-                "train_acc": 100.0 * correct.item() / seen,
-                "landmark_loss": reg_sum.item() / landmark_steps if landmark_steps else 0.0,
-                "violated_fraction": violated.item() / landmark_steps if landmark_steps else float("nan"),
-                "epoch_time": time.perf_counter() - start}
+        curve = {"epoch": epoch, "lr": self.lr_at(epoch), "coef": coef, "train_loss": train_loss,
+                 "train_acc": 100.0 * correct.item() / seen,
+                 "landmark_loss": reg_sum.item() / landmark_steps if landmark_steps else 0.0,
+                 "violated_fraction": violated.item() / landmark_steps if landmark_steps else float("nan"),
+                 "epoch_time": time.perf_counter() - start}
+        return {**curve, **self.end_epoch(epoch)}
 
     def state_dict(self) -> dict:
         # Which weights hold a (zeroed) gradient: with unsampled_grads="zero" they keep

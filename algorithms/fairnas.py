@@ -17,10 +17,10 @@ from lmreg.core.errors import ConfigError
 class FairNAS(SuperNetTrainer):
     @classmethod
     def check_config(cls, cfg) -> None:
-        from lmreg.spaces.base import get_space
-        if not hasattr(get_space(cfg.space), "fair_paths"):
-            raise ConfigError(f"algorithm fairnas needs a space with strict-fairness path groups; "
-                              f"{cfg.space} has none")
+        from lmreg.spaces.base import get_space, spaces_with
+        if not get_space(cfg.space).supports_fair_paths:
+            raise ConfigError(f"algorithm fairnas needs a space with strict-fairness path groups "
+                              f"({', '.join(spaces_with('supports_fair_paths'))}); {cfg.space} has none")
 
     def forward_backward(self, x: torch.Tensor, y: torch.Tensor, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
         paths = self.space.fair_paths(self.path_rng)

@@ -7,7 +7,11 @@ drawn separately for each cell, and drawn again, up to 10 draws in all, while th
 cell's output is exactly zero (an all-'none' cell, or one whose only live ops are
 pools and skips of all-zero nodes), as `forward_gdas` does. The temperature falls linearly from tau_max to
 tau_min over the first tau_epochs epochs (docs/fidelity.md: the official
-schedule keeps falling below zero after them; ours stays at tau_min)."""
+schedule keeps falling below zero after them; ours stays at tau_min).
+
+Alpha groups (DARTS: normal and reduce cells): a cell draws from its own group's
+alpha, in every space by the NB201 rule above (the official DARTS-space code draws
+once per group and forward instead: docs/fidelity.md)."""
 
 from __future__ import annotations
 
@@ -63,11 +67,13 @@ def gumbel_noise(shape, gen: torch.Generator) -> torch.Tensor:
 class GDAS(DifferentiableTrainer):
     options_type = GDASOptions
     host_syncs_per_step = True  # each cell's sampled ops are read on the host to run only those
+    smoke_overrides = (*DifferentiableTrainer.smoke_overrides, "algo.tau_epochs=2")
 
-    def cell_weights(self, epoch: int) -> torch.Tensor:
-        """One cell's hard weights on fresh Gumbel noise."""
-        g = gumbel_noise(self.alphas.shape, self.sample_gen).to(self.alphas.device)
-        return gumbel_hard_weights(self.alphas, temperature(epoch, self.options), g)
+    def cell_weights(self, epoch: int, group: str) -> torch.Tensor:
+        """Hard weights of one cell of `group` on fresh Gumbel noise."""
+        alphas = self.alphas[group]
+        g = gumbel_noise(alphas.shape, self.sample_gen).to(alphas.device)
+        return gumbel_hard_weights(alphas, temperature(epoch, self.options), g)
 
     def relaxed(self, epoch: int) -> CellDraws:
         return CellDraws(partial(self.cell_weights, epoch), self.options.zero_output_draws)

@@ -279,6 +279,9 @@ class NAO(SuperNetTrainer):
     def extra_costs(cls, cfg) -> dict[str, int]:
         return {"round": len(round_epochs(cfg.train.warmup_epochs, cfg.algo.round_every, cfg.train.epochs))}
 
+    # one controller round, at the warm-up's end (the default 40 epochs to the next)
+    smoke_overrides = ("algo.seed_archs=10", "algo.new_archs=5", "algo.random_archs=5", "algo.controller_epochs=2")
+
     def __init__(self, model, task, cfg, seed, space, regularizer=None, options=None):
         super().__init__(model, task, cfg, seed, space, regularizer, options)
         o = self.options
@@ -309,16 +312,14 @@ class NAO(SuperNetTrainer):
         loss.backward()
         return loss.detach(), (logits.detach().argmax(1) == y).sum()
 
-    def train_epoch(self, epoch, max_steps=None):
-        curve = super().train_epoch(epoch, max_steps)
+    def end_epoch(self, epoch: int) -> dict:
         # the round's summary joins the epoch's curve; NaN in the other epochs, since the
         # record's curve table has the columns of every epoch
         summary = dict.fromkeys(ROUND_FIELDS, float("nan"))
         if epoch in self.rounds_at:
             self.controller_round(epoch)
             summary = self.rounds[-1]
-        curve.update({f"round_{k}": summary[k] for k in ROUND_FIELDS})
-        return curve
+        return {f"round_{k}": summary[k] for k in ROUND_FIELDS}
 
     # One controller round ------------------------------------------------------------
     @torch.no_grad()
@@ -408,10 +409,9 @@ class NAO(SuperNetTrainer):
         by the super-net and returns the best. Only candidates whose cell has ground truth
         count, each as its table key (the class representative on NB201)."""
         pool, _ = self.grow_pool(list(self.pool))
-        represent = getattr(self.space, "representative", lambda a: a)
         keep = {}
         for arch in pool:
-            rep = represent(self.encoding.to_cell(arch))
+            rep = self.space.representative(self.encoding.to_cell(arch))
             if self.space.key(rep) in known:
                 keep.setdefault(self.space.key(rep), rep)
         return f"NAO post-search pool ({len(pool)} cells, {len(keep)} with GT)", list(keep.values())

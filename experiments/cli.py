@@ -215,7 +215,8 @@ def _print_table_warnings(table) -> None:
 # super-net runs -----------------------------------------------------------------
 # A smoke run keeps a preset's data, ground truth, network and algorithm and shrinks the
 # rest: 2 epochs (the warm-up ends after the first, so plain and regularised steps run),
-# a few steps each, 4 landmarks and a pool of 10 scored on 256 images.
+# a few steps each, 4 landmarks and a pool of 10 scored on 256 images; the algorithm's
+# class adds its own (`smoke_overrides`).
 SMOKE_OVERRIDES = ["train.epochs=2", "train.warmup_epochs=1", "landmarks.m=4", "eval.pool_size=10",
                    "eval.every=1", "eval.n_images=256", "search.population=2", "search.tournament=2",
                    "search.budget=4", "search.batches=1", "search.train_missing=false"]
@@ -225,12 +226,12 @@ def cmd_smoke(args) -> int:
     import tempfile
     import time
 
+    from lmreg.algorithms.base import get_algorithm
     from lmreg.experiments.runner import run
     from lmreg.experiments.runconfig import load_config
     from lmreg.results.records import read_record
     base = load_config(args.preset, args.set)
-    search = ["algo.search_epochs=1"] if hasattr(base.algo, "search_epochs") else []  # the last of 2 epochs
-    cfg = load_config(args.preset, [*SMOKE_OVERRIDES, *search, *args.set])
+    cfg = load_config(args.preset, [*SMOKE_OVERRIDES, *get_algorithm(base.algorithm).smoke_overrides, *args.set])
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="lmreg-smoke-") as tmp:
         rec = read_record(run(cfg, tmp, max_steps=args.max_steps))

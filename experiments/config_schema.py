@@ -74,7 +74,7 @@ def choices() -> dict[str, tuple[str, ...] | str]:
         "algorithm": tuple(algorithm_names()),
         "device": "cpu | cuda | cuda:N | mps",
         "draws": DRAWS,
-        "net.cell": " | ".join(CELL_TYPES) + " (NB201's super-net cell; other spaces ignore it)",
+        "net.cell": " | ".join(CELL_TYPES) + " (NB201's super-net cell; DARTS reads partial_channel only, NB101 none)",
         "train.unsampled_grads": UNSAMPLED_GRADS,
         "landmarks.selection": tuple(SELECTION_METHODS),
         "landmarks.pair_sampler": tuple(PAIR_SAMPLERS),

@@ -285,8 +285,9 @@ def search_result(trainer, plan: RunPlan, pool_acc, cfg: RunConfig) -> dict:
     out = {"method": method, "arch": best, "gt": gt, "supernet_acc": float(np.max(accs)),
            "gt_percentile": float(100.0 * np.searchsorted(gt_all, gt, side="left") / (len(gt_all) - 1)),
            "candidates": len(keys)}
-    if hasattr(trainer, "argmax_arch"):
-        key = plan.space.key(trainer.argmax_arch())
+    derived = trainer.argmax_arch()
+    if derived is not None:
+        key = plan.space.key(derived)
         out.update(alpha_argmax=key, alpha_argmax_gt=float(plan.gt.get(key, np.nan)))
     return out
 
@@ -295,7 +296,7 @@ def table_key(space, arch, index) -> str | None:
     """The key under which ``index`` (a table's or a score file's) lists ``arch``: its own
     key, else its isomorphism-class representative's (the key harness-built tables use);
     None when it holds neither."""
-    keys = [space.key(arch)] + ([space.key(space.representative(arch))] if hasattr(space, "representative") else [])
+    keys = [space.key(arch), space.key(space.representative(arch))]
     return next((k for k in keys if k in index), None)
 
 

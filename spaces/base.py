@@ -9,21 +9,25 @@ Conventions every space follows:
   official string; NB101: the cell as 'rows:ops', see spaces/nb101.py; the official
   NB101 table is keyed by `nb101.module_hash`). `parse(key(a)) == a` for canonical a.
 * A super-net is called as `net(x, path)`: `path` is one architecture (single
-  path), or, for spaces with `supports_mixture`, a `Mixture` of per-choice
-  weights (GDAS / DARTS-style algorithms) of the space's `mixture_shape`, or
-  `CellDraws`, weights drawn afresh in each cell (GDAS).
+  path), or, for spaces with architecture mixtures (`alpha_groups()` not empty),
+  a `Mixture` of per-choice weights for each alpha group (GDAS / DARTS-style
+  algorithms), or `CellDraws`, weights drawn afresh in each cell (GDAS).
 * A stand-alone network is called as `net(x)`.
+
+Optional capabilities are declared, never probed: `SpaceDefaults` gives each one
+its default (absent, or the identity), and a space that has it overrides it.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Callable, Hashable, Iterable, Protocol, runtime_checkable
+from typing import Callable, Hashable, Iterable, Mapping, Protocol, runtime_checkable
 
 import torch
 from torch import nn
 
+from lmreg.core.errors import ConfigError
 from lmreg.core.registry import Registry
 
 Arch = Hashable
@@ -47,19 +51,29 @@ class NetSpec:
 
 @dataclass(frozen=True)
 class Mixture:
-    """Per-decision weights over a space's choices, e.g. a (6, 5) tensor for NB201's
-    edges x ops. Weights that are exactly zero skip their op (GDAS's one-hot)."""
-    weights: torch.Tensor
+    """Per-decision weights over a space's choices, for each alpha group the super-net
+    runs (NB201: one group for every cell, e.g. a (6, 5) tensor of edges x ops; DARTS:
+    "normal" and "reduce"). A bare tensor serves every group. Weights that are exactly
+    zero skip their op (GDAS's one-hot). `edges`: per-edge weights of each group (PC-DARTS's
+    edge normalisation on DARTS), None where the edges are not weighted."""
+    weights: torch.Tensor | Mapping[str, torch.Tensor]
+    edges: Mapping[str, torch.Tensor] | None = None
+
+    def group(self, name: str) -> torch.Tensor:
+        return self.weights if isinstance(self.weights, torch.Tensor) else self.weights[name]
+
+    def edge_weights(self, name: str) -> torch.Tensor | None:
+        return None if self.edges is None else self.edges[name]
 
 
 @dataclass(frozen=True)
 class CellDraws:
-    """Mixture weights drawn separately for every cell, in forward order: `draw()`
-    returns one cell's weights (the space's `mixture_shape`). A cell whose output
-    sums to exactly zero draws again, `max_draws` draws at most, and keeps the last
-    (GDAS's `forward_gdas`: a network whose cell ignores its input would learn nothing
+    """Mixture weights drawn separately for every cell, in forward order: `draw(group)`
+    returns the weights of one cell of that alpha group. A cell whose output sums to
+    exactly zero draws again, `max_draws` draws at most, and keeps the last (GDAS's
+    `forward_gdas` on NB201: a network whose cell ignores its input would learn nothing
     on that step)."""
-    draw: Callable[[], torch.Tensor]
+    draw: Callable[[str], torch.Tensor]
     max_draws: int = 10
 
     def __post_init__(self):
@@ -71,7 +85,6 @@ class CellDraws:
 class SearchSpace(Protocol):
     name: str
     semantics: str          # network semantics, recorded in every GT table built on the space
-    supports_mixture: bool
 
     def parse(self, text: str) -> Arch: ...
 
@@ -101,6 +114,64 @@ class SearchSpace(Protocol):
     def subnet_state(self, supernet: nn.Module, standalone: nn.Module) -> dict:
         """The super-net weights of the stand-alone network's path, under its names."""
 
+    # Optional capabilities, each with its default in SpaceDefaults -----------------
+    supports_fair_paths: bool
+    supports_partial_channel: bool
+    supports_mixture: bool
+
+    def representative(self, arch: Arch) -> Arch: ...
+
+    def alpha_groups(self) -> dict[str, tuple[int, ...]]: ...
+
+    def edge_groups(self) -> dict[str, tuple[int, ...]]: ...
+
+    def argmax_arch(self, weights: Mapping[str, torch.Tensor]) -> Arch: ...
+
+    def sample_archs(self, weights: Mapping[str, torch.Tensor], n: int, gen: torch.Generator) -> list[Arch]: ...
+
+    def fair_paths(self, rng: random.Random) -> list[Arch]: ...
+
+
+class SpaceDefaults:
+    """The optional capabilities of a space with their defaults: a space inherits this
+    class and overrides what it has. A capability a space lacks is declared absent here
+    (an empty group list, a False flag, a method raising ConfigError), so callers ask
+    the space and never probe it with hasattr."""
+
+    supports_fair_paths = False      # FairNAS's strict-fairness path groups (`fair_paths`)
+    supports_partial_channel = False  # a PC-DARTS super-net for net.cell = "partial_channel"
+
+    def representative(self, arch: Arch) -> Arch:
+        """The isomorphism-class representative a ground-truth table lists `arch` by."""
+        return arch
+
+    def alpha_groups(self) -> dict[str, tuple[int, ...]]:
+        """Architecture parameters of a mixture super-net: one tensor shape (decisions x
+        choices) per group of cells that share them; empty: the super-net runs single paths."""
+        return {}
+
+    @property
+    def supports_mixture(self) -> bool:
+        return bool(self.alpha_groups())
+
+    def edge_groups(self) -> dict[str, tuple[int, ...]]:
+        """For each alpha group whose edges PC-DARTS normalises: the number of input edges
+        of each node, in edge order (its per-node softmax splits the edges so); empty: none."""
+        return {}
+
+    def argmax_arch(self, weights: Mapping[str, torch.Tensor]) -> Arch:
+        """The architecture a mixture of per-group op weights derives to (DARTS's argmax)."""
+        raise ConfigError(f"space {self.name} has no architecture mixtures")
+
+    def sample_archs(self, weights: Mapping[str, torch.Tensor], n: int, gen: torch.Generator) -> list[Arch]:
+        """n architectures drawn from per-group op probabilities (the differentiable
+        policies' alpha samples)."""
+        raise ConfigError(f"space {self.name} has no architecture mixtures")
+
+    def fair_paths(self, rng: random.Random) -> list[Arch]:
+        raise ConfigError(f"space {self.name} has no strict-fairness path groups; "
+                          f"spaces with them: {', '.join(spaces_with('supports_fair_paths'))}")
+
 
 # name -> "module:attribute" of a SearchSpace instance (imported on first use), or the instance.
 SPACES: Registry[SearchSpace] = Registry("search space")
@@ -116,3 +187,8 @@ def space_names() -> list[str]:
 
 def get_space(name: str) -> SearchSpace:
     return SPACES.get(name)
+
+
+def spaces_with(capability: str) -> list[str]:
+    """The registered spaces whose declared capability flag is true."""
+    return [n for n in space_names() if getattr(get_space(n), capability)]

@@ -21,14 +21,26 @@ reference network does not; the pool BN holds no parameters, so both count the s
 `bn_affine` applies to every other BN of the network (DARTS's search network uses affine
 off in its cells, its stand-alone network affine on).
 
-Super-net (DARTS's search cell, single path): node k holds one module per (input j,
-op) for every j < k and every op of the space; a genotype's pair (op, j) of node k runs
-the module (k, j, op). Two pairs of one node with the same input and op share that
+Super-net (DARTS's search cell): node k holds one module per (input j, op) for every
+j < k and every op of the space; a genotype's pair (op, j) of node k runs the module
+(k, j, op). Two pairs of one node with the same input and op share that
 module (with running BN statistics on, it updates them twice per pass). A super-net
 path needs the full concat (every node), since the channels of the cell output are fixed.
 `subnet_state` copies a path's modules into a stand-alone network built with the same
 config (`pool_bn` on), which then computes exactly what the super-net computes on that path;
 with `pool_bn` off it is DARTS's reference network, which differs from the path after every pool.
+
+Mixtures (GDAS, PC-DARTS): a `Mixture` holds (14 edges x ops) weights for each alpha
+group, "normal" and "reduce" (`ALPHA_GROUPS`); a cell reads its own type's group.
+Every edge j -> k is the weighted sum of its ops, node k the sum of its edges
+(times its edge weight where the mixture has `edges`), the cell output all 4 nodes.
+An op whose weight is exactly zero is skipped and adds nothing (the official DARTS
+space's `forward_gdas` computes only the sampled op, times its hard weight). With
+`partial_channel` (PC-DARTS's search cell, the official DARTS-space `forward_pcdarts`):
+the ops are built at C/4 channels and take the first C/4 channels of the edge's input,
+the other channels bypass them (2x2 max-pooled on a stride-2 edge) and are concatenated
+after them, with no channel shuffle; a single path runs as the official softoneshot
+mixture of its genotype (`soft_path_weights`).
 """
 
 from __future__ import annotations
@@ -36,15 +48,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from . import darts
-from .base import Mixture
+from .base import CellDraws, Mixture
 from .nb201_net import AvgPool3x3
 
 # Recorded in every ground-truth table built on this space.
 SEMANTICS = "darts-networkcifar"  # DARTS cnn/model.py NetworkCIFAR, reductions at 1/3 and 2/3
 STEM_MULTIPLIER = 3
+ALPHA_GROUPS = darts.CELL_TYPES  # one alpha for the normal cells, one for the reduction cells
+N_EDGES = sum(range(darts.CELL_INPUTS, darts.CELL_INPUTS + darts.NODES))  # 2 + 3 + 4 + 5
+PC_GROUPS = 4  # PC-DARTS channel proportion K (official DartsSpaceMixedVertex: output_size // 4)
+# Official softoneshot_alpha of the PC-DARTS scripts (bash/exps/pcdarts.sh:112).
+SOFT_PATH_DELTA = 0.01
 
 
 @dataclass(frozen=True)
@@ -58,10 +76,14 @@ class NetConfig:
     ops: tuple = darts.OPS      # the super-net's candidate ops
     pool_bn: bool = False       # BN (affine off) after every pool (DARTS's search network)
     auxiliary: bool = False     # DARTS's CIFAR auxiliary head (needs 8x8 maps after cell 2*layers//3)
+    partial_channel: bool = False  # super-net only: PC-DARTS's partial-channel search cell
+    soft_path_delta: float = SOFT_PATH_DELTA  # partial-channel super-nets only
 
     def __post_init__(self):
         if self.C < 1 or self.layers < 1:
             raise ValueError(f"net.C and the number of cells must be >= 1, got C={self.C}, layers={self.layers}")
+        if self.partial_channel and self.C % PC_GROUPS:
+            raise ValueError(f"net.cell=partial_channel needs net.C divisible by {PC_GROUPS}, got C={self.C}")
         bad = [op for op in self.ops if op not in darts.OPS]
         if bad:
             raise ValueError(f"unknown DARTS op {bad[0]!r}; valid ops: {', '.join(darts.OPS)}")
@@ -179,11 +201,14 @@ class Cell(nn.Module):
 
         if cell is None:
             self.pairs, self.concat = None, darts.FULL_CONCAT
+            self.partial = cfg.partial_channel
+            c_op = c // PC_GROUPS if self.partial else c
             self.edges = nn.ModuleList(
-                nn.ModuleDict({op: build_op(op, c, stride(j), cfg) for op in cfg.ops})
+                nn.ModuleDict({op: build_op(op, c_op, stride(j), cfg) for op in cfg.ops})
                 for node in range(darts.CELL_INPUTS, darts.CELL_INPUTS + darts.NODES) for j in range(node))
         else:
             self.pairs, self.concat = cell
+            self.partial = False
             self.ops = nn.ModuleList(build_op(op, c, stride(j), cfg) for op, j in self.pairs)
         self.out_channels = len(self.concat) * c
 
@@ -210,6 +235,68 @@ class Cell(nn.Module):
                 total = total + y
             states.append(total)
         return torch.cat([states[i] for i in concat], dim=1)
+
+    def forward_mixed(self, s0, s1, weights: torch.Tensor, edge_weights: torch.Tensor | None = None):
+        """The super-net cell on (14, ops) mixture weights (DARTS edge order, see `edge_index`)
+        and optional (14,) edge weights; every node feeds the output."""
+        n_ops = len(self.edges[0])
+        if weights.shape != (N_EDGES, n_ops):
+            raise ValueError(f"DARTS mixture weights must have shape ({N_EDGES}, {n_ops}), got {tuple(weights.shape)}")
+        active = weights.detach().ne(0).tolist()  # one host sync per cell, not one per op
+        states = [self.pre0(s0), self.pre1(s1)]
+        for node in range(darts.CELL_INPUTS, darts.CELL_INPUTS + darts.NODES):
+            total = 0
+            for j in range(node):
+                e = edge_index(node, j)
+                y = self._mixed_edge(states[j], weights[e], active[e], self.edges[e])
+                total = total + (y if edge_weights is None else edge_weights[e] * y)
+            states.append(total)
+        return torch.cat(states[darts.CELL_INPUTS:], dim=1)
+
+    def _mixed_edge(self, x, weights, active, ops):
+        inp = x[:, :x.shape[1] // PC_GROUPS] if self.partial else x
+        terms = [w * op(inp) for w, on, op in zip(weights, active, ops.values()) if on]
+        if not terms:
+            raise ValueError("a DARTS mixture edge needs a non-zero weight")
+        mixed = sum(terms)
+        if not self.partial:
+            return mixed
+        rest = x[:, x.shape[1] // PC_GROUPS:]
+        if mixed.shape[2] != x.shape[2]:  # a stride-2 edge: the bypass channels are halved too
+            rest = F.max_pool2d(rest, 2, 2)
+        return torch.cat([mixed, rest], dim=1)
+
+
+def _official_soft_rows(counter: torch.Tensor, delta: float) -> torch.Tensor:
+    """The official `_compute_mutation_softmax` on uniform weights, row by row: a row
+    with ind = sum(counter) < n chosen entries gives each chosen one 1/n + (counter * n -
+    ind) * delta / (n - ind) and the others 1/n - ind * delta / (n - ind); a row whose
+    every entry is chosen shifts by (counter * n - ind) * delta, then is renormalised."""
+    n = counter.shape[1]
+    ind = counter.sum(1, keepdim=True)
+    full = ind == n
+    spare = torch.where(full, torch.ones_like(ind), n - ind)
+    partial = 1.0 / n - ind / spare * delta + counter * n * delta / spare
+    shifted = 1.0 / n - ind * delta + counter * n * delta
+    return torch.where(full, shifted / shifted.sum(1, keepdim=True), partial)
+
+
+def soft_path_weights(pairs, ops, delta: float, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(op weights (14, ops), edge weights (14,)) of one cell's pairs as the official
+    softoneshot mixture (model_search.py `_compute_softoneshot_alphas`): on each edge
+    every (op, input) pair of the genotype counts for its op, on each node every pair
+    for its input, each row then as `_official_soft_rows`; edges no pair uses stay uniform.
+    No gradient."""
+    counter = torch.zeros(N_EDGES, len(ops), dtype=like.dtype, device=like.device)
+    inputs = []
+    for k in range(darts.NODES):
+        node = darts.CELL_INPUTS + k
+        row = torch.zeros(1, node, dtype=like.dtype, device=like.device)
+        for op, j in pairs[2 * k:2 * k + 2]:
+            counter[edge_index(node, j), ops.index(op)] += 1.0
+            row[0, j] += 1.0
+        inputs.append(_official_soft_rows(row, delta)[0])
+    return _official_soft_rows(counter, delta), torch.cat(inputs)
 
 
 class AuxiliaryHeadCIFAR(nn.Module):
@@ -254,8 +341,6 @@ class DartsNet(nn.Module):
         self.classifier = nn.Linear(c_p, cfg.num_classes)
 
     def _path(self, genotype) -> darts.Genotype:
-        if isinstance(genotype, Mixture):
-            raise TypeError("the DARTS super-net runs one path at a time (supports_mixture is False)")
         if genotype is None:
             if self.genotype is None:
                 raise ValueError("the super-net needs an architecture: forward(x, genotype)")
@@ -265,14 +350,33 @@ class DartsNet(nn.Module):
             raise ValueError("a stand-alone network runs only its own genotype")
         return g
 
+    def _run_cell(self, cell: Cell, s0, s1, path):
+        """One cell on a genotype, a `Mixture` or `CellDraws` (the cell's group: its type)."""
+        group = ALPHA_GROUPS[cell.reduction]
+        if isinstance(path, Mixture):
+            return cell.forward_mixed(s0, s1, path.group(group), path.edge_weights(group))
+        if isinstance(path, CellDraws):
+            for n in range(1, path.max_draws + 1):  # drawn again while the output is exactly zero
+                out = cell.forward_mixed(s0, s1, path.draw(group))
+                if n == path.max_draws or out.sum().item() != 0:
+                    return out
+        pairs, concat = path.cell(cell.reduction)
+        if cell.partial:  # the official PC-DARTS super-net runs a path as a mixture (softoneshot)
+            return cell.forward_mixed(s0, s1, *soft_path_weights(pairs, self.cfg.ops, self.cfg.soft_path_delta, s1))
+        return cell(s0, s1, pairs, concat, self.drop_prob)
+
     def forward_with_aux(self, x: torch.Tensor, genotype=None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(logits, auxiliary logits); the latter only in training with the head on."""
-        g = self._path(genotype)
+        if isinstance(genotype, (Mixture, CellDraws)):
+            if self.genotype is not None:
+                raise TypeError("a stand-alone network runs only its own genotype, not a mixture")
+            path = genotype
+        else:
+            path = self._path(genotype)
         s0 = s1 = self.stem(x)
         aux = None
         for i, cell in enumerate(self.cells):
-            pairs, concat = g.cell(cell.reduction)
-            s0, s1 = s1, cell(s0, s1, pairs, concat, self.drop_prob)
+            s0, s1 = s1, self._run_cell(cell, s0, s1, path)
             if i == self.aux_after and self.cfg.auxiliary and self.training:
                 aux = self.auxiliary_head(s1)
         return self.classifier(s1.mean((2, 3))), aux

@@ -7,13 +7,12 @@ import random
 from typing import Iterable
 
 from . import nb101, nb101_net
-from .base import ArchError, NetSpec
+from .base import ArchError, NetSpec, SpaceDefaults
 
 
-class NB101Space:
+class NB101Space(SpaceDefaults):
     name = "nb101"
     semantics = nb101_net.SEMANTICS
-    supports_mixture = False
 
     def parse(self, text: str) -> nb101.Cell:
         return nb101.parse(text)

@@ -21,8 +21,9 @@ Super-net cell types (`NetConfig.cell`):
                    are shuffled in 4 groups. A single path runs as the official
                    "softoneshot" mixture (`soft_path_weights`).
 
-A super-net also takes a `Mixture`: (6, 5) weights used by every cell, or
-(cells, 6, 5) weights, one row block per cell in forward order, or `CellDraws`,
+A super-net also takes a `Mixture` of its one alpha group (`ALPHA_GROUP`): (6, 5)
+weights used by every cell, or (cells, 6, 5) weights, one row block per cell in
+forward order, or `CellDraws`,
 weights drawn in each cell and drawn again while the cell's output is exactly zero
 (GDAS draws its Gumbel sample separately in each cell).
 """
@@ -49,6 +50,7 @@ CONV_OPS = {"nor_conv_1x1": 1, "nor_conv_3x3": 3}
 EDGE_SLOTS = {"per_edge": (0, 1, 2, 3, 4, 5), "op_on_node": (0, 1, 2, 3, 4, 4),
               "partial_channel": (0, 1, 2, 3, 4, 5)}
 CELL_TYPES = tuple(EDGE_SLOTS)
+ALPHA_GROUP = "cell"  # every cell shares one alpha (the official NB201 super-nets)
 PC_GROUPS = 4  # PC-DARTS channel proportion K, hard-coded in the official SearchCellPCDarts
 # Official softoneshot_alpha (pcdarts.sh): a single path on a partial-channel cell gives
 # its op 1/5 + delta and every other op 1/5 - delta/4 (near-uniform); 0.8 is one-hot.
@@ -155,7 +157,7 @@ class Cell(nn.Module):
 
     def forward(self, x: torch.Tensor, arch) -> torch.Tensor:
         if isinstance(arch, Mixture):
-            return self._mixed(x, arch.weights)
+            return self._mixed(x, arch.group(ALPHA_GROUP))
         if self.partial:  # the official PC-DARTS super-net runs a path as a mixture (softoneshot)
             return self._mixed(x, soft_path_weights(arch, self.soft_path_delta, x))
         nodes: list[torch.Tensor | None] = [x, None, None, None]
@@ -261,15 +263,16 @@ class NB201Net(nn.Module):
             if self.arch is None:
                 raise ValueError("the super-net needs an architecture: forward(x, arch)")
             arch = self.arch
-        per_cell = isinstance(arch, Mixture) and arch.weights.dim() == 3
-        if per_cell and arch.weights.shape[0] != self.n_cells:
-            raise ValueError(f"per-cell mixture weights must have {self.n_cells} cells, got {arch.weights.shape[0]}")
+        weights = arch.group(ALPHA_GROUP) if isinstance(arch, Mixture) else None
+        per_cell = weights is not None and weights.dim() == 3
+        if per_cell and weights.shape[0] != self.n_cells:
+            raise ValueError(f"per-cell mixture weights must have {self.n_cells} cells, got {weights.shape[0]}")
         x = self.stem(x)
         k = 0
         for block in self.blocks:
             if isinstance(block, Cell):
                 x = (_drawn_cell(block, x, arch) if isinstance(arch, CellDraws) else
-                     block(x, Mixture(arch.weights[k]) if per_cell else arch))
+                     block(x, Mixture(weights[k]) if per_cell else arch))
                 k += 1
             else:
                 x = block(x)
@@ -284,7 +287,7 @@ def _drawn_cell(cell: Cell, x: torch.Tensor, draws: CellDraws) -> torch.Tensor:
     """The cell on freshly drawn weights, drawn again while its output sums to exactly
     zero (one host sync per draw), at most `draws.max_draws` draws; the last is kept."""
     for n in range(1, draws.max_draws + 1):
-        out = cell(x, Mixture(draws.draw()))
+        out = cell(x, Mixture(draws.draw(ALPHA_GROUP)))
         if n == draws.max_draws or out.sum().item() != 0:
             return out
 

@@ -6,15 +6,30 @@ from __future__ import annotations
 import random
 from typing import Iterable
 
+import torch
+
 from . import nb201, nb201_net
-from .base import NetSpec
+from .base import NetSpec, SpaceDefaults
 
 
-class NB201Space:
+class NB201Space(SpaceDefaults):
     name = "nb201"
     semantics = nb201_net.SEMANTICS
-    supports_mixture = True
-    mixture_shape = (len(nb201.EDGES), len(nb201.OPS))
+    supports_fair_paths = True
+    supports_partial_channel = True
+
+    def alpha_groups(self) -> dict[str, tuple[int, ...]]:
+        """One (edges x ops) alpha shared by every cell (the official NB201 super-nets)."""
+        return {nb201_net.ALPHA_GROUP: (len(nb201.EDGES), len(nb201.OPS))}
+
+    def argmax_arch(self, weights) -> nb201.Arch:
+        """The largest weight on every edge."""
+        return tuple(weights[nb201_net.ALPHA_GROUP].argmax(-1).tolist())
+
+    def sample_archs(self, weights, n: int, gen) -> list[nb201.Arch]:
+        """n draws of Categorical(weights) on every edge (official: edge by edge)."""
+        draws = torch.multinomial(weights[nb201_net.ALPHA_GROUP], n, replacement=True, generator=gen)
+        return [tuple(a) for a in draws.T.tolist()]
 
     def parse(self, text: str) -> nb201.Arch:
         return nb201.parse(text)

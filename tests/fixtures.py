@@ -52,19 +52,11 @@ class Interrupted(Exception):
     pass
 
 
-# Overrides that keep a registered algorithm's test run short or valid (its own settings on top of
-# `algorithm=NAME`); an algorithm not listed runs with its defaults.
-SHORT_RUN = {
-    "gdas": ["algo.search_epochs=1", "algo.tau_epochs=2"],
-    "pcdarts": ["algo.search_epochs=1", "net.cell=partial_channel"],
-    # one controller round, at the warm-up's end (the default 40 epochs to the next)
-    "nao": ["algo.seed_archs=10", "algo.new_archs=5", "algo.random_archs=5", "algo.controller_epochs=2"],
-}
-
-
 def algorithm_overrides(name: str) -> list[str]:
-    """`--set` overrides that select a registered algorithm for a short test run."""
-    return [f"algorithm={name}", *SHORT_RUN.get(name, ())]
+    """`--set` overrides that select a registered algorithm for a short test run (its
+    class's `smoke_overrides` on top of `algorithm=NAME`)."""
+    from lmreg.algorithms.base import get_algorithm
+    return [f"algorithm={name}", *get_algorithm(name).smoke_overrides]
 
 
 def interrupted_and_whole(cfg, tmp_path: Path, after_epoch: int = 1) -> tuple[dict, dict]:
