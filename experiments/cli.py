@@ -87,6 +87,19 @@ def cmd_bench_convert(args) -> int:
     return 0
 
 
+def _seed_figure(table, name: str, path: Path) -> None:
+    """The seed-vs-seed scatter of the metrics `bench info` reports a seed tau for."""
+    from lmreg.bench.ground_truth import gt_metric
+    from lmreg.paper_figures.plots import seed_agreement
+    metrics = dict.fromkeys([gt_metric(table), *(m for m in ("test_acc", "eval_acc") if m in table.metrics)])
+    matrices = {m: table.seed_matrix(m) for m in metrics}
+    matrices = {m: x for m, x in matrices.items() if x.shape[1] >= 2}
+    if not matrices:
+        raise ConfigError(f"{name} has one seed per architecture: no seed-vs-seed figure to draw")
+    paths = seed_agreement(matrices, path, title=f"{name}: ground truth, seed against seed")
+    print(f"figure      {', '.join(map(str, paths))}")
+
+
 def cmd_bench_info(args) -> int:
     from lmreg.bench import registry
     table = registry.load(args.benchmark)
@@ -127,6 +140,8 @@ def cmd_bench_info(args) -> int:
               f"against the {c['k']}-seed mean); split-half tau {c['split_half']:.3f}, predicted with "
               f"{more}")
     _print_subset_reliability(table, gt_metric(table))
+    if args.figure:
+        _seed_figure(table, args.benchmark, Path(args.figure))
     print(f"cost        {_cost_line(np.asarray(table.scalars['wall_time'], dtype=float))}, "
           f"devices {table.meta.get('devices', 'not recorded')}")
     print(f"recipe      {table.recipe}")
@@ -346,6 +361,8 @@ def make_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_bench_list)
     q = bench.add_parser("info", help="summary of a benchmark")
     q.add_argument("benchmark", help="name or path to a .h5 table")
+    q.add_argument("--figure", metavar="PATH",
+                   help="also draw the seed-vs-seed scatter of the GT metric to PATH.png and PATH.pdf")
     q.set_defaults(func=cmd_bench_info)
     q = bench.add_parser("query", help="ground truth of one architecture, or the top K")
     q.add_argument("benchmark")

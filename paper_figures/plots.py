@@ -215,3 +215,34 @@ def _ranker_panel(ax, table: pd.DataFrame, ceiling: tuple[float, float, float] |
     ax.set_ylim(-0.7, n - 0.3)
     ax.tick_params(axis="x", labelsize=7)
     ax.grid(alpha=0.3, axis="x")
+
+
+
+def seed_agreement(matrices: dict[str, pd.DataFrame], path: Path, title: str = "",
+                   max_panels: int = 3) -> list[Path]:
+    """A ground truth's reliability as a picture: for each GT metric (``matrices``: metric ->
+    architectures x seeds) its seed pairs, up to ``max_panels`` panels in all; each panel is
+    every architecture's value under one seed against the other, the identity line dashed,
+    and the pair's Kendall tau (the seed tau that `lmreg bench info` prints)."""
+    import itertools
+
+    from lmreg.paper_figures.metrics import kendall_tau
+    panels = [(metric, a, b) for metric, m in matrices.items() for a, b in itertools.combinations(m.columns, 2)
+              if len(m[[a, b]].dropna()) >= 2][:max_panels]
+    if not panels:
+        raise ValueError("seed_agreement needs a table with at least two seeds sharing two architectures")
+    fig, axes = plt.subplots(1, len(panels), figsize=(PANEL_WIDTH * len(panels), PANEL_WIDTH), squeeze=False)
+    for ax, (metric, a, b) in zip(axes[0], panels):
+        pair = matrices[metric][[a, b]].dropna()
+        x, y = pair[a].to_numpy(float), pair[b].to_numpy(float)
+        many = len(pair) > 2000
+        ax.scatter(x, y, s=3 if many else 9, alpha=0.2 if many else 0.6, color="tab:blue", linewidths=0)
+        lo, hi = min(x.min(), y.min()), max(x.max(), y.max())
+        ax.plot([lo, hi], [lo, hi], ls="--", lw=0.8, color="black")
+        ax.set_xlabel(f"{metric}, seed {a}")
+        ax.set_ylabel(f"{metric}, seed {b}")
+        ax.set_title(f"Kendall tau {kendall_tau(x, y):.3f} ({len(pair)} cells)", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)

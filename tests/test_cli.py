@@ -231,3 +231,35 @@ def test_the_micro_demo_skips_the_search_it_does_not_report(monkeypatch):
         configs = got.value.args[0]
         assert len(configs) == 2 and {c.search.method for c in configs} == {method}
         assert {c.name for c in configs} == {"micro"}
+
+
+def test_bench_info_figure_draws_each_seed_pair_with_its_seed_tau(tmp_path, monkeypatch, capsys):
+    """The figure's panels are the table's own seed columns, and each panel's tau is scipy's
+    tau-b of those two columns (what `bench info` prints as the seed tau)."""
+    from scipy import stats
+
+    from lmreg.bench import registry
+    from lmreg.paper_figures import plots
+    drawn = []
+    real_save = plots._save
+    monkeypatch.setattr(plots, "_save", lambda fig, path: (drawn.append(fig), real_save(fig, path))[1])
+    assert main(["bench", "info", "micro-fmnist-nb201", "--figure", str(tmp_path / "gt")]) == 0
+    assert (tmp_path / "gt.png").stat().st_size > 0 and "figure" in capsys.readouterr().out
+    table = registry.load("micro-fmnist-nb201")
+    (fig,) = drawn
+    axes = [ax for ax in fig.axes if ax.collections]
+    assert [ax.get_xlabel() for ax in axes] == ["test_acc, seed 0", "eval_acc, seed 0"]
+    for ax, metric in zip(axes, ("test_acc", "eval_acc")):
+        m = table.seed_matrix(metric).dropna()
+        want = stats.kendalltau(m[0], m[1]).statistic
+        assert f"Kendall tau {want:.3f} ({len(m)} cells)" == ax.get_title()
+        points = ax.collections[0].get_offsets()
+        assert sorted(map(tuple, points)) == sorted(zip(m[0], m[1]))
+
+
+def test_seed_figure_needs_two_seeds(tmp_path):
+    import pandas as pd
+
+    from lmreg.paper_figures.plots import seed_agreement
+    with pytest.raises(ValueError, match="at least two seeds"):
+        seed_agreement({"test_acc": pd.DataFrame({0: [1.0, 2.0, 3.0]})}, tmp_path / "f")
