@@ -243,6 +243,7 @@ def _preamble(defn: Definition, scale: str, level: float, results: list[EntryRes
 def render_t1(defn: Definition, scale: str, results: list[EntryResult], out_dir: Path, level: float):
     display, data = [], []
     by_space: dict[tuple[str, str], dict[str, EntryResult]] = {}
+    gains = []  # (label, kendall_tau difference) per algorithm and space, for the figure
     for er in results:
         e = er.entry
         group = er.group()
@@ -272,6 +273,8 @@ def render_t1(defn: Definition, scale: str, results: list[EntryResult], out_dir:
                    "seeds": int(diff.n.max())}
             for _, d in diff.iterrows():
                 row[d["metric"]] = difference_cell(d)
+                if d["metric"] == defn.metrics[0]:
+                    gains.append((f"{alg} / {space}", d))
                 data.append({"definition": defn.name, "scale": scale, "row": f"{alg} / {space} / difference",
                              "algorithm": alg, "space": space, "variant": "landmarks-baseline",
                              "metric": d["metric"], "n": d["n"], "mean": d["diff"], "ci_lo": d["diff_lo"],
@@ -288,6 +291,9 @@ def render_t1(defn: Definition, scale: str, results: list[EntryResult], out_dir:
     paths = write_tables(out_dir / defn.name, frame, pd.DataFrame(data),
                          caption=f"{defn.title} ({scale} scale): mean ± std over seeds "
                                  f"[{level * 100:g}% t; hb] (seeds; pool size)", preamble=pre)
+    if gains:
+        from lmreg.paper_figures.plots import gain_intervals
+        paths += gain_intervals(gains, out_dir / f"{defn.name}_gain", metric=defn.metrics[0])
     from lmreg.paper_figures.aggregate import to_markdown
     return pre + "\n\n" + to_markdown(frame), paths
 

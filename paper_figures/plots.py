@@ -246,3 +246,27 @@ def seed_agreement(matrices: dict[str, pd.DataFrame], path: Path, title: str = "
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def gain_intervals(rows: list[tuple[str, dict]], path: Path, metric: str = "kendall_tau") -> list[Path]:
+    """Table T1 as a picture: per (label, difference) row, the paired landmarks-minus-baseline
+    difference of ``metric`` (a dot) with its Student-t interval (thick) and its hierarchical-
+    bootstrap interval (thin, below), against a dashed zero line. ``difference`` holds
+    diff, diff_lo, diff_hi, hb_lo, hb_hi and n, as `aggregate.paired_differences` rows do."""
+    if not rows:
+        raise ValueError("gain_intervals needs at least one row")
+    fig, ax = plt.subplots(figsize=(PANEL_WIDTH * 1.4, 0.5 * len(rows) + 1.2))
+    for i, (label, d) in enumerate(rows):
+        y = len(rows) - 1 - i
+        ax.plot([d["diff_lo"], d["diff_hi"]], [y, y], lw=3, color="tab:orange", solid_capstyle="butt",
+                label="paired t" if i == 0 else None)
+        ax.plot([d["hb_lo"], d["hb_hi"]], [y - 0.18, y - 0.18], lw=1.2, color="tab:gray",
+                label="hierarchical bootstrap" if i == 0 else None)
+        ax.plot([d["diff"]], [y], "o", color="black", ms=4)
+    ax.axvline(0, ls="--", lw=0.8, color="black")
+    ax.set_yticks(range(len(rows)), [f"{label} ({int(d['n'])} seeds)" for label, d in rows][::-1])
+    ax.set_ylim(-0.6, len(rows) - 0.4)
+    ax.set_xlabel(f"{metric}: landmarks − baseline")
+    fig.legend(fontsize=7, loc="upper center", ncol=2, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))
+    return _save(fig, path)

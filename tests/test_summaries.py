@@ -146,3 +146,26 @@ def test_committed_summaries_render_their_committed_table(folder, tmp_path):
         report([], tmp_path, summaries=folder, figures=False)
         rendered = tmp_path / "report.md"
     assert rendered.read_bytes() == table.read_bytes(), f"{table} is not the table {folder} renders"
+
+
+def test_t1_gain_figure_draws_the_tables_difference_rows(tmp_path, monkeypatch):
+    """The T1 figure's dots and intervals are the paired differences of the CSV it is rendered
+    with (kendall_tau), one row per algorithm that has both arms."""
+    import pandas as pd
+
+    from lmreg.paper_figures import plots
+    drawn = []
+    real_save = plots._save
+    monkeypatch.setattr(plots, "_save", lambda fig, path: (drawn.append((Path(path).name, fig)), real_save(fig, path))[1])
+    render_summaries("T1", "micro", COMMITTED / "T1-micro", tmp_path, 0.95)
+    ((name, fig),) = [(n, f) for n, f in drawn if n == "T1_gain"]
+    assert (tmp_path / "T1_gain.png").is_file()
+    csv = pd.read_csv(tmp_path / "T1.csv")
+    diffs = csv[(csv.variant == "landmarks-baseline") & (csv.metric == "kendall_tau")]
+    assert len(diffs) >= 1
+    lines = fig.axes[0].get_lines()
+    dots = [ln for ln in lines if ln.get_marker() == "o"]
+    thick = [ln for ln in lines if ln.get_linewidth() == 3]
+    assert sorted(float(d.get_xdata()[0]) for d in dots) == pytest.approx(sorted(diffs["mean"]))
+    drawn_t = sorted(float(x) for t in thick for x in t.get_xdata())
+    assert drawn_t == pytest.approx(sorted([*diffs.ci_lo, *diffs.ci_hi]))
