@@ -125,7 +125,8 @@ def paper_value(definition: str, row: str, scale: str) -> tuple[str, PaperValue]
 # Grids ------------------------------------------------------------------------------
 # (display name, micro preset, paper preset) of every algorithm in T1
 T1_ALGORITHMS = (("SPOS", "micro", "nb201-cifar10"), ("FairNAS", "micro-fairnas", "nb201-cifar10-fairnas"),
-                 ("GDAS", "micro-gdas", "nb201-cifar10-gdas"), ("PC-DARTS", "micro-pcdarts", "nb201-cifar10-pcdarts"))
+                 ("GDAS", "micro-gdas", "nb201-cifar10-gdas"), ("PC-DARTS", "micro-pcdarts", "nb201-cifar10-pcdarts"),
+                 ("NAO", "micro-nao", "nb201-cifar10-nao"))
 
 
 def _t1_grid(scale: str) -> tuple[GridEntry, ...]:
@@ -457,8 +458,8 @@ def _b1_grid(scale: str) -> tuple[GridEntry, ...]:
 
 
 # Registry ------------------------------------------------------------------------------
-_T1_COVERAGE = ("T1's grid has no NAO rows and no DARTS or NDS rows yet (NAO trains on NB201 and NB101 through "
-                "its own presets; the DARTS space has no micro ground truth). search_gt_percentile: the GT "
+_T1_COVERAGE = ("T1's micro grid has NB201 rows only: no NB101 rows and no DARTS or NDS rows yet (the DARTS "
+                "space has no micro ground truth). search_gt_percentile: the GT "
                 "percentile, among all cells of the ground truth, of the architecture each run returns as its "
                 "search result (attrs.search_result).")
 T1_METRICS = RANKING_METRICS + ("search_gt_percentile",)

@@ -88,9 +88,9 @@ def test_registry_errors(capsys):
 
 def test_dry_run_lists_runs_and_costs(tmp_path, capsys):
     t1 = plan(get_definition("T1"), "micro", tmp_path)
-    assert len(t1) == 40 and all(not r.status and not r.done for r in t1)
+    assert len(t1) == 50 and all(not r.status and not r.done for r in t1)
     assert sorted(r.name.rsplit("-", 1)[0] for r in t1) == sorted(
-        f"{p}-{v}-seed{s}" for p in ("micro", "micro-fairnas", "micro-gdas", "micro-pcdarts")
+        f"{p}-{v}-seed{s}" for p in ("micro", "micro-fairnas", "micro-gdas", "micro-pcdarts", "micro-nao")
         for v in ("baseline", "landmarks") for s in range(5))
     # T2: reference + default + 3 (M) + 3 (coef) + 4 (official schedules) + 2 (loss) + 2 (sampling)
     # configs, 3 seeds
@@ -124,10 +124,10 @@ def test_render_t1_f1_f2_from_synthetic_records(tmp_path, capsys):
     write_grid("T1", tmp_path, seeds=(0, 1, 2))  # 3 of T1's 5 seeds finished: the intervals below by hand
     text, paths = render("T1", "micro", tmp_path)
     names = {p.name for p in paths}
-    assert names == {"T1.md", "T1.csv", "T1.tex"}
+    assert names == {"T1.md", "T1.csv", "T1.tex", "T1_gain.png", "T1_gain.pdf"}
     md = (tmp_path / "T1.md").read_text()
     assert "| SPOS | NB201 | baseline | 3 |" in md and "landmarks − baseline (paired)" in md
-    for alg in ("FairNAS", "GDAS", "PC-DARTS"):
+    for alg in ("FairNAS", "GDAS", "PC-DARTS", "NAO"):
         assert f"| {alg} | NB201 | landmarks | 3 |" in md
     assert "paper (kendall_tau)" in md and md.count("n/a") >= 3
     # the GT's noise ceiling is a row of the table (paper_figures.noise on the shipped micro GT)
@@ -157,14 +157,14 @@ def test_render_t1_f1_f2_from_synthetic_records(tmp_path, capsys):
     hbd = hierarchical_bootstrap_diff(base_pools, pools, "kendall_tau", shared_pool=True)
     assert (diff["hb_lo"], diff["hb_hi"]) == pytest.approx((hbd["lo"], hbd["hi"]))
     # every interval in the Markdown and LaTeX tables has its n beside it
-    # 4 algorithms x 3 rows (two arms, the difference) x 4 pool metrics; the search result's
+    # 5 algorithms x 3 rows (two arms, the difference) x 4 pool metrics; the search result's
     # percentile is a per-run value: its n has no pool
-    assert md.count("(3 seeds; pool 20)") == 4 * 3 * 4 and "[t " in md and "; hb " in md
-    assert md.count("(3 seeds)") == 4 * 3 and "search_gt_percentile" in md
+    assert md.count("(3 seeds; pool 20)") == 5 * 3 * 4 and "[t " in md and "; hb " in md
+    assert md.count("(3 seeds)") == 5 * 3 and "search_gt_percentile" in md
     assert csv.paper_value.isna().all()
     tex = (tmp_path / "T1.tex").read_text()
     assert r"\begin{tabular}" in tex and r"kendall\_tau" in tex and r"$\pm$" in tex
-    assert tex.count("(3 seeds; pool 20)") == 4 * 3 * 4
+    assert tex.count("(3 seeds; pool 20)") == 5 * 3 * 4
     # Figures through the command (all runs present: nothing is trained)
     for name in ("F1", "F2"):
         assert main(["reproduce", name, "--out", str(tmp_path), "--no-progress"]) == 0
