@@ -389,6 +389,7 @@ def test_pcdarts_mixture_is_softmax_of_alpha():
 
 # End to end: every registered algorithm -----------------------------------------------
 @pytest.mark.parametrize("name", algorithm_names())
+@pytest.mark.slow
 def test_interrupted_run_resumes_to_the_same_record(name, tmp_path):
     cfg = load_config("quick", [*SMOKE, *algorithm_overrides(name), "train.epochs=3", "train.warmup_epochs=1"])
     resumed, whole = interrupted_and_whole(cfg, tmp_path)

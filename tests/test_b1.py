@@ -106,6 +106,7 @@ def test_search_percentiles_and_nonfinite_scores_by_hand():
     assert ranking_scores([2.0, np.nan, -np.inf, np.inf, 1.0]).tolist() == [2.0, 0.0, 0.0, 3.0, 1.0]
 
 
+@pytest.mark.slow
 def test_records_written_consistent_and_skipped(b1_out):
     out, _ = b1_out
     paths = sorted((out / b1.RANKER_DIR).glob(f"*/{RECORD_NAME}"))

@@ -64,6 +64,7 @@ def small(tmp_path_factory):
     return out, path
 
 
+@pytest.mark.slow
 def test_table_rederives_from_the_stored_scores(small):
     from lmreg.paper_figures.b2 import render_b2
     out, path = small
@@ -122,6 +123,7 @@ def test_cli_dry_run_and_scores_only_for_b2(capsys):
     assert "--scores applies to B2 only" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_score_files_and_their_hybrids_are_rows(tmp_path):
     from lmreg.paper_figures.b2 import render_b2
     c10 = registry.load(b2.BENCHMARK).per_arch("valid_acc")

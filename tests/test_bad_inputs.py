@@ -348,6 +348,7 @@ def test_journal_rows_of_the_wrong_shape_are_refused_with_their_line(tmp_path, c
 
 
 # The real command, in child processes ------------------------------------------------
+@pytest.mark.slow
 def test_sweep_fast_subset(capsys):
     """The sweep's fast subset (a case or two of every class above, no training) must
     pass strictly: expected exit code, one line, nothing created."""

@@ -17,6 +17,7 @@ TINY = ["task=smoke-fmnist", "train.epochs=2", "train.warmup_epochs=1", "train.b
         "eval.pool_size=10", "eval.every=1", "eval.n_images=128", "eval.batch_size=128"]
 
 
+@pytest.mark.slow
 def test_local_executor_runs_match_in_process_runs(tmp_path):
     configs = [load_config("quick", [*TINY, f"seed={s}"]) for s in (0, 1)]
     paths = submit_runs(configs, tmp_path / "sub", ClusterOptions("local", time_min=10))
@@ -32,6 +33,7 @@ def test_local_executor_runs_match_in_process_runs(tmp_path):
     assert paths[0].stat().st_mtime_ns == mtime
 
 
+@pytest.mark.slow
 def test_failing_task_is_one_line_and_others_are_kept(tmp_path):
     good = load_config("quick", [*TINY, "seed=0"])
     bad = load_config("quick", [*TINY, "seed=1", "train.lr=1e30", "train.grad_clip=1e30"])
@@ -49,6 +51,7 @@ def test_executor_options_are_checked(capsys):
     assert stop.value.code == 2 and "argument --time: expected a whole number >= 1" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_ground_truth_build_through_the_local_executor(tmp_path):
     """The same table as the process pool, the journal written by this process as tasks end."""
     out = tmp_path / "sub" / "gt.h5"

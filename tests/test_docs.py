@@ -79,7 +79,9 @@ def test_setup_commands_name_the_tox_environments_that_run_them():
     commands = {env: tox.get(f"testenv:{env}", "commands").split() for env in ("demo", "tests")}
     assert commands["demo"][:2] == ["lmreg", "demo"]
     assert commands["tests"][0] == "pytest"
-    assert "tox -e tests" in (ROOT / ".ci" / "run").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "tox -e tests\n" in ci and "tox -e tests -- -m slow" in ci  # the default set, then the slow one
+    assert "-m 'not slow'" in (ROOT / "pyproject.toml").read_text()  # what makes the default set short
 
 
 def _subcommands(parser) -> dict:

@@ -32,6 +32,7 @@ def nb101_gt(tmp_path_factory):
     return out, table
 
 
+@pytest.mark.slow
 def test_nb101_ground_truth_from_the_builder(nb101_gt):
     _, table = nb101_gt
     gt = table.per_arch("test_acc")
@@ -48,6 +49,7 @@ def test_bench_info_judges_a_table_by_its_own_space(nb101_gt, capsys):
     assert "networks    nb101-model-builder" in out and "older than" not in out
 
 
+@pytest.mark.slow
 def test_spos_with_landmarks_on_nb101(nb101_gt, tmp_path):
     path, _ = nb101_gt
     cfg = load_config("micro-nb101", [*SMOKE, f"benchmark={path}", "gt_metric=test_acc", "net.C=8"])

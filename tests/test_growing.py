@@ -42,6 +42,7 @@ GROW = ["train.epochs=4", "train.warmup_epochs=1", "eval.every=2", "landmarks.m=
         "landmarks.grow_rounds=2", "landmarks.grow_k=3"]
 
 
+@pytest.mark.slow
 def test_run_grows_its_landmarks_and_resumes(tmp_path):
     cfg = load_config("quick", GROW)
     killed, whole = interrupted_and_whole(cfg, tmp_path, after_epoch=1)  # stops right after round 1

@@ -66,6 +66,7 @@ def test_the_search_on_a_file_that_scores_the_whole_space(tmp_path, monkeypatch)
             assert check(found["gt_percentile"]), found
 
 
+@pytest.mark.slow
 def test_a_file_of_known_tau(gt, tmp_path):
     """Scores from a Gaussian copula with correlation r: population Kendall tau (2/pi) asin(r)."""
     r = 0.7
