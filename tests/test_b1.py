@@ -71,6 +71,8 @@ def small_grid():
         yield
 
 
+# B1 computed over the synthetic runs takes minutes (every ranker and predictor): the tests that
+# use it are in the slow set.
 @pytest.fixture(scope="module")
 def b1_out(small_grid, tmp_path_factory):
     """A folder with the synthetic super-net runs and B1 computed by `reproduce` (nothing to train)."""
@@ -148,6 +150,7 @@ def test_records_written_consistent_and_skipped(b1_out):
     assert [p.stat().st_mtime_ns for p in paths] == mtimes
 
 
+@pytest.mark.slow
 def test_table_rows_intervals_and_figure(b1_out):
     out, text = b1_out
     md = (out / "B1.md").read_text()
@@ -187,6 +190,7 @@ def test_table_rows_intervals_and_figure(b1_out):
                                         "top1_gt_percentile", "top10_best_gt_percentile"}
 
 
+@pytest.mark.slow
 def test_stale_ground_truth_is_refused(b1_out, tmp_path, capsys):
     out, _ = b1_out
     copy = tmp_path / "copy"
@@ -202,6 +206,7 @@ def test_stale_ground_truth_is_refused(b1_out, tmp_path, capsys):
     assert len(err) == 1 and "snip-seed1" in err[0] and "move it away" in err[0]
 
 
+@pytest.mark.slow
 def test_dry_run_lists_runs_and_ranker_records(small_grid, b1_out, tmp_path, capsys):
     write_supernets(tmp_path, seeds=(0,))
     assert main(["reproduce", "B1", "--dry-run", "--out", str(tmp_path)]) == 0
