@@ -210,6 +210,11 @@ def _train_and_record(cfg: RunConfig, run_dir: Path, plan: RunPlan, on_epoch, ma
         if cfg.use_landmarks else []
     pool_archs = [plan.space.parse(a) for a in plan.pool]
     gt_pool = plan.gt.loc[plan.pool].to_numpy()
+
+    def checkpoint() -> None:
+        torch_save({"config": to_dict(cfg), "trainer": trainer.state_dict(), "state": state,
+                    "ground_truth": plan.gt_info}, ckpt)
+
     for epoch in range(state["epoch"], cfg.train.epochs):
         curve = trainer.train_epoch(epoch, max_steps)
         state["train_s"] += curve["epoch_time"]
@@ -227,14 +232,18 @@ def _train_and_record(cfg: RunConfig, run_dir: Path, plan: RunPlan, on_epoch, ma
             _grow(trainer, plan, state, cfg, epoch, rounds.index(epoch) + 1)
             state["score_s"] += time.perf_counter() - t0
         state["epoch"] = epoch + 1
-        torch_save({"config": to_dict(cfg), "trainer": trainer.state_dict(), "state": state,
-                    "ground_truth": plan.gt_info}, ckpt)
+        checkpoint()
         if on_epoch:
             on_epoch(curve)
 
     t0 = time.perf_counter()
     lm_acc, lm_loss = _score(model, [plan.space.parse(a) for a in state["landmarks"]], task, cfg)
-    search = search_result(trainer, plan, state["pool_scores"][0], cfg)
+    # The search and the training of the cell it finds take minutes: each is checkpointed when
+    # done, so a killed run resumes after the last of them (the search leaves the weights as they were).
+    if "search" not in state:
+        state["search"] = search_result(trainer, plan, state["pool_scores"][0], cfg, state, checkpoint)
+        checkpoint()
+    search = state["search"]
     state["score_s"] += time.perf_counter() - t0
     torch_save(model.state_dict(), run_dir / WEIGHTS_NAME)
     record_path = run_dir / RECORD_NAME
@@ -263,14 +272,15 @@ def _grow(trainer, plan: RunPlan, state: dict, cfg: RunConfig, epoch: int, round
     trainer.reg.set_landmarks([plan.space.parse(a) for a in state["landmarks"]])
 
 
-def search_result(trainer, plan: RunPlan, pool_acc, cfg: RunConfig) -> dict:
+def search_result(trainer, plan: RunPlan, pool_acc, cfg: RunConfig, state: dict | None = None,
+                  checkpoint: Callable[[], None] = lambda: None) -> dict:
     """The architecture the trained super-net would return as its search result, by the
     algorithm's procedure (`search_candidates`), else by `cfg.search` (the official
     regularised evolution, or the best-scored pool cell), with its ground truth and GT
     percentile among all cells of the table (100 * cells with lower GT / (cells - 1))."""
     proposal = trainer.search_candidates(set(plan.gt.index))
     if proposal is None and cfg.search.method == "evolution":
-        return evolution_result(trainer, plan, cfg)
+        return evolution_result(trainer, plan, cfg, {} if state is None else state, checkpoint)
     if proposal is None or not proposal[1]:
         method = "best-scored pool architecture" + ("" if proposal is None else
                                                     f" ({proposal[0]}: no candidate had ground truth)")
@@ -300,19 +310,30 @@ def table_key(space, arch, index) -> str | None:
     return next((k for k in keys if k in index), None)
 
 
-def evolution_result(trainer, plan: RunPlan, cfg: RunConfig) -> dict:
+def evolution_result(trainer, plan: RunPlan, cfg: RunConfig, state: dict | None = None,
+                     checkpoint: Callable[[], None] = lambda: None) -> dict:
     """Regularised evolution over the trained super-net (algorithms/search.py), its best
     cell looked up in the table; a cell the table lacks is trained stand-alone with the
     table's recipe and seeds (`gt_source` says which), so the result is never restricted
-    to the cells a table happens to cover."""
+    to the cells a table happens to cover. The evolution's outcome is kept in ``state``
+    (then ``checkpoint()``), so a run killed while training the found cell does not search again."""
     s, space = cfg.search, plan.space
-    t0 = time.perf_counter()
-    queries = SupernetQueries(trainer.model, plan.task, s.batches, s.batch_size,
-                              torch.Generator().manual_seed(cfg.seed + 7), cfg.train.landmark_augment)
-    found = regularized_evolution(space.sample_path, space.mutate, queries.fitness, random.Random(cfg.seed + 7),
-                                  s.population, s.tournament, s.budget, queries.rescore, s.top)
-    search_s = time.perf_counter() - t0
-    best, best_score = found.top[0]
+    state = {} if state is None else state
+    best = None
+    if "evolution" not in state:
+        t0 = time.perf_counter()
+        queries = SupernetQueries(trainer.model, plan.task, s.batches, s.batch_size,
+                                  torch.Generator().manual_seed(cfg.seed + 7), cfg.train.landmark_augment)
+        found = regularized_evolution(space.sample_path, space.mutate, queries.fitness, random.Random(cfg.seed + 7),
+                                      s.population, s.tournament, s.budget, queries.rescore, s.top)
+        state["evolution"] = {"top": [[space.key(a), float(v)] for a, v in found.top], "queries": found.queries,
+                              "candidates": len({space.key(a) for a, _ in found.history}),
+                              "search_s": time.perf_counter() - t0, "query_s": queries.seconds}
+        checkpoint()
+        best = found.top[0][0]
+    ev = state["evolution"]
+    best = space.parse(ev["top"][0][0]) if best is None else best  # resumed: the found cell from its key
+    best_score = ev["top"][0][1]
     key = table_key(space, best, plan.gt.index)
     known = [key] if key is not None else []
     keys = [space.key(best)]
@@ -334,9 +355,8 @@ def evolution_result(trainer, plan: RunPlan, cfg: RunConfig) -> dict:
                       f"{s.budget} queries of {s.batches} batches)",
             "arch": known[0] if known else keys[0], "gt": gt, "gt_source": source,
             "gt_percentile": 100.0 * lower / (n_cells - 1), "supernet_acc": float(best_score),
-            "queries": found.queries, "candidates": len({space.key(a) for a, _ in found.history}),
-            "top": [[space.key(a), float(v)] for a, v in found.top],
-            "search_s": search_s, "query_s": queries.seconds, "gt_train_s": time.perf_counter() - t0}
+            "queries": ev["queries"], "candidates": ev["candidates"], "top": ev["top"],
+            "search_s": ev["search_s"], "query_s": ev["query_s"], "gt_train_s": time.perf_counter() - t0}
 
 
 def official_pool_percentiles(plan: RunPlan, acc, loss) -> dict:

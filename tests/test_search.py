@@ -177,3 +177,58 @@ def test_a_found_cell_the_table_lacks_is_flagged_missing_when_not_trained(tmp_pa
 def _found(arch):
     from lmreg.algorithms.search import EvolutionResult
     return EvolutionResult(history=[(arch, 50.0)], top=[(arch, 50.0)])
+
+
+def test_a_run_killed_after_its_search_resumes_without_searching_again(tmp_path, monkeypatch):
+    """The evolution's outcome and then the whole search result are checkpointed: a run killed
+    while the found cell trains resumes without a second evolution, one killed after the
+    search without a second cell training, and both end with the uninterrupted run's record."""
+    from lmreg.experiments import runner
+    from lmreg.results.records import read_record
+    cfg = load_config("quick", [*SMOKE, "search.train_missing=true"])
+    calls = {"evolution": 0, "train": 0}
+    real_evolution = runner.regularized_evolution
+
+    def counted_evolution(*a, **k):
+        calls["evolution"] += 1
+        return real_evolution(*a, **k)
+
+    class Killed(Exception):
+        pass
+
+    fail = {"next": False}
+
+    def fake_train(table, arch, metric, device="cpu"):
+        calls["train"] += 1
+        if fail["next"]:
+            fail["next"] = False
+            raise Killed  # killed while the found cell trains
+        return 85.0, [0, 1]
+    monkeypatch.setattr(runner, "regularized_evolution", counted_evolution)
+    monkeypatch.setattr(runner, "train_cell", fake_train)
+    want = read_record(runner.run(cfg, tmp_path / "whole"))  # the uninterrupted run
+    assert calls == {"evolution": 1, "train": 0 if want["attrs"]["search_result"]["gt_source"] == "table" else 1}
+    if want["attrs"]["search_result"]["gt_source"] == "table":
+        pytest.skip("the found cell is in the table: no cell training to interrupt")
+    calls.update(evolution=0, train=0)
+    fail["next"] = True
+    with pytest.raises(Killed):
+        runner.run(cfg, tmp_path / "killed")
+    assert calls == {"evolution": 1, "train": 1}
+    real_write = runner.write_record
+
+    def killed_at_write(*a, **k):
+        raise Killed  # killed after the search, before the record
+    monkeypatch.setattr(runner, "write_record", killed_at_write)
+    with pytest.raises(Killed):
+        runner.run(cfg, tmp_path / "killed")
+    assert calls == {"evolution": 1, "train": 2}  # resumed: trained again, no second evolution
+    monkeypatch.setattr(runner, "write_record", real_write)
+    got = read_record(runner.run(cfg, tmp_path / "killed"))
+    assert calls == {"evolution": 1, "train": 2}  # resumed after the search: neither again
+    drop = ("search_s", "query_s", "gt_train_s")
+    strip = lambda r: {k: v for k, v in r["attrs"]["search_result"].items() if k not in drop}  # noqa: E731
+    assert strip(got) == strip(want)
+    for name in ("pool", "landmarks", "evals"):
+        assert got["tables"][name].equals(want["tables"][name])
+    assert not list((tmp_path / "killed").glob("*/checkpoint.pt"))  # the record replaced it
