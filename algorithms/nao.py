@@ -18,8 +18,8 @@ the candidates scored by the super-net, the best returned (no regularised evolut
 
 An architecture enters the controller as a token sequence of the space's encoding
 (`ENCODINGS`): tokens 1..vocab-1, 0 being the decoder's start symbol. The pool holds the
-encoding's raw architectures (NB201: the cell itself; NB101: the official 26-position list),
-`to_cell` gives the cell the super-net runs.
+encoding's raw architectures (NB201: the cell itself; NB101: the official 26-position list;
+DARTS: the official 32-integer (input, op) list), `to_cell` gives the cell the super-net runs.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from lmreg.algorithms.base import SuperNetTrainer
 from lmreg.algorithms.nao_controller import Controller, ControllerSizes, train_controller
 from lmreg.algorithms.scoring import _bn_mode
 from lmreg.core.errors import ConfigError
-from lmreg.spaces import nb101, nb201
+from lmreg.spaces import darts, nb101, nb201
 from lmreg.spaces.base import ArchError
 
 POOL_UPDATES = ("all", "top", "replace")
@@ -162,8 +162,95 @@ class NB101Encoding:
         return self.from_cell(nb101.uniform_cell(rng, vertices=self.vertices))
 
 
+class DartsEncoding:
+    """DARTS cells (official `NAOParsingDarts`, utils_for_darts.py; B = 4 intermediate nodes,
+    nao.sh `node=4`). The raw architecture (what the pool holds) is the official `arch`: for
+    the normal then the reduce cell, for each node 2..5 its two pairs as (input, op index),
+    flattened: 2 * 4 * 4 = 32 integers, inputs 0..k-1 for node k, op indices in DARTS's 8
+    `PRIMITIVES` (none first). Its sequence keeps the layout: input + 1 (1..5), op + 2 + B
+    (6..13); vocabulary 2 + 8 + B = 14, token 0 the start symbol. The decoder (`DecoderDarts`)
+    emits at an input position of node i (0..3 in its cell) tokens 1..i+2, at an op position
+    the op tokens; on `darts-nds` the op tokens of its 7 ops (7..13: the official decoder
+    also allows token 6, 'none', which no NDS genotype or super-net of ours has). A cell is
+    the pairs with the full concat 2..5 (official `parse_arch_to_model_spec` drops the
+    genotype's concat); `algo.decode` is not read."""
+
+    nodes = darts.NODES
+    ops = darts.OPS
+    vocab = 2 + len(darts.OPS) + darts.NODES
+    length = len(darts.CELL_TYPES) * darts.NODES * 4
+
+    def __init__(self, decode: str = "official"):
+        self.op_tokens = range(2 + self.nodes + darts.OPS.index(self.ops[0]), self.vocab)
+        self._cells: dict = {}
+
+    def to_seq(self, arch) -> list[int]:
+        return [v + 2 + self.nodes if i % 2 else v + 1 for i, v in enumerate(arch)]
+
+    def to_arch(self, seq) -> tuple:
+        return tuple(int(t) - (2 + self.nodes) if i % 2 else int(t) - 1 for i, t in enumerate(seq))
+
+    def allowed(self, position: int) -> range:
+        """Official `DecoderDarts.decoder_outputs_to_symbols`: input positions of node
+        i = position % 16 // 4 take tokens 1..i+2, op positions the op tokens."""
+        if position % 2:
+            return self.op_tokens
+        return range(1, position % (4 * self.nodes) // 4 + 3)
+
+    @staticmethod
+    def from_pairs(normal, reduce) -> tuple:
+        """Official `parse_model_spec_to_arch`: the (op, input) pairs of each cell in the
+        order given, as (input, op index)."""
+        return tuple(v for pairs in (normal, reduce) for op, inp in pairs for v in (inp, darts.OPS.index(op)))
+
+    def from_cell(self, genotype) -> tuple:
+        """The arch of a Genotype (its canonical pair order; see `from_pairs` for another)."""
+        return self.from_pairs(genotype.normal, genotype.reduce)
+
+    def to_cell(self, arch):
+        """Official `parse_arch_to_model_spec`: pairs (op, input), concat every intermediate
+        node; an ArchError for an op outside the space."""
+        if arch not in self._cells:
+            half = len(arch) // 2
+            cells = [[(darts.OPS[c[i + 1]], c[i]) for i in range(0, half, 2)] for c in (arch[:half], arch[half:])]
+            self._cells[arch] = darts.check(darts.Genotype(cells[0], darts.FULL_CONCAT, cells[1], darts.FULL_CONCAT),
+                                            self.ops)
+        return self._cells[arch]
+
+    def valid(self, arch) -> bool:
+        """Official `check_valid` (every intermediate node has 2 inputs: always so for a decoded
+        sequence); ours also needs the ops in the space's set."""
+        try:
+            self.to_cell(arch)
+        except ArchError:
+            return False
+        return True
+
+    def random(self, space, rng: random.Random):
+        """Official `generate_arch` draws a genotype of the NDS table (`random_topology`); the
+        encoding sees no table, so: the space's `sample_path` (fresh uniform genotype of its ops)."""
+        return self.from_cell(space.sample_path(rng))
+
+    def augment(self, seq, rng: random.Random) -> list:
+        """Official `augmentation` (utils_for_darts.py:22-32), applied to the sequences of the
+        repeated training pairs: in each cell one node drawn uniformly has its two (input, op)
+        pairs swapped."""
+        seq = list(seq)
+        half = len(seq) // 2
+        for cell in range(2):
+            start = cell * half + 4 * rng.randrange(half // 4)
+            seq[start:start + 4] = seq[start + 2:start + 4] + seq[start:start + 2]
+        return seq
+
+
+class NDSDartsEncoding(DartsEncoding):
+    """`darts-nds`: the same tokens; its 7 ops (no 'none'), so op tokens 7..13."""
+
+    ops = darts.NDS_OPS
+
+
 # space name -> its sequence encoding (constructed with the decode rule)
-ENCODINGS = {"nb201": NB201Encoding, "nb101": NB101Encoding}
+ENCODINGS = {"nb201": NB201Encoding, "nb101": NB101Encoding, "darts": DartsEncoding, "darts-nds": NDSDartsEncoding}
 
 
 @dataclass(frozen=True)
@@ -240,15 +327,18 @@ def ranked_pool(pool: list, scores: list[float]) -> tuple[list, list[float]]:
     return [pool[i] for i in order], [scores[i] for i in order]
 
 
-def expand_split(seqs: list, targets: list, ratio: float, expand: int, rng: random.Random):
+def expand_split(seqs: list, targets: list, ratio: float, expand: int, rng: random.Random, augment=None):
     """Official `expand_controller`: shuffle the pairs, the first int(n * ratio) train, the
-    rest validate; the training pairs repeated `expand` times in all (NB201/NB101: no
-    augmentation)."""
+    rest validate; the training pairs repeated `expand` times in all, each repetition after
+    the first passed through the encoding's `augment(seq, rng)` where it has one (DARTS;
+    NB201/NB101: none, the plain repeats)."""
     pairs = list(zip(seqs, targets))
     rng.shuffle(pairs)
     split = int(len(pairs) * ratio)
-    train, valid = pairs[:split] * expand, pairs[split:]
-    return train, valid
+    first, valid = pairs[:split], pairs[split:]
+    if augment is None:
+        return first * expand, valid
+    return first + [(augment(s, rng), t) for _ in range(expand - 1) for s, t in first], valid
 
 
 def update_pool(ranked: list, new: list, random_archs: list, rule: str, keep_top: int) -> list:
@@ -389,7 +479,8 @@ class NAO(SuperNetTrainer):
         # official: (s - min) / (max - min), which divides by zero when every score is equal
         targets = [(s - lo) / (hi - lo) if hi > lo else 0.0 for s in scores]
         seqs = [self.encoding.to_seq(a) for a in ranked]
-        train, _valid = expand_split(seqs, targets, o.train_ratio, o.expand, self.nao_rng)
+        train, _valid = expand_split(seqs, targets, o.train_ratio, o.expand, self.nao_rng,
+                                     getattr(self.encoding, "augment", None))
         losses = {"loss": float("nan"), "mse": float("nan"), "nll": float("nan")}
         if train:
             losses = train_controller(self.controller, [s for s, _ in train], [t for _, t in train],

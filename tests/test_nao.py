@@ -338,3 +338,169 @@ def test_checkpoint_restores_the_controller_pool_and_streams():
     assert all(torch.equal(v, b.controller.state_dict()[k]) for k, v in a.controller.state_dict().items())
     assert b.pool == a.pool and b.rounds == a.rounds
     assert b.grow_pool(list(b.pool)) == a.grow_pool(list(a.pool))
+
+
+# DARTS cells (official utils_for_darts.py; docs/fidelity.md, NAO) -------------------------------
+# DARTS-V2 as the official genotype.py:80-86 lists it (pair order as stored there).
+DARTS_V2_NORMAL = [("sep_conv_3x3", 0), ("sep_conv_3x3", 1), ("sep_conv_3x3", 0), ("sep_conv_3x3", 1),
+                   ("sep_conv_3x3", 1), ("skip_connect", 0), ("skip_connect", 0), ("dil_conv_3x3", 2)]
+DARTS_V2_REDUCE = [("max_pool_3x3", 0), ("max_pool_3x3", 1), ("skip_connect", 2), ("max_pool_3x3", 1),
+                   ("max_pool_3x3", 0), ("skip_connect", 2), ("skip_connect", 2), ("max_pool_3x3", 1)]
+
+
+def test_darts_v2_official_sequence_by_hand():
+    """parse_model_spec_to_arch: (input, op index) per pair, PRIMITIVES none 0, max_pool 1,
+    avg_pool 2, skip 3, sep3x3 4, sep5x5 5, dil3x3 6, dil5x5 7; parse_arch_to_seq with B = 4:
+    input + 1, op + 6. Back through parse_seq_to_arch and parse_arch_to_model_spec: the same
+    genotype with concat 2..5. Our Genotype's canonical order sorts each node's two pairs by
+    (input, op): normal node 4 and reduce nodes 3 and 5 swap their pairs."""
+    from lmreg.algorithms.nao import DartsEncoding
+    from lmreg.spaces import darts
+    enc = DartsEncoding()
+    assert (enc.vocab, enc.length) == (14, 32)
+    arch = enc.from_pairs(DARTS_V2_NORMAL, DARTS_V2_REDUCE)
+    assert arch == (0, 4, 1, 4,  0, 4, 1, 4,  1, 4, 0, 3,  0, 3, 2, 6,
+                    0, 1, 1, 1,  2, 3, 1, 1,  0, 1, 2, 3,  2, 3, 1, 1)
+    seq = [1, 10, 2, 10,  1, 10, 2, 10,  2, 10, 1, 9,  1, 9, 3, 12,
+           1, 7, 2, 7,  3, 9, 2, 7,  1, 7, 3, 9,  3, 9, 2, 7]
+    assert enc.to_seq(arch) == seq
+    assert enc.to_arch(seq) == arch
+    v2 = darts.Genotype(DARTS_V2_NORMAL, darts.FULL_CONCAT, DARTS_V2_REDUCE, darts.FULL_CONCAT)
+    assert enc.to_cell(arch) == v2
+    assert enc.to_seq(enc.from_cell(v2)) == [1, 10, 2, 10,  1, 10, 2, 10,  1, 9, 2, 10,  1, 9, 3, 12,
+                                             1, 7, 2, 7,  2, 7, 3, 9,  1, 7, 3, 9,  2, 7, 3, 9]
+    assert enc.valid(arch)
+    assert enc.allowed(0) == range(1, 3) and enc.allowed(1) == range(6, 14)
+    # darts-nds: the same tokens; DARTS-V2 has no 'none', so it is a darts-nds cell too
+    from lmreg.algorithms.nao import NDSDartsEncoding
+    nds = NDSDartsEncoding()
+    assert (nds.vocab, nds.length) == (14, 32) and nds.to_seq(arch) == seq and nds.valid(arch)
+    assert nds.allowed(1) == range(7, 14)
+    assert not nds.valid((0, 0) + arch[2:])  # 'none' on normal node 2's first pair
+
+
+@pytest.mark.parametrize("space_name", ["darts", "darts-nds"])
+def test_darts_sequences_round_trip_over_random_genotypes(space_name):
+    from lmreg.algorithms.nao import ENCODINGS
+    from lmreg.spaces.base import get_space
+    space, rng = get_space(space_name), random.Random(3)
+    enc = ENCODINGS[space_name]("official")
+    for _ in range(50):
+        arch = enc.random(space, rng)
+        seq = enc.to_seq(arch)
+        assert len(seq) == 32 and enc.to_arch(seq) == arch and enc.valid(arch)
+        assert all(t in enc.allowed(i) for i, t in enumerate(seq))
+        assert enc.from_cell(enc.to_cell(arch)) == arch  # random cells are canonical Genotypes
+        g = space.sample_path(random.Random(rng.random()))
+        assert enc.to_cell(enc.from_cell(g)) == g
+
+
+def test_darts_decode_rule_by_hand():
+    """DecoderDarts.decoder_outputs_to_symbols, B = 4: at step s even, tokens 1..index-1 with
+    index = s % 16 // 4 + 3 (node i of its cell: inputs 0..i+1); at s odd, tokens 6 (= B + 2)
+    and up. Hand logits = token index: the largest allowed token wins; minus it: the smallest."""
+    from lmreg.algorithms.nao import DartsEncoding, NDSDartsEncoding
+    enc = DartsEncoding()
+    assert [enc.allowed(s) for s in (0, 2, 4, 6, 8, 12, 14, 16, 30)] == [
+        range(1, 3), range(1, 3), range(1, 4), range(1, 4), range(1, 5), range(1, 6), range(1, 6), range(1, 3),
+        range(1, 6)]
+    c = Controller(ControllerSizes(vocab=14, length=32))
+    with torch.no_grad():
+        c.decoder.out.weight.zero_()
+        c.decoder.out.bias.copy_(torch.arange(14.0))
+    seqs = torch.tensor([enc.to_seq(enc.from_pairs(DARTS_V2_NORMAL, DARTS_V2_REDUCE))])
+    cell = [2, 13, 2, 13, 3, 13, 3, 13, 4, 13, 4, 13, 5, 13, 5, 13]
+    assert c.generate(seqs, 1.0, enc.allowed).tolist() == [cell * 2]
+    with torch.no_grad():
+        c.decoder.out.bias.copy_(-torch.arange(14.0))
+    assert c.generate(seqs, 1.0, enc.allowed).tolist() == [[1, 6] * 16]
+    assert c.generate(seqs, 1.0, NDSDartsEncoding().allowed).tolist() == [[1, 7] * 16]
+
+
+class _Draws:
+    """A stand-in rng whose randrange returns the given values in turn."""
+
+    def __init__(self, values):
+        self.values = list(values)
+
+    def randrange(self, n):
+        v = self.values.pop(0)
+        assert 0 <= v < n
+        return v
+
+
+def test_darts_augmentation_swaps_one_node_per_cell():
+    """utils_for_darts.py augmentation: per cell, node randint(0, 4) has its two (input, op)
+    pairs swapped; nodes 1 (normal) and 3 (reduce) here."""
+    from lmreg.algorithms.nao import DartsEncoding
+    seq = list(range(1, 33))
+    out = DartsEncoding().augment(seq, _Draws([1, 3]))
+    want = list(range(1, 33))
+    want[4:8] = [7, 8, 5, 6]
+    want[28:32] = [31, 32, 29, 30]
+    assert out == want and seq == list(range(1, 33))
+
+
+def test_expand_split_augments_every_repeat_after_the_first():
+    """expand_controller: the training split once as is, then expand - 1 augmented passes over it
+    in order; the validation split untouched."""
+    seqs, targets = [[i] for i in range(10)], [i / 10 for i in range(10)]
+    train, valid = expand_split(seqs, targets, 0.9, 3, random.Random(0), augment=lambda s, rng: s + [0])
+    plain, plain_valid = expand_split(seqs, targets, 0.9, 3, random.Random(0))
+    assert len(train) == 27 and train[:9] == plain[:9]
+    assert train[9:] == [(s + [0], t) for s, t in plain[:9]] * 2
+    assert valid == plain_valid and len(valid) == 1
+
+
+def _darts_trainer(options=SMALL, epochs=3, warmup=1):
+    from lmreg.spaces.base import NetSpec
+    from lmreg.spaces.darts_space import NDS_SPACE
+    torch.manual_seed(0)
+    net = NDS_SPACE.build_supernet(NetSpec(C=4, N=3, bn_affine=False), in_channels=1, num_classes=10)
+    return NAO(net, tiny_task(32, 16), TrainConfig(epochs=epochs, warmup_epochs=warmup, batch_size=4), 0, NDS_SPACE,
+               None, options)
+
+
+@pytest.mark.slow
+def test_nao_runs_a_round_on_darts_nds_cells():
+    """A tiny darts-nds super-net (C=4, 3 cells): a warm-up epoch, then the round epoch: the
+    controller (vocab 14, 32 tokens) trains on augmented DARTS sequences and the pool grows with
+    decoded cells of the space's 7 ops; the post-search pool's cells are darts-nds genotypes."""
+    from lmreg.spaces import darts
+    t = _darts_trainer()
+    assert t.controller.sizes.vocab == 14 and t.controller.sizes.length == 32
+    assert all(len(a) == 32 for a in t.pool)
+    t.train_epoch(0)
+    t.train_epoch(1)  # the round
+    r = t.rounds[-1]
+    assert r["epoch"] == 1 and r["train_pairs"] == int(r["scored"] * 0.9) * 8
+    for arch in t.pool:
+        assert t.encoding.valid(arch) and darts.check(t.encoding.to_cell(arch), darts.NDS_OPS)
+    t.train_epoch(2)
+    keys = {t.space.key(t.encoding.to_cell(a)) for a in t.pool}
+    _, cands = t.search_candidates(keys)
+    assert cands and all(isinstance(c, darts.Genotype) for c in cands)
+
+
+def test_darts_nds_nao_preset_is_the_official_script_block():
+    """nao.sh's darts_nds branch (lines 113-131) with the common settings (83-95) and configs.py's
+    DARTS block (125-150: controller_discard); written out from the script, not from the preset."""
+    cfg = load_config("darts-nds-cifar10-nao")
+    assert (cfg.space, cfg.algorithm, cfg.task, cfg.benchmark, cfg.seed, cfg.draws) == (
+        "darts-nds", "nao", "cifar10", "nds-darts", 1269, "run_seed")
+    t = cfg.train
+    assert (t.epochs, t.warmup_epochs, t.batch_size, t.lr, t.weight_decay, t.lr_min) == (400, 150, 64, 0.05,
+                                                                                          5e-4, 0.001)
+    assert (cfg.net.C, cfg.net.N, cfg.net.bn_affine, cfg.net.bn_track_running_stats) == (36, 12, False, False)
+    lm = cfg.landmarks
+    assert (lm.m, lm.selection, lm.schedule, lm.max_coef, lm.loss_form, lm.landmark_warmup_epochs) == (
+        100, "random", "cosine_increase", 10.0, "hinge", 10)
+    assert (lm.pair_sampler, lm.n_pairs) == ("official", 1)
+    a = cfg.algo
+    assert (a.seed_archs, a.new_archs, a.random_archs, a.pool_update, a.keep_top, a.round_every) == (
+        100, 300, 400, "top", 100, 40)
+    assert (a.controller_epochs, a.controller_batch_size, a.controller_lr, a.trade_off, a.expand) == (
+        1000, 100, 1e-3, 0.8, 8)
+    assert (a.hidden, a.mlp_hidden, a.mlp_layers) == (48, 64, 2)
+    assert (cfg.eval.pool_size, cfg.eval.every, cfg.eval.batch_size) == (200, 30, 256)
+    assert cfg.use_landmarks

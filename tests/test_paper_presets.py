@@ -90,7 +90,8 @@ def test_max_steps_is_for_smoke_runs_only(capsys):
 # DARTS-NDS paper presets --------------------------------------------------------------------
 # The NDS ground truth is a fixture DARTS.json in the layout tests/test_nds.py pins, named to the
 # preset's own benchmark (nds-darts) through its environment variables, converted on first use.
-DARTS_PRESETS = {"spos": "darts-nds-cifar10", "gdas": "darts-nds-cifar10-gdas", "pcdarts": "darts-nds-cifar10-pcdarts"}
+DARTS_PRESETS = {"spos": "darts-nds-cifar10", "gdas": "darts-nds-cifar10-gdas", "pcdarts": "darts-nds-cifar10-pcdarts",
+                 "nao": "darts-nds-cifar10-nao"}
 
 
 @pytest.fixture(scope="module")

@@ -40,7 +40,7 @@ def test_variants_list_only_what_differs():
     """The micro, NB201 and DARTS-NDS paper variants inherit; none repeats a value its base already sets."""
     inheriting = {"micro-fairnas", "micro-gdas", "micro-pcdarts", "micro-nb101", "gate", "quick",
                   "nb201-cifar10-fairnas", "nb201-cifar10-gdas", "nb201-cifar10-pcdarts",
-                  "darts-nds-cifar10-gdas", "darts-nds-cifar10-pcdarts"}
+                  "darts-nds-cifar10-gdas", "darts-nds-cifar10-pcdarts", "darts-nds-cifar10-nao"}
     import tomllib
     for name in inheriting:
         own = tomllib.loads((runconfig.PRESET_DIR / f"{name}.toml").read_text())
