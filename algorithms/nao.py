@@ -66,6 +66,8 @@ class NB201Encoding:
     avg_pool_3x3) and elsewhere only tokens 1..2 (none, skip_connect); "any_op": every
     position may emit every op (the unused `DecoderNASbench201`)."""
 
+    augment = None  # declared absent: the official augmentation copies these sequences (utils.py:668-670)
+
     vocab, length = 6, 6
 
     def __init__(self, decode: str = "official"):
@@ -108,6 +110,8 @@ class NB101Encoding:
     (1..2), ops + 3 (3..5); the decoder (`DecoderNASbench`) emits only those at each position,
     whatever `algo.decode` says. The pool holds these raw sequences; a cell is their pruned
     NB101 cell, valid when NB101 accepts it (official `check_valid`: the spec is in the table)."""
+
+    augment = None  # declared absent: the official augmentation copies these sequences (utils.py:668-670)
 
     vocab, length, vertices = 6, 26, 7
 
@@ -480,7 +484,7 @@ class NAO(SuperNetTrainer):
         targets = [(s - lo) / (hi - lo) if hi > lo else 0.0 for s in scores]
         seqs = [self.encoding.to_seq(a) for a in ranked]
         train, _valid = expand_split(seqs, targets, o.train_ratio, o.expand, self.nao_rng,
-                                     getattr(self.encoding, "augment", None))
+                                     self.encoding.augment)
         losses = {"loss": float("nan"), "mse": float("nan"), "nll": float("nan")}
         if train:
             losses = train_controller(self.controller, [s for s, _ in train], [t for _, t in train],
