@@ -103,7 +103,20 @@ class NB201Encoding:
         return range(3, 6) if position in self.op_positions else range(1, 3)
 
 
-class NB101Encoding:
+class _DecodedCell:
+    """`valid` for encodings whose `to_cell` raises ArchError on a sequence that is not a cell
+    of the space (DARTS: the official `check_valid` holds for every decoded sequence; ours also
+    needs the ops in the space's set)."""
+
+    def valid(self, arch) -> bool:
+        try:
+            self.to_cell(arch)
+        except ArchError:
+            return False
+        return True
+
+
+class NB101Encoding(_DecodedCell):
     """NB101 with 5 intermediate vertices (official `NASBench101NAOParsing`, nao.sh `node=5`):
     for vertex i = 1..6 the bits of its incoming edges from vertices 0..i-1, then (i < 6) its
     op index; 26 positions, the ops at `compute_op_ids(7)` = 1, 4, 8, 13, 19. Tokens: bits + 1
@@ -153,20 +166,13 @@ class NB101Encoding:
             self._cells[arch] = nb101.cell(*self.matrix_ops(arch))
         return self._cells[arch]
 
-    def valid(self, arch) -> bool:
-        try:
-            self.to_cell(arch)
-        except ArchError:
-            return False
-        return True
-
     def random(self, space, rng: random.Random):
         """Official `generate_arch`: a uniform draw over the table's cells, kept when it has
         all 7 vertices (so: uniform over the 7-vertex cells)."""
         return self.from_cell(nb101.uniform_cell(rng, vertices=self.vertices))
 
 
-class DartsEncoding:
+class DartsEncoding(_DecodedCell):
     """DARTS cells (official `NAOParsingDarts`, utils_for_darts.py; B = 4 intermediate nodes,
     nao.sh `node=4`). The raw architecture (what the pool holds) is the official `arch`: for
     the normal then the reduce cell, for each node 2..5 its two pairs as (input, op index),
@@ -220,15 +226,6 @@ class DartsEncoding:
             self._cells[arch] = darts.check(darts.Genotype(cells[0], darts.FULL_CONCAT, cells[1], darts.FULL_CONCAT),
                                             self.ops)
         return self._cells[arch]
-
-    def valid(self, arch) -> bool:
-        """Official `check_valid` (every intermediate node has 2 inputs: always so for a decoded
-        sequence); ours also needs the ops in the space's set."""
-        try:
-            self.to_cell(arch)
-        except ArchError:
-            return False
-        return True
 
     def random(self, space, rng: random.Random):
         """Official `generate_arch` draws a genotype of the NDS table (`random_topology`); the
