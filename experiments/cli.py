@@ -87,12 +87,16 @@ def cmd_bench_convert(args) -> int:
     return 0
 
 
+def _seed_tau_metrics(table) -> list[str]:
+    """The metrics `bench info` reports seed agreement for: the GT metric, then test and eval accuracy."""
+    from lmreg.bench.ground_truth import gt_metric
+    return list(dict.fromkeys([gt_metric(table), *(m for m in ("test_acc", "eval_acc") if m in table.metrics)]))
+
+
 def _seed_figure(table, name: str, path: Path) -> None:
     """The seed-vs-seed scatter of the metrics `bench info` reports a seed tau for."""
-    from lmreg.bench.ground_truth import gt_metric
     from lmreg.paper_figures.plots import seed_agreement
-    metrics = dict.fromkeys([gt_metric(table), *(m for m in ("test_acc", "eval_acc") if m in table.metrics)])
-    matrices = {m: table.seed_matrix(m) for m in metrics}
+    matrices = {m: table.seed_matrix(m) for m in _seed_tau_metrics(table)}
     matrices = {m: x for m, x in matrices.items() if x.shape[1] >= 2}
     if not matrices:
         raise ConfigError(f"{name} has one seed per architecture: no seed-vs-seed figure to draw")
@@ -123,7 +127,7 @@ def cmd_bench_info(args) -> int:
     else:
         print(f"{label:11s} no values")
     from lmreg.paper_figures.noise import noise_ceiling, predicted_agreement, seed_taus
-    for metric in dict.fromkeys([metric, *(m for m in ("test_acc", "eval_acc") if m in table.metrics)]):
+    for metric in _seed_tau_metrics(table):
         matrix = table.seed_matrix(metric)
         taus = seed_taus(matrix)
         if not taus:
