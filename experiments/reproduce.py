@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from lmreg.core.errors import UserError
 from lmreg.experiments.config import ConfigError
 from lmreg.experiments.run_folders import finished_record
@@ -42,6 +44,10 @@ def measured_cpu(path: Path | None = None) -> dict | None:
     return data
 
 
+FOUND_CELL_NOTE = ("a run whose search may find a cell the table lacks includes training it stand-alone (at most: "
+                   "the table's seeds x the median run time it recorded when built)")
+
+
 def estimate_note(cpu: dict, seconds_per_epoch: float | None) -> str:
     """How the CPU (or --seconds-per-epoch) estimates were made, from the measurement file."""
     spos = cpu["factors"].get("spos", {})
@@ -57,7 +63,8 @@ def estimate_note(cpu: dict, seconds_per_epoch: float | None) -> str:
             f"times {source} measured: a plain SPOS epoch "
             f"{1000 * cpu['spos_plain_epoch_s_per_image']:.3f} s per 1000 training images, scoring "
             f"{1e6 * cpu['spos_score_s_per_arch_image']:.1f} s per architecture and million images; CPU configs "
-            "are scaled by training-set size and images scored. Real times vary with the machine and its load.")
+            f"are scaled by training-set size and images scored; {FOUND_CELL_NOTE}. Real times vary with the "
+            "machine and its load.")
 
 
 @dataclass
@@ -182,15 +189,42 @@ def estimate(cfg: RunConfig, seconds_per_epoch: float | None = None) -> dict:
     # an extra kind does not grow with the training set: its factor is in plain SPOS epochs of
     # the measurement's own epoch (images_per_epoch)
     extra_epochs = sum(f[kind] * n for kind, n in extra.items()) * cpu.get("images_per_epoch", train_images) / train_images
+    out["found_cell_s"] = _found_cell_s(cfg)
     out["seconds"] = plain_s * (sum(factors) + extra_epochs) \
-        + score_s * f["scoring"] * (scorings * images + out["search_images"])
+        + score_s * f["scoring"] * (scorings * images + out["search_images"]) + out["found_cell_s"]
     return out
+
+
+def _found_cell_s(cfg: RunConfig) -> float:
+    """CPU seconds of training the searched cell stand-alone when the table lacks it, at most
+    (the search finds a cell outside a micro table most of the time): one run of the table's
+    recipe per table seed, at the median run time the table recorded when it was built. 0 when
+    the search cannot need it (its own search, the pool method, train_missing off, a table
+    without a recipe or not installed here)."""
+    from lmreg.algorithms.base import SuperNetTrainer, get_algorithm
+    s = cfg.search
+    own = get_algorithm(cfg.algorithm).search_candidates is not SuperNetTrainer.search_candidates
+    if own or s.method != "evolution" or not s.train_missing:
+        return 0.0
+    from lmreg.bench import registry
+    try:
+        table = registry.load(cfg.benchmark)
+    except (UserError, OSError):  # not installed here: no recorded times to go by
+        return 0.0
+    recipe = getattr(table, "recipe", None)
+    if not recipe:
+        return 0.0
+    wall = np.asarray(table.scalars["wall_time"], dtype=float)
+    wall = wall[np.isfinite(wall)]
+    if not len(wall):
+        return 0.0
+    return float(len(table.seed_matrix(cfg.gt_metric).columns) * np.median(wall))
 
 
 def _search_images(cfg: RunConfig) -> int:
     """Images the evolutionary search after training scores, at most: every query's held-out
     batches plus one test-batch rescoring per query (a distinct cell each, the upper bound).
-    Not counted: training a found cell the table lacks (stand-alone runs of the table's recipe)."""
+    Training a found cell the table lacks is `_found_cell_s`'s."""
     from lmreg.algorithms.base import SuperNetTrainer, get_algorithm
     s = cfg.search
     own = get_algorithm(cfg.algorithm).search_candidates is not SuperNetTrainer.search_candidates
