@@ -204,8 +204,8 @@ def add_parsers(sub) -> None:
                    help="with --render-only: render from the run summaries in DIR (e.g. results/summaries/T1-micro) "
                         "instead of records; the outputs go to --out")
     q.add_argument("--export-summaries", metavar="DIR", default=None,
-                   help="write the compact summaries of the finished runs in --out into DIR (one JSON per run "
-                        "and a checksummed manifest, deterministic bytes); run nothing")
+                   help="write the compact summaries of the finished runs in --out (and B1's ranker records) into "
+                        "DIR (one JSON per record and a checksummed manifest, deterministic bytes); run nothing")
     from lmreg.experiments.cluster import add_cluster_args
     add_cluster_args(q)
     q.set_defaults(func=cmd_reproduce)

@@ -5,7 +5,9 @@ pool. Each (space, ranker, seed) becomes its own small record,
 OUT/B1-rankers/<ranker>-seed<N>/record.h5 for NB201 and
 OUT/B1-rankers/<space>-<ranker>-seed<N>/record.h5 for another space (nb101-...), with the
 source run and the digest of the GT it was scored against; finished ones are skipped, one
-that no longer matches its source run is refused. Rendering is paper_figures/b1.py's."""
+that no longer matches its source run is refused. Rendering is paper_figures/b1.py's; a
+summary set (paper_figures/summaries.py) carries these records as derived records named
+B1-rankers/<folder>, read and checked by the same ``collect``."""
 
 from __future__ import annotations
 
@@ -46,11 +48,16 @@ def kind_of(ranker: str) -> str:
     return "predictor" if ranker in PREDICTORS else "training-free"
 
 
-def record_path(out_dir: str | Path, space: str, ranker: str, seed: int) -> Path:
-    """``space`` as the grid names it (GridEntry.space). NB201 was B1's only space when its first
-    records were written: its paths stay as they were, so those records are still found."""
+def record_name(space: str, ranker: str, seed: int) -> str:
+    """The record's folder under OUT (and its name in a summary set). ``space`` as the grid names
+    it (GridEntry.space). NB201 was B1's only space when its first records were written: its
+    paths stay as they were, so those records are still found."""
     prefix = "" if space == "NB201" else f"{space.lower()}-"
-    return Path(out_dir) / RANKER_DIR / f"{prefix}{ranker}-seed{seed}" / RECORD_NAME
+    return f"{RANKER_DIR}/{prefix}{ranker}-seed{seed}"
+
+
+def record_path(out_dir: str | Path, space: str, ranker: str, seed: int) -> Path:
+    return Path(out_dir) / record_name(space, ranker, seed) / RECORD_NAME
 
 
 def settings(ranker: str, config: dict, batch_size: int = BATCH_SIZE) -> dict:
@@ -105,28 +112,35 @@ def _source_gt(source: dict) -> dict:
     return ground_truth_info(from_dict(source["attrs"]["config"]))
 
 
-def finished_ranker(path: str | Path, source: dict, batch_size: int = BATCH_SIZE) -> bool:
-    """True when ``path`` holds this ranker's record for ``source``'s seed: the same settings,
-    pool, landmarks (predictors) and GT digest; which arm of the seed it was taken from does
-    not matter (they share pool and landmarks). False when there is none; anything else in
-    the way is a ConfigError."""
-    path = Path(path)
-    if not path.exists():
-        return False
-    rec = read_record(path, run=False)
-    a, tables = rec["attrs"], rec["tables"]
+OUT_FIX = "move it away or use another --out"
+
+
+def check_ranker(rec: dict, source: dict, batch_size: int = BATCH_SIZE, fix: str = OUT_FIX) -> None:
+    """A ConfigError (ending in ``fix``) unless ``rec`` (a record or its summary) is a ranker
+    record for ``source``'s seed: the same settings, pool, landmarks (predictors) and GT digest;
+    which arm of the seed it was taken from does not matter (they share pool and landmarks)."""
+    a, tables, path = rec["attrs"], rec["tables"], rec["path"]
     if a.get("kind") != RECORD_KIND:
-        raise ConfigError(f"{path} is not a B1 ranker record; move it away or use another --out")
+        raise ConfigError(f"{path} is not a B1 ranker record; {fix}")
     ranker, run = a["ranker"], _run_folder(source)
     gt = _source_gt(source)
     if a.get("ground_truth", {}).get("digest") != gt["digest"]:
         raise ConfigError(f"{path} was scored against another version of {gt['benchmark']!r} than its super-net "
-                          f"run {run}; move it away or use another --out")
+                          f"run {run}; {fix}")
     same = (a.get("settings") == settings(ranker, source["attrs"]["config"], batch_size)
             and all(list(tables[t]["arch"]) == list(source["tables"][t]["arch"]) for t in tables))
     if not same:
         raise ConfigError(f"{path} holds {ranker} scores of another pool, landmarks or settings than its super-net "
-                          f"run {run}; move it away or use another --out")
+                          f"run {run}; {fix}")
+
+
+def finished_ranker(path: str | Path, source: dict, batch_size: int = BATCH_SIZE) -> bool:
+    """True when ``path`` holds this ranker's record for ``source``'s seed (check_ranker); False
+    when there is none; anything else in the way is a ConfigError."""
+    path = Path(path)
+    if not path.exists():
+        return False
+    check_ranker(read_record(path, run=False), source, batch_size)
     return True
 
 
@@ -268,10 +282,12 @@ def compute(jobs: list[RankerJob], progress: bool = True, batch_size: int = BATC
     return written
 
 
-def collect(results: list[EntryResult], out_dir: str | Path, batch_size: int = BATCH_SIZE) -> list[EntryResult]:
+def collect(results: list[EntryResult], out_dir: str | Path | None, batch_size: int = BATCH_SIZE,
+            records: dict[str, dict] | None = None) -> list[EntryResult]:
     """One EntryResult per space of the grid and ranker (GridEntry kind "training-free" or
     "predictor"): its records for the seeds whose super-net runs are finished, each checked
-    against its source run."""
+    against its source run. Read from out_dir, or with ``records`` (a summary set's derived
+    records by record_name) from those."""
     found = sources(results)
     presets = {}  # space -> its super-nets' preset, in grid order
     for er in results:
@@ -281,11 +297,17 @@ def collect(results: list[EntryResult], out_dir: str | Path, batch_size: int = B
     for space, preset in presets.items():
         seeds = tuple(seed for s, seed in found if s == space)
         for ranker in ranker_ids():
-            records = []
+            found_records = []
             for seed in seeds:
-                path = record_path(out_dir, space, ranker, seed)
-                if finished_ranker(path, found[(space, seed)], batch_size):
-                    records.append(read_record(path, run=False))
+                if records is None:
+                    path = record_path(out_dir, space, ranker, seed)
+                    rec = read_record(path, run=False) if path.exists() else None
+                    fix = OUT_FIX
+                else:
+                    rec, fix = records.get(record_name(space, ranker, seed)), "export the set again"
+                if rec is not None:
+                    check_ranker(rec, found[(space, seed)], batch_size, fix)
+                    found_records.append(rec)
             out.append(EntryResult(GridEntry(ranker, preset, seeds=seeds, space=space, kind=kind_of(ranker)),
-                                   records))
+                                   found_records))
     return out

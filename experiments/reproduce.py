@@ -367,17 +367,19 @@ def render(name: str, scale: str, out_dir: str | Path, level: float = 0.95) -> t
 
 
 def _grid_only(name: str, what: str) -> Definition:
-    """The definition, refused when its table is not rendered from its grid's records alone."""
+    """The definition, refused when its table is not rendered from its grid's records (and the
+    records its derived stage computes from them)."""
     defn = get_definition(name)
-    if name in LABELS_ONLY or name in DERIVED:
-        raise ConfigError(f"{what} covers tables rendered from their grid's runs alone; {name} is not one "
-                          f"(its rows come from {'ground-truth labels' if name in LABELS_ONLY else 'ranker records'})")
+    if name in LABELS_ONLY:
+        raise ConfigError(f"{what} covers tables rendered from their grid's runs (and the rankers computed on "
+                          f"them); {name} is not one (its rows come from ground-truth labels)")
     return defn
 
 
 def export_summaries(name: str, scale: str, out_dir: str | Path, dest: str | Path) -> str:
     """Write the summaries (paper_figures.summaries) of the runs of a definition's grid found in out_dir,
-    and the rows that cannot run here, into dest."""
+    of the derived records computed from them (B1's rankers), and the rows that cannot run here,
+    into dest."""
     from lmreg.paper_figures.summaries import write_set
     defn = _grid_only(name, "--export-summaries")
     results = collect(defn, scale, out_dir)
@@ -385,17 +387,26 @@ def export_summaries(name: str, scale: str, out_dir: str | Path, dest: str | Pat
     if not records:
         raise ConfigError(f"{name} at {scale} scale: no run records in {out_dir} to export")
     statuses = {er.entry.row: er.status for er in results if er.status}
-    paths = write_set(dest, records, name, scale, statuses)
-    return f"{name} at {scale} scale: {len(paths) - 1} run summaries from {out_dir} written to {dest}"
+    stage = derived_stage(name)
+    derived = {}
+    if stage is not None:  # each named by its record's folder under out_dir (B1-rankers/...)
+        derived = {Path(r["path"]).parent.relative_to(out_dir).as_posix(): r
+                   for er in stage.collect(results, out_dir) for r in er.records}
+    paths = write_set(dest, records, name, scale, statuses, derived)
+    extra = f" and {len(derived)} derived record summaries" if derived else ""
+    return (f"{name} at {scale} scale: {len(paths) - 1 - len(derived)} run summaries{extra} from {out_dir} "
+            f"written to {dest}")
 
 
 def collect_summaries(defn: Definition, scale: str, folder: str | Path) -> list[EntryResult]:
-    """What ``collect`` gives, from a summary set exported for this definition and scale: every
-    run it lists must be a run of today's grid with the same config, scored against today's
-    ground truth where that is installed here."""
+    """What ``collect`` (and the derived stage's collect, as ``render`` calls them) gives, from a
+    summary set exported for this definition and scale: every run it lists must be a run of
+    today's grid with the same config, scored against today's ground truth where that is
+    installed here; every derived record one the stage reads, checked against its source run."""
     from lmreg.experiments.run_folders import ground_truth_info
-    from lmreg.paper_figures.summaries import MANIFEST, SummaryError, read_set
+    from lmreg.paper_figures.summaries import MANIFEST, SummaryError, read_derived, read_set
     manifest, runs = read_set(folder)
+    derived = read_derived(folder, manifest)
     if (manifest["definition"], manifest["scale"]) != (defn.name, scale):
         raise SummaryError(f"{folder}: holds the summaries of {manifest['definition'] or '`lmreg report`'}"
                            f"{' at ' + manifest['scale'] + ' scale' if manifest['scale'] else ''}, "
@@ -429,6 +440,14 @@ def collect_summaries(defn: Definition, scale: str, folder: str | Path) -> list[
     if extra:
         raise SummaryError(f"{folder}/{MANIFEST} lists run(s) that {defn.name}'s {scale} grid does not have: "
                            f"{', '.join(extra)}")
+    stage = derived_stage(defn.name)
+    if stage is not None:
+        results += stage.collect(results, None, records=derived)
+    read = {id(r) for er in results for r in er.records}
+    extra = sorted(name for name, rec in derived.items() if id(rec) not in read)
+    if extra:
+        raise SummaryError(f"{folder}/{MANIFEST} lists derived record(s) that {defn.name}'s {scale} grid does not "
+                           f"have: {', '.join(extra)}")
     return results
 
 

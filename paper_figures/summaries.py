@@ -5,9 +5,12 @@ repository without retraining.
 A summary set is a folder: one ``<run name>.json`` per run and a manifest,
 ``summaries.json``, naming the table it belongs to (definition and scale, or none for
 `lmreg report`), the SHA-256 of every run file, the rows that could not run and why,
-and the SHA-256 of its own content. A file that is missing, truncated or edited is
-refused in one line. Reading a summary gives a record of the shape ``read_record``
-gives (attrs, tables as DataFrames, path), so every renderer reads both alike.
+and the SHA-256 of its own content. A table whose rows are also computed from its runs
+(B1's rankers, experiments/b1.py) adds those derived records, each named by its folder
+under the runs folder (``B1-rankers/<ranker>-seed<N>.json``) and naming its source run,
+which must be a run of the set. A file that is missing, truncated or edited is refused
+in one line. Reading a summary gives a record of the shape ``read_record`` gives (attrs,
+tables as DataFrames, path), so every renderer reads both alike.
 
 Bytes are deterministic (sorted keys, floats in Python's round-trip notation, no
 times), so exporting the same records again changes no byte."""
@@ -29,8 +32,11 @@ MANIFEST = "summaries.json"
 
 # What the renderers read of a record: attrs whole, or the listed keys of them; tables whole
 # (their columns as stored). Left out: training curves, library versions, draw seeds.
+# A derived record (a B1 ranker's) has no config: its ranker, settings and source run instead.
 ATTRS = {"config": None, "final_metrics": None, "ground_truth": None, "timings": None, "git_commit": None,
-         "search_result": ("arch", "gt", "gt_source", "gt_percentile", "queries", "method")}
+         "search_result": ("arch", "gt", "gt_source", "gt_percentile", "queries", "method"),
+         "kind": None, "ranker": None, "ranker_kind": None, "settings": None, "source_run": None,
+         "gt_labels": None, "nonfinite_scores": None}
 TABLES = ("pool", "landmarks", "evals", "grow")
 
 
@@ -53,28 +59,32 @@ def _columns(table) -> dict[str, list]:
 
 def run_summary(record: dict, noise_ceiling: dict | None = None) -> dict:
     """The summary of a record (as read_record gives it): the attrs and tables the renderers
-    read, and the noise ceiling of its ground truth (paper_figures.noise; None when the GT has
-    too few seeds or is not installed), so that rendering needs no ground-truth file."""
+    read, and for a run (a record with a config) the noise ceiling of its ground truth
+    (paper_figures.noise; None when the GT has too few seeds or is not installed), so that
+    rendering needs no ground-truth file."""
     attrs = {}
     for key, keep in ATTRS.items():
         if key in record["attrs"]:
             value = record["attrs"][key]
             attrs[key] = {k: value[k] for k in keep if k in value} if keep else value
-    attrs["noise_ceiling"] = noise_ceiling
+    if "config" in record["attrs"]:
+        attrs["noise_ceiling"] = noise_ceiling
     tables = {name: _columns(record["tables"][name]) for name in TABLES if name in record["tables"]}
     return {"format": RUN_FORMAT, "attrs": attrs, "tables": tables}
 
 
 def write_set(folder: str | Path, records: list[dict], definition: str = "", scale: str = "",
-              statuses: dict[str, str] | None = None) -> list[Path]:
-    """Summaries of ``records`` (one per run folder name) and their manifest in ``folder``.
-    Run files of an earlier export that this one lacks are removed (files no manifest lists
-    are never read)."""
+              statuses: dict[str, str] | None = None, derived: dict[str, dict] | None = None) -> list[Path]:
+    """Summaries of ``records`` (one per run folder name), of the ``derived`` records (name, e.g.
+    ``B1-rankers/snip-seed0``, to record; each names its source run, one of ``records``, in
+    attrs.source_run) and their manifest in ``folder``. Files of an earlier export that this one
+    lacks are removed (files no manifest lists are never read)."""
     from lmreg.paper_figures.noise import ceiling_of_runs
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        old = read_manifest(folder)["runs"]
+        previous = read_manifest(folder)
+        old = {**previous["runs"], **previous.get("derived", {})}
     except SummaryError:  # none yet, or damaged: this export replaces it
         old = {}
     runs, sources, ceilings, paths = {}, {}, {}, []
@@ -94,8 +104,17 @@ def write_set(folder: str | Path, records: list[dict], definition: str = "", sca
         paths.append(write_text(folder / f"{name}.json", text))
     body = {"format": SET_FORMAT, "definition": definition, "scale": scale, "runs": runs,
             "not_runnable": dict(statuses or {})}
+    if derived:  # only then: a set without derived records keeps its bytes
+        body["derived"] = {}
+        for name, rec in sorted(derived.items()):
+            source = rec["attrs"].get("source_run")
+            if source not in runs:
+                raise SummaryError(f"{rec['path']}: its source run {source} is not among the runs exported")
+            text = _dumps(run_summary(rec))
+            body["derived"][name] = _sha(text)
+            paths.append(write_text(folder / f"{name}.json", text))
     paths.append(write_text(folder / MANIFEST, _dumps({**body, "sha256": _sha(_dumps(body))})))
-    for name in set(old) - set(runs):
+    for name in set(old) - set(runs) - set(body.get("derived", {})):
         (folder / f"{name}.json").unlink(missing_ok=True)
     return paths
 
@@ -116,13 +135,15 @@ def read_manifest(folder: str | Path) -> dict:
     return data
 
 
-def read_summary(folder: str | Path, name: str, manifest: dict) -> dict:
-    """The summary of run ``name`` as a record (attrs, tables as DataFrames, path)."""
+def read_summary(folder: str | Path, name: str, manifest: dict, section: str = "runs") -> dict:
+    """The summary of run ``name`` (of a derived record with section "derived") as a record
+    (attrs, tables as DataFrames, path)."""
     path = Path(folder) / f"{name}.json"
     if not path.is_file():
-        raise SummaryError(f"{path}: missing: {MANIFEST} lists run {name} but its summary is not there")
+        what = "run" if section == "runs" else "derived record"
+        raise SummaryError(f"{path}: missing: {MANIFEST} lists {what} {name} but its summary is not there")
     text, data = read_json(path, "run summary", SummaryError)
-    if _sha(text) != manifest["runs"][name]:
+    if _sha(text) != manifest[section][name]:
         raise SummaryError(f"{path}: damaged run summary (its bytes do not match the checksum in {MANIFEST}); "
                            "export the set again")
     if not isinstance(data, dict) or data.get("format") != RUN_FORMAT:
@@ -135,3 +156,17 @@ def read_set(folder: str | Path) -> tuple[dict, dict[str, dict]]:
     """(manifest, run name -> record) of a summary set."""
     manifest = read_manifest(folder)
     return manifest, {name: read_summary(folder, name, manifest) for name in sorted(manifest["runs"])}
+
+
+def read_derived(folder: str | Path, manifest: dict) -> dict[str, dict]:
+    """Name -> record of the derived records of a summary set (read_manifest's ``manifest``),
+    each of whose source run must be a run of the set."""
+    out = {}
+    for name in sorted(manifest.get("derived", {})):
+        rec = read_summary(folder, name, manifest, "derived")
+        source = rec["attrs"].get("source_run")
+        if source not in manifest["runs"]:
+            raise SummaryError(f"{rec['path']}: its source run {source} is not a run of the set ({MANIFEST} does "
+                               "not list it); export the set again")
+        out[name] = rec
+    return out

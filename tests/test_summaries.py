@@ -5,6 +5,7 @@ its committed table (docs/results/<set>.md)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -78,6 +79,143 @@ def test_t1_from_summaries_is_t1_from_records(tmp_path, capsys, monkeypatch):
 def _one_line_error(argv, capsys, fragment: str) -> None:
     rc, err = run_main(argv, capsys)
     assert rc != 0 and len(err) == 1 and fragment in err[0], (rc, err)
+
+
+def _fake_rankers(out: Path) -> list[Path]:
+    """Ranker records shaped like experiments/b1.py writes, for every finished seed of the B1 grid in
+    ``out``, without running a ranker: scores agree with the pool's GT by a ranker's own amount,
+    jacob_cov's with a NaN and a -inf among them (as it has on constant Jacobians)."""
+    import numpy as np
+
+    from lmreg.experiments import b1
+    from lmreg.experiments.reproduce import collect, plan
+    from lmreg.paper_figures.definitions import get_definition
+    from lmreg.paper_figures.metrics import all_metrics
+    from lmreg.results.records import write_record
+    defn = get_definition("B1")
+    jobs = [j for j in b1.plan(plan(defn, "micro", out), collect(defn, "micro", out), out) if j.source]
+    for i, job in enumerate(jobs):
+        src = job.source
+        pool, lms = src["tables"]["pool"], src["tables"]["landmarks"]
+        gt = pool["gt"].to_numpy(float)
+        rng = np.random.default_rng(i)
+        score = (i % 5) / 5 * (gt - gt.mean()) / gt.std() + rng.normal(size=len(gt))
+        if job.ranker == "jacob_cov":
+            score[:2] = [np.nan, -np.inf]
+        predictor = b1.kind_of(job.ranker) == "predictor"
+        tables = {"pool": [{"arch": a, "gt": float(g), "score": float(x)} for a, g, x in zip(pool["arch"], gt, score)]}
+        if predictor:
+            tables["landmarks"] = [{"arch": a, "gt": float(g)} for a, g in zip(lms["arch"], lms["gt"])]
+        write_record(job.path, {"attrs": {
+            "kind": b1.RECORD_KIND, "ranker": job.ranker, "ranker_kind": b1.kind_of(job.ranker),
+            "settings": b1.settings(job.ranker, src["attrs"]["config"]), "source_run": Path(src["path"]).parent.name,
+            "ground_truth": src["attrs"]["ground_truth"],
+            "final_metrics": all_metrics(np.nan_to_num(score, nan=-9, neginf=-9), gt),
+            "gt_labels": len(lms) if predictor else 0, "nonfinite_scores": int((~np.isfinite(score)).sum()),
+            "timings": {"total_s": 0.1 + i / 7, **({"train_s": 0.1 + i / 7} if predictor else {"per_arch_s": 0.01})},
+            "versions": {"torch": "fake"}, "git_commit": "fake"}, "tables": tables})
+    return [j.path for j in jobs]
+
+
+@pytest.fixture(scope="module")
+def b1_runs(tmp_path_factory) -> Path:
+    """B1's micro grid with fake super-net records (NB201 seeds 0 and 1, both arms; NB101 the baseline of
+    seed 0 only) and fake ranker records for each of those seeds."""
+    out = tmp_path_factory.mktemp("b1") / "runs"
+    runs = write_grid("B1", out, seeds=(0, 1))
+    for r in runs:
+        if r.entry.space == "NB101" and (r.seed == 1 or r.config.use_landmarks):
+            shutil.rmtree(out / r.name)
+    _fake_rankers(out)
+    return out
+
+
+def test_b1_from_summaries_is_b1_from_records(b1_runs, tmp_path, capsys, monkeypatch):
+    """The super-net runs and the ranker records go into one set; B1 rendered from it is B1 from the
+    records, byte for byte, with no ground truth installed; exporting again changes no byte."""
+    from lmreg.experiments import b1
+    tables = ["B1.md", "B1.csv", "B1.tex"]
+    render("B1", "micro", b1_runs, 0.95)
+    sums = tmp_path / "sums"
+    assert run_main(["reproduce", "B1", "--out", b1_runs, "--export-summaries", sums], capsys)[0] == 0
+    manifest = read_manifest(sums)
+    n = len(b1.ranker_ids())
+    assert len(manifest["runs"]) == 5 and len(manifest["derived"]) == 3 * n
+    assert "B1-rankers/jacob_cov-seed1" in manifest["derived"] and "B1-rankers/nb101-snip-seed0" in manifest["derived"]
+    assert (sums / "B1-rankers" / "nb101-gcn-mse-seed0.json").is_file()
+    first = {p.relative_to(sums): p.read_bytes() for p in sums.rglob("*.json")}
+    assert len(first) == 1 + 5 + 3 * n
+    from lmreg.bench import registry
+    from lmreg.bench.gt_table import GTFileError
+
+    def no_ground_truth(name):
+        raise GTFileError(f"{name}: not installed")
+    with monkeypatch.context() as mp:
+        mp.setattr(registry, "load", no_ground_truth)  # summaries carry the GT's noise ceiling
+        assert run_main(["reproduce", "B1", "--render-only", "--summaries", sums, "--out", tmp_path / "rendered"],
+                        capsys)[0] == 0
+    assert _files(tmp_path / "rendered", tables) == _files(b1_runs, tables)
+    assert (tmp_path / "rendered" / "B1_kendall_tau.png").is_file()
+    md = (tmp_path / "rendered" / "B1.md").read_text()
+    assert "| NB201 | jacob_cov (training-free) | 0 |" in md and "| NB101 | SPOS super-net + landmarks | — | not run |" in md
+    assert md.count("| 2 seeds; pool 20 |") == 2 + n and md.count("| 1 seed; pool 20 |") == 1 + n
+    # exporting the same records again is the same bytes; a set without rankers keeps the old manifest form
+    assert run_main(["reproduce", "B1", "--out", b1_runs, "--export-summaries", sums], capsys)[0] == 0
+    assert {p.relative_to(sums): p.read_bytes() for p in sums.rglob("*.json")} == first
+    assert "derived" not in read_manifest(COMMITTED / "T1-micro")
+
+
+def test_damaged_or_stray_ranker_summaries_are_refused_in_one_line(b1_runs, tmp_path, capsys):
+    from lmreg.paper_figures import summaries
+    good = tmp_path / "good"
+    assert run_main(["reproduce", "B1", "--out", b1_runs, "--export-summaries", good], capsys)[0] == 0
+    manifest = read_manifest(good)
+    name = "B1-rankers/snip-seed1"
+    source = json.loads((good / f"{name}.json").read_text())["attrs"]["source_run"]
+
+    def broken(how) -> Path:
+        folder = tmp_path / f"set{len(list(tmp_path.iterdir()))}"
+        shutil.copytree(good, folder)
+        how(folder)
+        return folder
+
+    def reseal(folder, data):
+        body = {k: v for k, v in data.items() if k != "sha256"}
+        (folder / MANIFEST).write_text(summaries._dumps({**body, "sha256": summaries._sha(summaries._dumps(body))}))
+
+    def drop_source(folder):  # the manifest sealed correctly, but without the ranker's source run
+        (folder / f"{source}.json").unlink()
+        reseal(folder, {**manifest, "runs": {k: v for k, v in manifest["runs"].items() if k != source}})
+
+    ranker = good / f"{name}.json"
+    cases = {
+        "missing: summaries.json lists derived record B1-rankers/snip-seed1": lambda f: (f / f"{name}.json").unlink(),
+        "damaged run summary": lambda f: (f / f"{name}.json").write_text(ranker.read_text()[:300]),
+        "its bytes do not match the checksum": lambda f: (f / f"{name}.json").write_text(
+            ranker.read_text().replace('"ranker": "snip"', '"ranker": "synflow"', 1)),
+        "damaged summary manifest": lambda f: (f / MANIFEST).write_text(
+            (f / MANIFEST).read_text().replace(f'  "{name}": ', '  "B1-rankers/x": ', 1)),
+        f"its source run {source} is not a run of the set": drop_source,
+    }
+    for fragment, how in cases.items():
+        _one_line_error(["reproduce", "B1", "--render-only", "--summaries", broken(how), "--out", tmp_path / "out"],
+                        capsys, fragment)
+    assert len([f for f in cases if f.startswith("its source run")]) == 1
+
+    # sealed correctly, yet not B1's: a ranker of a seed the grid does not have, and one of another pool
+    runs, derived = read_set(good)[1], summaries.read_derived(good, manifest)
+    recs = [{**r, "path": str(b1_runs / n / "record.h5")} for n, r in runs.items()]
+    rec = derived[name]
+    write_set(tmp_path / "stray", recs, "B1", "micro", derived={**derived, "B1-rankers/snip-seed9": rec})
+    _one_line_error(["reproduce", "B1", "--render-only", "--summaries", tmp_path / "stray", "--out", tmp_path / "out"],
+                    capsys, "derived record(s) that B1's micro grid does not have: B1-rankers/snip-seed9")
+    other = {**rec, "attrs": {**rec["attrs"], "settings": {**rec["attrs"]["settings"], "batch_size": 32}}}
+    write_set(tmp_path / "other", recs, "B1", "micro", derived={**derived, name: other})
+    _one_line_error(["reproduce", "B1", "--render-only", "--summaries", tmp_path / "other", "--out", tmp_path / "out"],
+                    capsys, "holds snip scores of another pool, landmarks or settings than its super-net run")
+    with pytest.raises(SummaryError, match=f"its source run {source} is not among the runs exported"):
+        write_set(tmp_path / "orphan", [r for r in recs if Path(r["path"]).parent.name != source], "B1", "micro",
+                  derived={name: rec})
 
 
 def test_damaged_or_incomplete_summary_sets_are_refused_in_one_line(tmp_path, capsys):
