@@ -32,7 +32,7 @@ def main(argv=None) -> None:
     for rec in sorted(records, key=lambda r: r["attrs"]["config"]["seed"]):
         cfg, pool, lms = rec["attrs"]["config"], rec["tables"]["pool"], rec["tables"]["landmarks"]
         space = get_space(cfg["space"])
-        rows = hybrid_scores(space.parse, list(lms.arch), lms["gt"].to_numpy(), lms.score_acc.to_numpy(),
+        rows = hybrid_scores(space, list(lms.arch), lms["gt"].to_numpy(), lms.score_acc.to_numpy(),
                              list(pool.arch), pool.score_acc.to_numpy(), seed=cfg["seed"],
                              other=f"{cfg['algorithm'].upper()} super-net + landmarks")
         for label, scores in rows.items():

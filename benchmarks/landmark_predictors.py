@@ -40,7 +40,7 @@ def main(argv=None) -> None:
         for name in PREDICTORS:
             for loss in LOSSES:
                 pred = fit_predict(name, [space.parse(a) for a in lm], gt[lm].to_numpy(),
-                                   [space.parse(a) for a in pool], loss=loss, seed=seed)
+                                   [space.parse(a) for a in pool], loss=loss, seed=seed, space=space)
                 taus.setdefault((name, loss), []).append(kendalltau(pred, gt[pool].to_numpy()).statistic)
     print(f"# {args.benchmark} ({args.metric}): {args.m} landmarks, the other {len(gt) - args.m} cells, "
           f"{args.draws} draws")

@@ -240,7 +240,7 @@ def _record(job: RankerJob, batch_size: int, on_arch) -> dict:
             model, _, loss = job.ranker.partition("-")
             t0 = time.perf_counter()
             scores = fit_predict(model, [space.parse(a) for a in lms["arch"]], lms["gt"].to_numpy(float), archs,
-                                 loss=loss, seed=cfg.seed, **PREDICTOR_FIT)
+                                 loss=loss, seed=cfg.seed, space=space, **PREDICTOR_FIT)
             total = time.perf_counter() - t0
             on_arch(len(archs))
             labels, timings = len(lms), {"total_s": total, "train_s": total}

@@ -93,6 +93,7 @@ def compute(out_dir: str | Path, seeds=SEEDS, m_values=M_VALUES, score_files=(),
     from lmreg.experiments.hybrid import hybrid_scores
     from lmreg.experiments.score_file import read_scores
     from lmreg.spaces import nb201
+    from lmreg.spaces.base import get_space
 
     folder = Path(out_dir) / "B2"
     path, meta = folder / SCORE_NAME, folder / SETTINGS_NAME
@@ -109,11 +110,13 @@ def compute(out_dir: str | Path, seeds=SEEDS, m_values=M_VALUES, score_files=(),
     for seed in seeds:
         for m in m_values:
             cfg, landmarks, pool = draws(seed, m)
+            space = get_space(cfg.space)
             both = pool + landmarks
             for name in PREDICTORS:
                 model, _, loss = name.partition("-")
-                pred = fit_predict(model, [nb201.parse(a) for a in landmarks], gt.loc[landmarks].to_numpy(),
-                                   [nb201.parse(a) for a in both], loss=loss, seed=cfg.seed, **PREDICTOR_FIT)
+                pred = fit_predict(model, [space.parse(a) for a in landmarks], gt.loc[landmarks].to_numpy(),
+                                   [space.parse(a) for a in both], loss=loss, seed=cfg.seed, space=space,
+                                   **PREDICTOR_FIT)
                 rows += _rows(name, "predictor", m, seed, pool, pred[:len(pool)], False)
                 rows += _rows(name, "predictor", m, seed, landmarks, pred[len(pool):], True)
             for label, score in (("params", params.loc[pool].to_numpy()),
@@ -127,7 +130,7 @@ def compute(out_dir: str | Path, seeds=SEEDS, m_values=M_VALUES, score_files=(),
                                          f"{seed}'s pool at M={m} (first: {missing[0]})")
                 rows += _rows(f"file:{label}", "file", m, seed, pool, scores.loc[pool].to_numpy(), False)
                 if scores.index.isin(landmarks).sum() == len(landmarks):  # the hybrids need the landmarks' scores
-                    hybrids = hybrid_scores(nb201.parse, landmarks, gt.loc[landmarks].to_numpy(),
+                    hybrids = hybrid_scores(space, landmarks, gt.loc[landmarks].to_numpy(),
                                             scores.loc[landmarks].to_numpy(), pool, scores.loc[pool].to_numpy(),
                                             seed=cfg.seed, other=f"score file {label}")
                     for name, values in list(hybrids.items())[2:]:  # the two hybrids; both parts are rows already

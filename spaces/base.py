@@ -118,6 +118,7 @@ class SearchSpace(Protocol):
     supports_fair_paths: bool
     supports_partial_channel: bool
     supports_mixture: bool
+    supports_encodings: bool
 
     def representative(self, arch: Arch) -> Arch: ...
 
@@ -131,6 +132,10 @@ class SearchSpace(Protocol):
 
     def fair_paths(self, rng: random.Random) -> list[Arch]: ...
 
+    def encode_vector(self, arch: Arch) -> torch.Tensor: ...
+
+    def encode_graph(self, arch: Arch) -> tuple[torch.Tensor, torch.Tensor]: ...
+
 
 class SpaceDefaults:
     """The optional capabilities of a space with their defaults: a space inherits this
@@ -140,6 +145,7 @@ class SpaceDefaults:
 
     supports_fair_paths = False      # FairNAS's strict-fairness path groups (`fair_paths`)
     supports_partial_channel = False  # a PC-DARTS super-net for net.cell = "partial_channel"
+    supports_encodings = False       # predictor inputs (`encode_vector`, `encode_graph`)
 
     def representative(self, arch: Arch) -> Arch:
         """The isomorphism-class representative a ground-truth table lists `arch` by."""
@@ -171,6 +177,22 @@ class SpaceDefaults:
     def fair_paths(self, rng: random.Random) -> list[Arch]:
         raise ConfigError(f"space {self.name} has no strict-fairness path groups; "
                           f"spaces with them: {', '.join(spaces_with('supports_fair_paths'))}")
+
+    def encode_vector(self, arch: Arch) -> torch.Tensor:
+        """The architecture as one float32 vector of a fixed length per space (the MLP
+        predictor's input)."""
+        raise ConfigError(_no_encodings(self.name))
+
+    def encode_graph(self, arch: Arch) -> tuple[torch.Tensor, torch.Tensor]:
+        """The architecture as a graph of a fixed size per space (the GCN predictor's input):
+        a float32 (nodes, nodes) adjacency with adj[src, dst] = 1 for an edge from producer
+        to consumer, and (nodes, features) float32 node features."""
+        raise ConfigError(_no_encodings(self.name))
+
+
+def _no_encodings(name: str) -> str:
+    return (f"space {name} has no predictor encodings; spaces with them: "
+            f"{', '.join(spaces_with('supports_encodings'))}")
 
 
 # name -> "module:attribute" of a SearchSpace instance (imported on first use), or the instance.

@@ -15,6 +15,24 @@ partial-channel super-net; the super-net ignores every other value.
 Mixtures: two alpha groups, "normal" and "reduce", each (14 edges x ops) in DARTS's
 edge order; a genotype derives from per-group op weights as the official DARTS-space
 `genotype_darts` / `genotype_pcdarts` do (`derive`).
+
+Predictor encodings (a genotype in canonical form, spaces/darts.py, so a node's two pairs
+are sorted by (input, op); the widths follow the space's op set `ops`):
+
+* vector (`encode_vector`): `darts.one_hot`, as float32: the normal cell, then the reduce
+  cell; per cell, per node 2..5, per input 0..k-1 of that node, one count per op of `ops`
+  (how many of the node's two pairs use that op on that input: 0, 1 or 2), then 4 concat
+  flags (nodes 2..5). Length 2 * (14 * len(ops) + 4): darts 232, darts-nds 204.
+* graph (`graph`): the op-on-node graph of each cell, as NB201's graph encoding: 22 nodes,
+  the normal cell's block (nodes 0..10) then the reduce cell's (nodes 11..21), with no edge
+  between the blocks. Within a block at offset b: node b the cell input c_{k-2} (DARTS
+  node 0), b + 1 the cell input c_{k-1} (node 1), b + 2 + p the op of the cell's pair p
+  (p = 0..7 in canonical order: node k's pairs are p = 2 (k - 2) and 2 (k - 2) + 1),
+  b + 10 the cell output. A pair on input j takes node b + j when j < 2, else both op
+  nodes of node j's pairs (node j is their sum); the output takes both op nodes of every
+  node in the cell's concat. Edges run from producer to consumer. Node features: one-hot
+  over (input c_{k-2}, input c_{k-1}, output, the ops of `ops`), then a reduce flag, 1 on
+  every node of the reduce block: width 3 + len(ops) + 1 (darts 12, darts-nds 11).
 """
 
 from __future__ import annotations
@@ -49,13 +67,52 @@ def derive(weights, ops, gen: torch.Generator | None = None) -> darts.Genotype:
     return darts.Genotype(cells["normal"], darts.FULL_CONCAT, cells["reduce"], darts.FULL_CONCAT)
 
 
+GRAPH_BLOCK = darts.CELL_INPUTS + 2 * darts.NODES + 1   # nodes of one cell's block: 11
+
+
+def graph(arch, ops) -> tuple[torch.Tensor, torch.Tensor]:
+    """(22, 22) adjacency with adj[src, dst] = 1 and (22, 3 + len(ops) + 1) node features
+    (the module docstring's graph)."""
+    g = darts.check(arch, ops)
+    n = len(darts.CELL_TYPES) * GRAPH_BLOCK
+    adj, feats = torch.zeros(n, n), torch.zeros(n, 3 + len(ops) + 1)
+    column = {op: 3 + k for k, op in enumerate(ops)}
+    for b, cell in enumerate(darts.CELL_TYPES):
+        pairs, concat = g.cell(cell == "reduce")
+        base, out = b * GRAPH_BLOCK, (b + 1) * GRAPH_BLOCK - 1
+
+        def op_nodes(node):
+            first = base + darts.CELL_INPUTS + 2 * (node - darts.CELL_INPUTS)
+            return [first, first + 1]
+
+        feats[base, 0] = feats[base + 1, 1] = feats[out, 2] = 1.0
+        for p, (op, inp) in enumerate(pairs):
+            v = base + darts.CELL_INPUTS + p
+            feats[v, column[op]] = 1.0
+            for src in ([base + inp] if inp < darts.CELL_INPUTS else op_nodes(inp)):
+                adj[src, v] = 1.0
+        for c in concat:
+            for src in op_nodes(c):
+                adj[src, out] = 1.0
+        if cell == "reduce":
+            feats[base:base + GRAPH_BLOCK, -1] = 1.0
+    return adj, feats
+
+
 class DartsSpace(SpaceDefaults):
     semantics = darts_net.SEMANTICS
     supports_partial_channel = True
+    supports_encodings = True
 
     def __init__(self, name: str, ops: tuple[str, ...]):
         self.name = name
         self.ops = ops
+
+    def encode_vector(self, arch) -> torch.Tensor:
+        return torch.tensor(darts.one_hot(arch, self.ops), dtype=torch.float32)
+
+    def encode_graph(self, arch) -> tuple[torch.Tensor, torch.Tensor]:
+        return graph(arch, self.ops)
 
     def parse(self, text: str) -> darts.Genotype:
         return darts.parse(text, self.ops)

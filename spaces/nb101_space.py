@@ -1,18 +1,76 @@
 """NAS-Bench-101 behind the SearchSpace protocol: the encoding is `nb101`, the
-networks `nb101_net`; this module only connects them to the harness."""
+networks `nb101_net`; this module connects them to the harness and gives the
+predictors' encodings of a cell.
+
+NB101 has its ops on vertices already: a cell of n <= 7 vertices is padded to 7 slots,
+its vertices 0..n-2 in slots 0..n-2 and its output in slot 6, so the output is always
+the last slot; the padding slots n-1..5 have no op and no edges.
+* vector (`one_hot`): the 21 upper-triangular bits of the padded 7x7 adjacency (row by
+  row), then for each interior slot 1..5 a one-hot over the 3 ops (all zero for
+  padding): 36 values.
+* graph (`graph`): the padded DAG, (7, 7) adjacency and node features one-hot over
+  (input, output, the 3 ops); padding nodes are all zero."""
 
 from __future__ import annotations
 
 import random
 from typing import Iterable
 
+import torch
+
 from . import nb101, nb101_net
 from .base import ArchError, NetSpec, SpaceDefaults
+
+GRAPH_FEATURES = 2 + len(nb101.OPS)
+_SLOTS = nb101.MAX_VERTICES
+
+
+def _padded(cell: nb101.Cell) -> tuple[torch.Tensor, list[str | None]]:
+    """The cell on 7 slots: (7, 7) adjacency and the label of every slot (None: padding)."""
+    n = cell.num_vertices
+    slot = [*range(n - 1), _SLOTS - 1]
+    adj = torch.zeros(_SLOTS, _SLOTS)
+    labels: list[str | None] = [None] * _SLOTS
+    for v in range(n):
+        labels[slot[v]] = cell.ops[v]
+        for w in range(v + 1, n):
+            if cell.matrix[v][w]:
+                adj[slot[v], slot[w]] = 1.0
+    return adj, labels
+
+
+def one_hot(arch) -> torch.Tensor:
+    """(36,): the 21 adjacency bits, then 5 interior slots x 3 ops."""
+    adj, labels = _padded(nb101.check(arch))
+    i, j = torch.triu_indices(_SLOTS, _SLOTS, offset=1)
+    ops = torch.zeros(_SLOTS - 2, len(nb101.OPS))
+    for slot, op in enumerate(labels[1:-1]):
+        if op is not None:
+            ops[slot, nb101.OPS.index(op)] = 1.0
+    return torch.cat([adj[i, j], ops.flatten()])
+
+
+def graph(arch) -> tuple[torch.Tensor, torch.Tensor]:
+    """(7, 7) adjacency with adj[src, dst] = 1 and (7, 5) node features."""
+    adj, labels = _padded(nb101.check(arch))
+    feats = torch.zeros(_SLOTS, GRAPH_FEATURES)
+    column = {nb101.INPUT: 0, nb101.OUTPUT: 1, **{op: 2 + k for k, op in enumerate(nb101.OPS)}}
+    for s, label in enumerate(labels):
+        if label is not None:
+            feats[s, column[label]] = 1.0
+    return adj, feats
 
 
 class NB101Space(SpaceDefaults):
     name = "nb101"
     semantics = nb101_net.SEMANTICS
+    supports_encodings = True
+
+    def encode_vector(self, arch: nb101.Cell) -> torch.Tensor:
+        return one_hot(arch)
+
+    def encode_graph(self, arch: nb101.Cell) -> tuple[torch.Tensor, torch.Tensor]:
+        return graph(arch)
 
     def parse(self, text: str) -> nb101.Cell:
         return nb101.parse(text)

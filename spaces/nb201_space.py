@@ -1,5 +1,14 @@
 """NAS-Bench-201 behind the SearchSpace protocol: the encoding is `nb201`, the
-networks `nb201_net`; this module only connects them to the harness."""
+networks `nb201_net`; this module connects them to the harness and gives the
+predictors' encodings of a cell:
+
+* vector (`one_hot`): the 6 edges x 5 ops as a 30-vector (edge order of nb201.EDGES).
+* graph (`graph`): the cell with ops as nodes (the usual encoding of NB201 for graph
+  predictors): node 0 the cell input, nodes 1..6 the ops of the 6 edges, node 7 the cell
+  output. The op on edge i<-j takes the input node when j = 0, else every op node of an
+  edge into j; the output node takes every op of an edge into node 3. Node features:
+  one-hot over (input, output, the 5 ops). Edges run from producer to consumer.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +18,46 @@ from typing import Iterable
 import torch
 
 from . import nb201, nb201_net
-from .base import NetSpec, SpaceDefaults
+from .base import ArchError, NetSpec, SpaceDefaults
+
+GRAPH_NODES = len(nb201.EDGES) + 2
+GRAPH_FEATURES = 2 + len(nb201.OPS)
+
+
+def _checked(arch) -> nb201.Arch:
+    try:
+        return nb201.check(arch)
+    except ArchError:
+        raise
+    except (TypeError, ValueError):
+        raise ArchError(f"an NB201 architecture is a tuple of {len(nb201.EDGES)} op indices, "
+                        f"got {type(arch).__name__}") from None
+
+
+def one_hot(arch) -> torch.Tensor:
+    """(30,): edge i's op at 5 i + op."""
+    out = torch.zeros(len(nb201.EDGES), len(nb201.OPS))
+    out[range(len(nb201.EDGES)), list(_checked(arch))] = 1.0
+    return out.flatten()
+
+
+def graph(arch) -> tuple[torch.Tensor, torch.Tensor]:
+    """(8, 8) adjacency with adj[src, dst] = 1 and (8, 7) node features."""
+    arch = _checked(arch)
+    adj = torch.zeros(GRAPH_NODES, GRAPH_NODES)
+    into = {}  # node of the cell -> op nodes of the edges that end there
+    for k, (to, frm) in enumerate(nb201.EDGES):
+        into.setdefault(to, []).append(k + 1)
+    for k, (to, frm) in enumerate(nb201.EDGES):
+        for src in ([0] if frm == 0 else into[frm]):
+            adj[src, k + 1] = 1.0
+    for src in into[nb201.NUM_NODES - 1]:
+        adj[src, GRAPH_NODES - 1] = 1.0
+    feats = torch.zeros(GRAPH_NODES, GRAPH_FEATURES)
+    feats[0, 0] = feats[GRAPH_NODES - 1, 1] = 1.0
+    for k, op in enumerate(arch):
+        feats[k + 1, 2 + op] = 1.0
+    return adj, feats
 
 
 class NB201Space(SpaceDefaults):
@@ -17,6 +65,13 @@ class NB201Space(SpaceDefaults):
     semantics = nb201_net.SEMANTICS
     supports_fair_paths = True
     supports_partial_channel = True
+    supports_encodings = True
+
+    def encode_vector(self, arch: nb201.Arch) -> torch.Tensor:
+        return one_hot(arch)
+
+    def encode_graph(self, arch: nb201.Arch) -> tuple[torch.Tensor, torch.Tensor]:
+        return graph(arch)
 
     def alpha_groups(self) -> dict[str, tuple[int, ...]]:
         """One (edges x ops) alpha shared by every cell (the official NB201 super-nets)."""

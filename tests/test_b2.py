@@ -111,7 +111,8 @@ def test_predictor_scores_are_fit_on_the_landmarks_only(small):
     got = scores[(scores.row == "mlp-mse") & (scores.m == 10) & (scores.seed == 1) & ~scores.landmark]
     assert list(got.arch) == pool
     again = fit_predict("mlp", [nb201.parse(a) for a in landmarks], c10[landmarks].to_numpy(),
-                        [nb201.parse(a) for a in pool + landmarks], loss="mse", seed=1, **b2.PREDICTOR_FIT)
+                        [nb201.parse(a) for a in pool + landmarks], loss="mse", seed=1, space="nb201",
+                        **b2.PREDICTOR_FIT)
     np.testing.assert_allclose(got.score.to_numpy(), again[:len(pool)], rtol=1e-6)
 
 

@@ -30,7 +30,7 @@ def micro():
 
 def test_stacking_follows_an_informative_score(micro):
     lm, lm_gt, pool, pool_gt = micro
-    scores = stacked_predict("mlp", "mse", lm, lm_gt, lm_gt, pool, pool_gt, seed=0, **FIT)
+    scores = stacked_predict("mlp", "mse", lm, lm_gt, lm_gt, pool, pool_gt, seed=0, space="nb201", **FIT)
     assert stats.kendalltau(scores, pool_gt).statistic > 0.95   # the score is the GT: it takes over
 
 
@@ -38,8 +38,8 @@ def test_stacking_ignores_a_noise_score(micro):
     from lmreg.algorithms.predictors.fit import fit_predict
     lm, lm_gt, pool, pool_gt = micro
     rng = np.random.default_rng(1)
-    alone = fit_predict("mlp", lm, lm_gt, pool, loss="mse", seed=0, **FIT)
+    alone = fit_predict("mlp", lm, lm_gt, pool, loss="mse", seed=0, space="nb201", **FIT)
     scores = stacked_predict("mlp", "mse", lm, lm_gt, rng.normal(size=len(lm)), pool, rng.normal(size=len(pool)),
-                             seed=0, **FIT)
+                             seed=0, space="nb201", **FIT)
     assert stats.kendalltau(scores, alone).statistic > 0.6     # mostly the predictor's own ranking
     assert stats.kendalltau(scores, pool_gt).statistic > stats.kendalltau(alone, pool_gt).statistic - 0.1

@@ -138,3 +138,19 @@ def test_the_checks_see_function_level_and_relative_imports(tmp_path):
     assert cycles(graph) == [["lmreg.experiments.other", "lmreg.experiments.top"]]
     assert upward_imports(graph) == [("lmreg.core.low", "lmreg.experiments", 2),
                                      ("lmreg.core.low", "lmreg.experiments.top", 2)]
+
+
+# the modules of the spaces layer that name no particular space
+SPACE_NEUTRAL = {"lmreg.spaces", "lmreg.spaces.base"}
+
+
+def test_predictors_name_no_space():
+    """The predictors get a space's encodings through the SearchSpace protocol (issue 25), so
+    no module under algorithms/predictors imports a particular space's module."""
+    modules = package_modules()
+    graph = import_graph(modules)
+    bad = [f"{modules[src].relative_to(ROOT)}:{line}: imports {dst}" for src, edges in graph.items()
+           if src.startswith("lmreg.algorithms.predictors") for dst, line in edges.items()
+           if layer(dst) == "spaces" and dst not in SPACE_NEUTRAL]
+    assert [m for m in modules if m.startswith("lmreg.algorithms.predictors.")], "no predictor modules found"
+    assert not bad, "\n".join(bad)

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from lmreg.algorithms.predictors import LOSSES, PREDICTORS
+from lmreg.spaces.base import SearchSpace, get_space
 
 
 def pairwise_loss(scores: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -28,19 +29,27 @@ def _width(x) -> int:
     return (x[-1] if isinstance(x, tuple) else x).shape[-1]
 
 
+def as_space(space: SearchSpace | str) -> SearchSpace:
+    """A space given by its registered name or as the object."""
+    return get_space(space) if isinstance(space, str) else space
+
+
 def fit_predict(name: str, train_archs: Sequence, train_gt: Sequence[float], test_archs: Sequence,
                 loss: str = "mse", seed: int = 0, epochs: int = 300, lr: float = 1e-3,
-                weight_decay: float = 1e-4) -> np.ndarray:
-    """Scores of test_archs (higher: predicted better) from a predictor fit on the training set."""
+                weight_decay: float = 1e-4, *, space: SearchSpace | str) -> np.ndarray:
+    """Scores of test_archs (higher: predicted better) from a predictor fit on the training
+    set; the architectures are of ``space`` (a SearchSpace or its registered name), which
+    encodes them (ConfigError when it has no predictor encodings)."""
+    space = as_space(space)
     if loss not in LOSSES:
         raise KeyError(f"unknown predictor loss {loss!r}; valid: {', '.join(LOSSES)}")
     if len(train_archs) < 2:
         raise ValueError(f"a predictor needs at least 2 training architectures, got {len(train_archs)}")
     kind = PREDICTORS.get(name)
     # the space's encoding sets the input width; encoding draws no random numbers
-    x_train, x_test = kind.encode(train_archs), kind.encode(test_archs)
+    x_train, x_test = kind.encode(space, train_archs), kind.encode(space, test_archs)
     if _width(x_train) != _width(x_test):
-        raise ValueError("a predictor's training and test architectures must come from one search space")
+        raise ValueError(f"space {space.name}'s encodings of the training and test architectures differ in width")
     torch.manual_seed(seed)
     model = kind(_width(x_train))
     y = torch.tensor(np.asarray(train_gt, dtype=np.float64), dtype=torch.float32)

@@ -17,7 +17,8 @@ from typing import Sequence
 import numpy as np
 from scipy import stats
 
-from lmreg.algorithms.predictors.fit import fit_predict
+from lmreg.algorithms.predictors.fit import as_space, fit_predict
+from lmreg.spaces.base import SearchSpace
 
 
 def normalised_ranks(scores) -> np.ndarray:
@@ -39,9 +40,11 @@ def _standardise(x: np.ndarray, ref: np.ndarray) -> np.ndarray:
 
 def stacked_predict(name: str, loss: str, train_archs: Sequence, train_gt: Sequence[float],
                     train_other: Sequence[float], test_archs: Sequence, test_other: Sequence[float],
-                    seed: int = 0, folds: int = 5, **fit) -> np.ndarray:
-    """Scores of test_archs from the predictor ``name``/``loss`` and the other ranker's scores
-    (``train_other`` on the landmarks, ``test_other`` on the test architectures)."""
+                    seed: int = 0, folds: int = 5, *, space: SearchSpace | str, **fit) -> np.ndarray:
+    """Scores of test_archs (architectures of ``space``, an object or its name) from the
+    predictor ``name``/``loss`` and the other ranker's scores (``train_other`` on the
+    landmarks, ``test_other`` on the test architectures)."""
+    space = as_space(space)
     y = np.asarray(train_gt, dtype=float)
     other_train, other_test = np.asarray(train_other, dtype=float), np.asarray(test_other, dtype=float)
     n = len(y)
@@ -53,9 +56,9 @@ def stacked_predict(name: str, loss: str, train_archs: Sequence, train_gt: Seque
         held = order[k::folds]
         kept = np.setdiff1d(order, held)
         pred = fit_predict(name, [train_archs[i] for i in kept], y[kept], [train_archs[i] for i in held],
-                           loss=loss, seed=seed + k + 1, **fit)
+                           loss=loss, seed=seed + k + 1, space=space, **fit)
         cross[held] = _standardise(pred, pred)  # each fold's scale is its own (pairwise scores have none)
-    full = fit_predict(name, train_archs, y, list(test_archs), loss=loss, seed=seed, **fit)
+    full = fit_predict(name, train_archs, y, list(test_archs), loss=loss, seed=seed, space=space, **fit)
     design = np.column_stack([np.ones(n), cross, _standardise(other_train, other_train)])
     coef, *_ = np.linalg.lstsq(design, _standardise(y, y), rcond=None)
     return coef[0] + coef[1] * _standardise(full, full) + coef[2] * _standardise(other_test, other_train)

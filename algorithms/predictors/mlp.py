@@ -1,16 +1,14 @@
-"""A multilayer perceptron on the one-hot cell encoding (encoding.one_hot); ``in_features``
-is the encoding's length (NB201: 30, the default; NB101: 36)."""
+"""A multilayer perceptron on the space's vector encoding (`SearchSpace.encode_vector`);
+``in_features`` is the encoding's length (NB201: 30; NB101: 36; DARTS: 232; DARTS-NDS: 204)."""
 
 from __future__ import annotations
 
+import torch
 from torch import nn
-
-from lmreg.algorithms.predictors.encoding import one_hot
-from lmreg.spaces import nb201
 
 
 class MLP(nn.Module):
-    def __init__(self, in_features: int = len(nb201.EDGES) * len(nb201.OPS), hidden: int = 64, layers: int = 2):
+    def __init__(self, in_features: int, hidden: int = 64, layers: int = 2):
         super().__init__()
         dims = [in_features] + [hidden] * layers
         blocks = []
@@ -19,9 +17,8 @@ class MLP(nn.Module):
         self.net = nn.Sequential(*blocks, nn.Linear(dims[-1], 1))
 
     @staticmethod
-    def encode(archs):
-        import torch
-        return torch.stack([one_hot(a) for a in archs])
+    def encode(space, archs):
+        return torch.stack([space.encode_vector(a) for a in archs])
 
     def forward(self, x):
         return self.net(x).squeeze(-1)
