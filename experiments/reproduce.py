@@ -201,10 +201,7 @@ def _found_cell_s(cfg: RunConfig) -> float:
     recipe per table seed, at the median run time the table recorded when it was built. 0 when
     the search cannot need it (its own search, the pool method, train_missing off, a table
     without a recipe or not installed here)."""
-    from lmreg.algorithms.base import SuperNetTrainer, get_algorithm
-    s = cfg.search
-    own = get_algorithm(cfg.algorithm).search_candidates is not SuperNetTrainer.search_candidates
-    if own or s.method != "evolution" or not s.train_missing:
+    if not _runs_evolution(cfg) or not cfg.search.train_missing:
         return 0.0
     from lmreg.bench import registry
     try:
@@ -225,10 +222,16 @@ def _search_images(cfg: RunConfig) -> int:
     """Images the evolutionary search after training scores, at most: every query's held-out
     batches plus one test-batch rescoring per query (a distinct cell each, the upper bound).
     Training a found cell the table lacks is `_found_cell_s`'s."""
-    from lmreg.algorithms.base import SuperNetTrainer, get_algorithm
     s = cfg.search
+    return 2 * max(s.budget, s.population) * s.batches * s.batch_size if _runs_evolution(cfg) else 0
+
+
+def _runs_evolution(cfg: RunConfig) -> bool:
+    """Whether the run searches by the official evolution over its super-net (not the pool
+    method, not an algorithm with its own search)."""
+    from lmreg.algorithms.base import SuperNetTrainer, get_algorithm
     own = get_algorithm(cfg.algorithm).search_candidates is not SuperNetTrainer.search_candidates
-    return 0 if own or s.method != "evolution" else 2 * max(s.budget, s.population) * s.batches * s.batch_size
+    return not own and cfg.search.method == "evolution"
 
 
 def plan(defn: Definition, scale: str, out_dir: str | Path, seconds_per_epoch: float | None = None) -> list[PlannedRun]:
