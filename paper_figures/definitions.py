@@ -127,6 +127,9 @@ def paper_value(definition: str, row: str, scale: str) -> tuple[str, PaperValue]
 T1_ALGORITHMS = (("SPOS", "micro", "nb201-cifar10"), ("FairNAS", "micro-fairnas", "nb201-cifar10-fairnas"),
                  ("GDAS", "micro-gdas", "nb201-cifar10-gdas"), ("PC-DARTS", "micro-pcdarts", "nb201-cifar10-pcdarts"),
                  ("NAO", "micro-nao", "nb201-cifar10-nao"))
+# NB101 rows: the algorithms the official scripts run there (bash/exps/nao.sh runs NAO on NB101)
+T1_NB101_MICRO = (("SPOS", "micro-nb101"), ("NAO", "micro-nb101-nao"))
+T1_NB101_PAPER = (("SPOS", "nb101-cifar10"), ("NAO", "nb101-cifar10-nao"))
 
 
 def _t1_grid(scale: str) -> tuple[GridEntry, ...]:
@@ -134,10 +137,10 @@ def _t1_grid(scale: str) -> tuple[GridEntry, ...]:
     entries = [GridEntry(f"{alg} / NB201 / {v}", micro if scale == "micro" else paper,
                          ("use_landmarks=false",) if v == "baseline" else (), seeds, algorithm=alg)
                for alg, micro, paper in T1_ALGORITHMS for v in ("baseline", "landmarks")]
-    if scale == "paper":
-        entries += [GridEntry(f"SPOS / NB101 / {v}", "nb101-cifar10",
-                              ("use_landmarks=false",) if v == "baseline" else (), PAPER_SEEDS, space="NB101")
-                    for v in ("baseline", "landmarks")]
+    nb101 = T1_NB101_MICRO if scale == "micro" else T1_NB101_PAPER
+    entries += [GridEntry(f"{alg} / NB101 / {v}", preset, ("use_landmarks=false",) if v == "baseline" else (),
+                          seeds, algorithm=alg, space="NB101")
+                for alg, preset in nb101 for v in ("baseline", "landmarks")]
     return tuple(entries)
 
 
@@ -458,8 +461,8 @@ def _b1_grid(scale: str) -> tuple[GridEntry, ...]:
 
 
 # Registry ------------------------------------------------------------------------------
-_T1_COVERAGE = ("T1's micro grid has NB201 rows only: no NB101 rows and no DARTS or NDS rows yet (the DARTS "
-                "space has no micro ground truth). search_gt_percentile: the GT "
+_T1_COVERAGE = ("T1's micro grid has NB201 rows (five algorithms) and NB101 rows (SPOS, NAO); no DARTS or NDS "
+                "rows yet (the DARTS space has no micro ground truth). search_gt_percentile: the GT "
                 "percentile, among all cells of the ground truth, of the architecture each run returns as its "
                 "search result (attrs.search_result).")
 T1_METRICS = RANKING_METRICS + ("search_gt_percentile",)
