@@ -174,3 +174,16 @@ def test_spos_smoke_run_on_an_nds_table(tmp_path, capsys):
                  "--set", "space=darts-nds", "--set", f"benchmark={table}", "--set", "gt_metric=test_acc",
                  "--set", "net.C=4", "--set", "net.N=3", "--set", "net.bn_affine=false"])
     assert code == 0 and "smoke run of micro passed (spos" in capsys.readouterr().out
+
+
+def test_bench_query_reads_a_genotype_of_the_nds_table(tmp_path, monkeypatch, capsys):
+    """`lmreg bench query nds-darts` finds a genotype typed as NDS's JSON object, its node
+    pairs in another order, and prints the mean over its seeds (G1: 100 - 10 and 100 - 12)."""
+    from lmreg.experiments.cli import main
+    monkeypatch.setenv(nds.ENV_H5, str(tmp_path / "store.h5"))
+    monkeypatch.setenv(nds.ENV_JSON, str(write(tmp_path, JOBS)))
+    assert main(["bench", "query", "nds-darts", json.dumps(G1_SWAPPED)]) == 0
+    out = capsys.readouterr().out
+    assert out.strip().splitlines()[-1] == "mean test_acc over seeds: 89.000"
+    assert main(["bench", "query", "nds-darts", "{not json"]) != 0
+    assert "malformed DARTS genotype" in capsys.readouterr().err
