@@ -235,8 +235,10 @@ def _preamble(defn: Definition, scale: str, level: float, results: list[EntryRes
              "excluded). 'paper' shows a value only where it was copied from the paper; 'n/a' otherwise (none "
              "recorded yet)."]
     if scale == "micro":
-        lines.append("Micro scale: the micro preset (16x16 Fashion-MNIST, ground truth micro-fmnist-nb201); "
-                     "compare the direction and size of effects with the paper, not the values.")
+        gts = _benchmarks(results) or ["micro-fmnist-nb201"]
+        what = (f"the micro preset (16x16 Fashion-MNIST, ground truth {gts[0]})" if len(gts) == 1 else
+                f"the micro presets (16x16 Fashion-MNIST, ground truths {', '.join(gts)})")
+        lines.append(f"Micro scale: {what}; compare the direction and size of effects with the paper, not the values.")
     lines += list(defn.notes)
     notes = _notes(results)
     if notes:
@@ -286,8 +288,7 @@ def render_t1(defn: Definition, scale: str, results: list[EntryResult], out_dir:
                              "hb_hi": d["hb_hi"], "pool_size": d["pool_size"], "shared_pool": d["shared_pool"]})
             row[f"paper ({PaperValue().metric})"] = "n/a"
             display.append(row)
-    ceiling = _ceiling_cell(results)
-    if ceiling:
+    for ceiling in _ceiling_cells(results):
         display.append({"algorithm": "noise ceiling of the GT", "space": ceiling[0], "variant": "—",
                         "seeds": ceiling[1], defn.metrics[0]: ceiling[2]})
     frame = pd.DataFrame(display).fillna("—")
@@ -302,14 +303,26 @@ def render_t1(defn: Definition, scale: str, results: list[EntryResult], out_dir:
     return pre + "\n\n" + to_markdown(frame), paths
 
 
-def _ceiling_cell(results: list[EntryResult]) -> tuple[str, str, str] | None:
-    """(benchmark, 'k GT seeds', 'ceiling [lo, hi]') of the ground truth the runs used:
-    the Kendall tau a ranker knowing the true accuracies would reach (paper_figures.noise)."""
+def _ceiling_cells(results: list[EntryResult]) -> list[tuple[str, str, str]]:
+    """(benchmark, 'k GT seeds', 'ceiling [lo, hi]') of each ground truth the runs used, in the
+    order the runs name them: the Kendall tau a ranker knowing the true accuracies would reach
+    (paper_figures.noise). A grid spanning spaces (T1: NB201 and NB101) has one per benchmark."""
     from lmreg.paper_figures.noise import ceiling_of_runs
-    c = ceiling_of_runs([r for er in results for r in (er.records or [])])
-    if c is None:
-        return None
-    return c["benchmark"], f"{c['k']} GT seeds", f"{c['ceiling']:.3f} [{c['ceiling_lo']:.3f}, {c['ceiling_hi']:.3f}]"
+    by_benchmark: dict[str, list[dict]] = {}
+    for er in results:
+        for r in er.records or []:
+            by_benchmark.setdefault(r["attrs"]["config"]["benchmark"], []).append(r)
+    cells = []
+    for records in by_benchmark.values():
+        c = ceiling_of_runs(records)
+        if c is not None:
+            cells.append((c["benchmark"], f"{c['k']} GT seeds",
+                          f"{c['ceiling']:.3f} [{c['ceiling_lo']:.3f}, {c['ceiling_hi']:.3f}]"))
+    return cells
+
+
+def _benchmarks(results: list[EntryResult]) -> list[str]:
+    return list(dict.fromkeys(r["attrs"]["config"]["benchmark"] for er in results for r in (er.records or [])))
 
 
 def render_t2(defn: Definition, scale: str, results: list[EntryResult], out_dir: Path, level: float):
@@ -350,8 +363,7 @@ def render_t2(defn: Definition, scale: str, results: list[EntryResult], out_dir:
                 elif group is not None:
                     plot_rows.append({"axis": e.axis, "value": e.value, "mean": s["mean"], "ci_lo": s["ci_lo"],
                                       "ci_hi": s["ci_hi"], "default": e.default})
-    ceiling = _ceiling_cell(results)
-    if ceiling:
+    for ceiling in _ceiling_cells(results):
         display.append({"ablation": "noise ceiling of the GT", "setting": ceiling[0], "seeds": ceiling[1],
                         metric0: ceiling[2]})
     frame = pd.DataFrame(display).fillna("—")

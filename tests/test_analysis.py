@@ -88,9 +88,10 @@ def test_registry_errors(capsys):
 
 def test_dry_run_lists_runs_and_costs(tmp_path, capsys):
     t1 = plan(get_definition("T1"), "micro", tmp_path)
-    assert len(t1) == 50 and all(not r.status and not r.done for r in t1)
+    assert len(t1) == 70 and all(not r.status and not r.done for r in t1)
     assert sorted(r.name.rsplit("-", 1)[0] for r in t1) == sorted(
-        f"{p}-{v}-seed{s}" for p in ("micro", "micro-fairnas", "micro-gdas", "micro-pcdarts", "micro-nao")
+        f"{p}-{v}-seed{s}" for p in ("micro", "micro-fairnas", "micro-gdas", "micro-pcdarts", "micro-nao",
+                                     "micro-nb101", "micro-nb101-nao")
         for v in ("baseline", "landmarks") for s in range(5))
     # T2: reference + default + 3 (M) + 3 (coef) + 4 (official schedules) + 2 (loss) + 2 (sampling)
     # configs, 3 seeds
@@ -133,8 +134,12 @@ def test_render_t1_f1_f2_from_synthetic_records(tmp_path, capsys):
     # the GT's noise ceiling is a row of the table (paper_figures.noise on the shipped micro GT)
     from lmreg.bench import registry
     from lmreg.paper_figures.noise import noise_ceiling
-    c = noise_ceiling(registry.load("micro-fmnist-nb201").seed_matrix("eval_acc"))
-    assert f"| noise ceiling of the GT | micro-fmnist-nb201 | — | {c['k']} GT seeds | {c['ceiling']:.3f} [" in md
+    for bench, space in (("micro-fmnist-nb201", "NB201"), ("micro-fmnist-nb101", "NB101")):
+        c = noise_ceiling(registry.load(bench).seed_matrix("eval_acc"))
+        assert f"| noise ceiling of the GT | {bench} | — | {c['k']} GT seeds | {c['ceiling']:.3f} [" in md
+    for alg in ("SPOS", "NAO"):  # the NB101 rows, each scored against its own GT
+        assert f"| {alg} | NB101 | landmarks | 3 |" in md and f"| {alg} | NB101 | landmarks − baseline (paired) |" in md
+    assert "ground truths micro-fmnist-nb201, micro-fmnist-nb101" in md
     import pandas as pd
     csv = pd.read_csv(tmp_path / "T1.csv")
     assert {"paper_value", "paper_source", "mean", "std", "ci_lo", "ci_hi", "n", "hb_lo", "hb_hi",
@@ -157,14 +162,14 @@ def test_render_t1_f1_f2_from_synthetic_records(tmp_path, capsys):
     hbd = hierarchical_bootstrap_diff(base_pools, pools, "kendall_tau", shared_pool=True)
     assert (diff["hb_lo"], diff["hb_hi"]) == pytest.approx((hbd["lo"], hbd["hi"]))
     # every interval in the Markdown and LaTeX tables has its n beside it
-    # 5 algorithms x 3 rows (two arms, the difference) x 4 pool metrics; the search result's
-    # percentile is a per-run value: its n has no pool
-    assert md.count("(3 seeds; pool 20)") == 5 * 3 * 4 and "[t " in md and "; hb " in md
-    assert md.count("(3 seeds)") == 5 * 3 and "search_gt_percentile" in md
+    # 7 algorithm-space pairs (5 on NB201, 2 on NB101) x 3 rows (two arms, the difference) x 4 pool
+    # metrics; the search result's percentile is a per-run value: its n has no pool
+    assert md.count("(3 seeds; pool 20)") == 7 * 3 * 4 and "[t " in md and "; hb " in md
+    assert md.count("(3 seeds)") == 7 * 3 and "search_gt_percentile" in md
     assert csv.paper_value.isna().all()
     tex = (tmp_path / "T1.tex").read_text()
     assert r"\begin{tabular}" in tex and r"kendall\_tau" in tex and r"$\pm$" in tex
-    assert tex.count("(3 seeds; pool 20)") == 5 * 3 * 4
+    assert tex.count("(3 seeds; pool 20)") == 7 * 3 * 4
     # Figures through the command (all runs present: nothing is trained)
     for name in ("F1", "F2"):
         assert main(["reproduce", name, "--out", str(tmp_path), "--no-progress"]) == 0

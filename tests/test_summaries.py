@@ -62,7 +62,7 @@ def test_t1_from_summaries_is_t1_from_records(tmp_path, capsys, monkeypatch):
     render("T1", "micro", tmp_path / "runs")
     assert run_main(["reproduce", "T1", "--out", tmp_path / "runs", "--export-summaries", tmp_path / "sums"],
                     capsys)[0] == 0
-    assert len(read_manifest(tmp_path / "sums")["runs"]) == 19  # 10 rows x 2 seeds, one run missing
+    assert len(read_manifest(tmp_path / "sums")["runs"]) == 27  # 14 rows x 2 seeds, one run missing
     from lmreg.bench import registry
     from lmreg.bench.gt_table import GTFileError
 
