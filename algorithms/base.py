@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -33,6 +34,7 @@ from lmreg.core.registry import Registry
 from lmreg.spaces.base import SearchSpace
 
 UNSAMPLED_GRADS = ("zero", "none")
+PATH_SAMPLERS = ("space", "table")
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,10 @@ class TrainConfig:
     unsampled_grads: str = "zero"
     drop_last: bool = False      # official loaders keep the last, smaller batch
     landmark_augment: bool = True  # landmark batches get the training transform (official)
+    # Where a single-path step draws its path: "space", a fresh uniform cell of the space's ops;
+    # "table", uniformly among the ground-truth table's cells (the official SPOS default on
+    # DARTS-NDS, whose paths are the NDS table's genotypes). Only SPOS trains table paths.
+    path_sampler: str = "space"
 
     def __post_init__(self):
         if not 0 <= self.warmup_epochs < self.epochs:
@@ -59,6 +65,16 @@ class TrainConfig:
         if self.unsampled_grads not in UNSAMPLED_GRADS:
             raise ValueError(f"unknown train.unsampled_grads {self.unsampled_grads!r}; "
                              f"valid: {', '.join(UNSAMPLED_GRADS)}")
+        if self.path_sampler not in PATH_SAMPLERS:
+            raise ValueError(f"unknown train.path_sampler {self.path_sampler!r}; valid: {', '.join(PATH_SAMPLERS)}")
+
+
+def path_sampler(space: SearchSpace, archs=None) -> Callable[[random.Random], object]:
+    """rng -> a path: uniform among ``archs`` (the table's cells) when given, else the space's own sampler."""
+    if archs is None:
+        return space.sample_path
+    archs = list(archs)
+    return lambda rng: archs[rng.randrange(len(archs))]
 
 
 @dataclass(frozen=True)
@@ -75,10 +91,17 @@ class SuperNetTrainer:
     # `--set` overrides that keep a smoke or test run of the algorithm short and valid, on top of
     # the smoke run's own (experiments/cli.py: 2 epochs, the warm-up ending after the first).
     smoke_overrides: tuple[str, ...] = ()
+    # Whether its steps draw single paths that `train.path_sampler = "table"` can take from the
+    # ground-truth table (`sample_path`); an algorithm drawing its paths otherwise refuses it.
+    table_paths = False
 
     def __init__(self, model: torch.nn.Module, task: Task, cfg: TrainConfig, seed: int, space: SearchSpace,
-                 regularizer: LandmarkRegularizer | None = None, options=None):
+                 regularizer: LandmarkRegularizer | None = None, options=None, path_archs=None):
         self.model, self.task, self.cfg, self.space, self.reg = model, task, cfg, space, regularizer
+        if cfg.path_sampler == "table" and not path_archs:
+            raise ValueError("train.path_sampler='table' needs the ground-truth table's architectures (path_archs)")
+        # draws a path with a given stream (the steps' path_rng; the search's own stream)
+        self.path_sampler = path_sampler(space, path_archs if cfg.path_sampler == "table" else None)
         self.options = options if options is not None else self.options_type()
         self.seed = seed
         self.shard = distributed.current()  # None in a single process
@@ -88,6 +111,10 @@ class SuperNetTrainer:
         self.pair_rng = random.Random(seed + 1)
         self.data_gen = torch.Generator().manual_seed(seed)
         self.landmark_gen = torch.Generator().manual_seed(seed + 2)
+
+    def sample_path(self):
+        """One training path from the run's path stream: a cell of the table or of the space."""
+        return self.path_sampler(self.path_rng)
 
     # What an algorithm defines -----------------------------------------------
     @classmethod

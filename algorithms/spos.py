@@ -1,5 +1,6 @@
-"""Single-path one-shot (SPOS): each step trains one path drawn from the search
-space's path sampler (NB201: uniform over op tuples) on a training batch. Every
+"""Single-path one-shot (SPOS): each step trains one path on a training batch, drawn
+by `train.path_sampler` (the space's uniform sampler, or uniformly among the
+ground-truth table's cells, the official default on DARTS-NDS). Every
 other rule (schedule, clipping, the landmark hook, checkpoints) is the shared
 loop of `SuperNetTrainer`; docs/fidelity.md cites the official lines."""
 
@@ -12,8 +13,10 @@ from lmreg.algorithms.base import SuperNetTrainer
 
 
 class SPOS(SuperNetTrainer):
+    table_paths = True
+
     def forward_backward(self, x: torch.Tensor, y: torch.Tensor, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = self.model(x, self.space.sample_path(self.path_rng))
+        logits = self.model(x, self.sample_path())
         loss = F.cross_entropy(logits, y)
         loss.backward()
         return loss.detach(), (logits.detach().argmax(1) == y).sum()

@@ -32,7 +32,7 @@ def _finite(x) -> bool:
 def check_config(cfg) -> None:
     """Ranges of every numeric field, names of every registry field, and the
     combinations that would only fail after training."""
-    from lmreg.algorithms.base import get_algorithm
+    from lmreg.algorithms.base import algorithm_names, get_algorithm
     from lmreg.bench import registry
     from lmreg.bench.datasets.tasks import get_spec, split_sizes
     from lmreg.core.devices import check_device
@@ -58,6 +58,11 @@ def check_config(cfg) -> None:
     except ValueError as e:
         raise ConfigError(str(e)) from None
     algorithm.check_config(cfg)
+    if cfg.train.path_sampler == "table" and not algorithm.table_paths:
+        raise ConfigError(f"train.path_sampler='table' draws single paths from the ground-truth table, but "
+                          f"{cfg.algorithm!r} draws its paths otherwise; use train.path_sampler=space "
+                          f"(algorithms that take table paths: "
+                          f"{', '.join(a for a in algorithm_names() if get_algorithm(a).table_paths)})")
     n, t, e, lm = cfg.net, cfg.train, cfg.eval, cfg.landmarks
     _need(n.C >= 1, "net.C", ">= 1", n.C)
     _need(n.N >= 1, "net.N", ">= 1", n.N)

@@ -54,7 +54,7 @@ class Key:
 def choices() -> dict[str, tuple[str, ...] | str]:
     """Keys whose value must be one of a set the code knows (imports are lazy: the
     registries import their modules on first use)."""
-    from lmreg.algorithms.base import UNSAMPLED_GRADS, algorithm_names
+    from lmreg.algorithms.base import PATH_SAMPLERS, UNSAMPLED_GRADS, algorithm_names
     from lmreg.algorithms.landmark_reg import (GROW_SELECT, LOSS_FORMS, PAIR_REDUCTIONS, PAIR_SAMPLERS,
                                                SCHEDULES)
     from lmreg.algorithms.scoring import BN_MODES
@@ -76,6 +76,7 @@ def choices() -> dict[str, tuple[str, ...] | str]:
         "draws": DRAWS,
         "net.cell": " | ".join(CELL_TYPES) + " (NB201's super-net cell; DARTS reads partial_channel only, NB101 none)",
         "train.unsampled_grads": UNSAMPLED_GRADS,
+        "train.path_sampler": PATH_SAMPLERS,
         "landmarks.selection": tuple(SELECTION_METHODS),
         "landmarks.pair_sampler": tuple(PAIR_SAMPLERS),
         "landmarks.pair_reduction": PAIR_REDUCTIONS,

@@ -12,7 +12,7 @@ import numpy as np
 from lmreg.core.errors import UserError
 from lmreg.experiments.config import ConfigError
 from lmreg.experiments.run_folders import finished_record
-from lmreg.experiments.runconfig import PRESET_DIR, RunConfig, load_config, run_name, to_dict
+from lmreg.experiments.runconfig import PRESET_DIR, RunConfig, load_config, run_name, same_config, to_dict
 from lmreg.paper_figures.definitions import Definition, EntryResult, GridEntry, get_definition
 from lmreg.results.records import RECORD_NAME, RecordError, read_record
 
@@ -251,7 +251,7 @@ def plan(defn: Definition, scale: str, out_dir: str | Path, seconds_per_epoch: f
             if not status:
                 record = out_dir / name / RECORD_NAME
                 if record.exists():
-                    if read_record(record)["attrs"]["config"] != to_dict(cfg):
+                    if not same_config(read_record(record)["attrs"]["config"], cfg):
                         raise ConfigError(f"{record} holds a run with a different config than {defn.name} "
                                           f"needs; use another --out")
                     done = finished_record(record, cfg)  # refuses one scored against an older table
@@ -337,7 +337,7 @@ def collect(defn: Definition, scale: str, out_dir: str | Path) -> list[EntryResu
                 path = out_dir / run_name(cfg) / RECORD_NAME
                 if path.exists():
                     rec = read_record(path)
-                    if rec["attrs"]["config"] != to_dict(cfg):
+                    if not same_config(rec["attrs"]["config"], cfg):
                         raise RecordError(f"{path} holds a run with a different config than {defn.name} needs")
                     finished_record(path, cfg)
                     records.append(rec)
@@ -423,7 +423,7 @@ def collect_summaries(defn: Definition, scale: str, folder: str | Path) -> list[
             if name not in runs:
                 continue
             rec = runs[name]
-            if rec["attrs"]["config"] != to_dict(cfg):
+            if not same_config(rec["attrs"]["config"], cfg):
                 raise SummaryError(f"{rec['path']} holds a run with a different config than {defn.name} needs "
                                    "today; rerun it and export the set again")
             key = (cfg.benchmark, cfg.gt_metric)

@@ -16,7 +16,7 @@ from lmreg.algorithms.landmark_reg import LandmarkConfig
 from lmreg.algorithms.search import SearchConfig
 from lmreg.experiments.checks import check_config
 from lmreg.experiments.config import ConfigError, override
-from lmreg.results.identity import flatten, setting, setting_hash
+from lmreg.results.identity import comparable, flatten, setting, setting_hash
 from lmreg.spaces.base import NetSpec
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
@@ -179,6 +179,14 @@ def same_setting(a: RunConfig | dict, b: RunConfig | dict) -> bool:
     def as_dict(c):
         return to_dict(c) if isinstance(c, RunConfig) else c
     return setting(as_dict(a)) == setting(as_dict(b))
+
+
+def same_config(a: RunConfig | dict, b: RunConfig | dict) -> bool:
+    """Whether two configs agree on every key, seed, device and threads included (keys added
+    since one was written compared at their old behaviour: results.identity.ADDED_KEYS)."""
+    def as_dict(c):
+        return to_dict(c) if isinstance(c, RunConfig) else c
+    return comparable(as_dict(a)) == comparable(as_dict(b))
 
 
 def from_dict(data: dict) -> RunConfig:

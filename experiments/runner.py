@@ -173,7 +173,8 @@ def make_trainer(cfg: RunConfig, plan: RunPlan):
     algorithm = get_algorithm(cfg.algorithm)
     reg = (LandmarkRegularizer(cfg.landmarks, [plan.space.parse(a) for a in plan.landmarks],
                                cfg.train.warmup_epochs, algorithm.landmark_horizon(cfg)) if cfg.use_landmarks else None)
-    return algorithm(model, plan.task, cfg.train, cfg.seed, plan.space, reg, cfg.algo)
+    tables = {"path_archs": [plan.space.parse(a) for a in plan.gt.index]} if cfg.train.path_sampler == "table" else {}
+    return algorithm(model, plan.task, cfg.train, cfg.seed, plan.space, reg, cfg.algo, **tables)
 
 
 def _resume(trainer, ckpt: Path, cfg: RunConfig, device, gt_info: dict | None = None) -> dict:
@@ -324,7 +325,8 @@ def evolution_result(trainer, plan: RunPlan, cfg: RunConfig, state: dict | None 
         t0 = time.perf_counter()
         queries = SupernetQueries(trainer.model, plan.task, s.batches, s.batch_size,
                                   torch.Generator().manual_seed(cfg.seed + 7), cfg.train.landmark_augment)
-        found = regularized_evolution(space.sample_path, space.mutate, queries.fitness, random.Random(cfg.seed + 7),
+        # its first population is drawn as the steps' paths are (official random_topology)
+        found = regularized_evolution(trainer.path_sampler, space.mutate, queries.fitness, random.Random(cfg.seed + 7),
                                       s.population, s.tournament, s.budget, queries.rescore, s.top)
         state["evolution"] = {"top": [[space.key(a), float(v)] for a, v in found.top], "queries": found.queries,
                               "candidates": len({space.key(a) for a, _ in found.history}),

@@ -3,7 +3,9 @@ folder's hash, the grouping of runs over seeds, and the regression gate.
 
 Two runs have the same *setting* when their resolved configs agree on every key
 except those that do not change what is computed: the seed (it varies inside a
-group), the device and the number of threads (they change float paths only)."""
+group), the device and the number of threads (they change float paths only). A key
+added after runs were published is left out while it holds the value every earlier
+run had (`ADDED_KEYS`), so a new option renames no finished run."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ import json
 import numpy as np
 
 NOT_SETTING = ("seed", "device", "threads")
+# key -> the behaviour of every run made before the key existed
+ADDED_KEYS = {"train.path_sampler": "space"}
 
 
 def flatten(config: dict, prefix: str = "") -> dict:
@@ -26,9 +30,15 @@ def flatten(config: dict, prefix: str = "") -> dict:
     return out
 
 
+def comparable(config: dict) -> dict:
+    """The flattened config without the added keys that hold their old behaviour, so that
+    a config written before a key existed compares equal to today's of the same run."""
+    return {k: v for k, v in flatten(config).items() if not (k in ADDED_KEYS and v == ADDED_KEYS[k])}
+
+
 def setting(config: dict) -> dict:
     """The flattened config without the keys that do not change what a run computes."""
-    return {k: v for k, v in flatten(config).items() if k not in NOT_SETTING}
+    return {k: v for k, v in comparable(config).items() if k not in NOT_SETTING}
 
 
 def setting_hash(config: dict, without: tuple[str, ...] = ()) -> str:

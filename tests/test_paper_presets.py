@@ -141,6 +141,7 @@ def test_darts_nds_spos_preset_is_the_official_script_block():
     assert (t.epochs, t.warmup_epochs, t.batch_size) == (400, 100, 128)
     assert (t.lr, t.weight_decay, t.lr_min, t.momentum) == (0.05, 5e-4, 0.001, 0.9)
     assert (t.grad_clip, t.unsampled_grads) == (5.0, "zero")
+    assert t.path_sampler == "table"  # path_sample_method 'default': the NDS table's genotypes (cfg.py:203)
     assert (cfg.net.C, cfg.net.N, cfg.net.bn_affine, cfg.net.bn_track_running_stats) == (36, 12, False, False)
     lm = cfg.landmarks
     assert (lm.m, lm.selection, lm.landmark_warmup_epochs) == (50, "random", 10)

@@ -5,7 +5,8 @@ tests/data/presets_resolved.json was generated once from the loader and presets 
 a83449e (before `base` existed: every preset listed all of its settings), with
 `to_dict(load_config(name))`, the `algo` options type, `config_hash` and `run_name` of each.
 It does not depend on the current loader, so a preset that inherits a value it used to set
-differently (or a merge rule that drops a section) changes a run hash and fails here."""
+differently (or a merge rule that drops a section) changes a run hash and fails here. Keys added
+since (results.identity.ADDED_KEYS) must resolve to the behaviour every earlier run had."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest
 from lmreg.experiments import runconfig
 from lmreg.experiments.config import ConfigError
 from lmreg.experiments.runconfig import config_hash, load_config, presets, resolve_preset, run_name, to_dict
+from lmreg.results.identity import ADDED_KEYS, flatten
 
 FROZEN = json.loads((Path(__file__).resolve().parent / "data" / "presets_resolved.json").read_text())
 
@@ -30,8 +32,11 @@ def test_every_frozen_preset_is_still_shipped():
 def test_preset_resolves_to_its_frozen_config(name):
     cfg = load_config(name)
     frozen = FROZEN[name]
+    flat = flatten(to_dict(cfg))
+    for key, old_behaviour in ADDED_KEYS.items():
+        assert key not in flatten(frozen["config"]) and flat.pop(key) == old_behaviour, key
     # json text, so that 10 and 10.0 (an int where a float was) also differ
-    assert json.dumps(to_dict(cfg), sort_keys=True) == json.dumps(frozen["config"], sort_keys=True)
+    assert json.dumps(flat, sort_keys=True) == json.dumps(flatten(frozen["config"]), sort_keys=True)
     assert type(cfg.algo).__name__ == frozen["algo_options"]
     assert (config_hash(cfg), run_name(cfg)) == (frozen["config_hash"], frozen["run_name"])
 

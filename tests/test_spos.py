@@ -140,3 +140,64 @@ def test_resume_restores_which_weights_keep_getting_decay():
     resumed.train_epoch(1)
     for a, b in zip(straight.model.state_dict().values(), resumed.model.state_dict().values()):
         assert torch.equal(a, b)
+
+
+# Path sampler -------------------------------------------------------------------------
+def test_table_paths_are_uniform_over_the_table():
+    """train.path_sampler='table': each step's path is one of the table's cells, all equally
+    likely (the official random_topology: np.random.choice over the table's ids)."""
+    table = [SPACE.sample_path(__import__("random").Random(i)) for i in range(10)]
+    cfg = SPOSConfig(epochs=2, warmup_epochs=0, path_sampler="table")
+    trainer = SPOS(_model(), _task(), cfg, 0, SPACE, path_archs=table)
+    draws = [trainer.sample_path() for _ in range(20000)]
+    counts = np.array([sum(d == a for d in draws) for a in table])
+    assert counts.sum() == len(draws)  # nothing outside the table
+    # binomial sd sqrt(n p (1-p)) = 42.4: every count within 5 sd of 2,000
+    assert np.all(np.abs(counts - 2000) < 5 * 42.4), counts
+    # the space's sampler draws from all 15,625 cells: the same stream leaves the table at once
+    space_trainer = SPOS(_model(), _task(), SPOSConfig(epochs=2, warmup_epochs=0), 0, SPACE)
+    assert sum(space_trainer.sample_path() in table for _ in range(200)) < 5
+
+
+def test_table_paths_need_the_table_and_spos():
+    from lmreg.core.errors import ConfigError
+    from lmreg.experiments.runconfig import load_config
+    with pytest.raises(ValueError, match="needs the ground-truth table"):
+        SPOS(_model(), _task(), SPOSConfig(epochs=2, warmup_epochs=0, path_sampler="table"), 0, SPACE)
+    with pytest.raises(ConfigError, match="unknown train.path_sampler 'tabel'; valid: space, table"):
+        load_config("micro", ["train.path_sampler=tabel"])
+    for alg in ("fairnas", "gdas", "pcdarts", "nao"):  # their paths come from fairness, alphas, a controller
+        with pytest.raises(ConfigError, match=rf"'{alg}' draws its paths otherwise.*take table paths: spos\)"):
+            load_config(f"micro-{alg}", ["train.path_sampler=table"])
+
+
+def test_runner_trains_table_paths_from_the_runs_ground_truth(monkeypatch):
+    """Through the runner: every trained path is a cell of the run's GT table (the micro NB201
+    table holds 300 of the 15,625 cells), and the default renames no finished run."""
+    from lmreg.experiments.runconfig import load_config, run_name
+    from lmreg.experiments.runner import make_trainer, prepare
+    cfg = load_config("micro", ["train.path_sampler=table", "train.epochs=2", "train.warmup_epochs=1"])
+    assert run_name(cfg) != run_name(load_config("micro", ["train.epochs=2", "train.warmup_epochs=1"]))
+    assert run_name(load_config("micro")).endswith("-eb03575e")  # the committed T1 records' setting
+    plan = prepare(cfg)
+    trainer = make_trainer(cfg, plan)
+    table = set(plan.gt.index)
+    seen = []
+    forward = trainer.model.forward
+    monkeypatch.setattr(trainer.model, "forward", lambda x, arch: (seen.append(arch), forward(x, arch))[1])
+    trainer.train_epoch(0, max_steps=30)
+    assert len(seen) == 30 and all(plan.space.key(a) in table for a in seen)
+    assert len(set(map(plan.space.key, seen))) > 20  # drawn anew each step, not one fixed cell
+    # the evolutionary search's first population is drawn as the paths are (official random_topology)
+    import random
+
+    from lmreg.experiments import runner
+    drawn = []
+
+    def capture(sample, *args, **kwargs):
+        drawn.extend(sample(random.Random(i)) for i in range(100))
+        raise KeyboardInterrupt
+    monkeypatch.setattr(runner, "regularized_evolution", capture)
+    with pytest.raises(KeyboardInterrupt):
+        runner.evolution_result(trainer, plan, cfg)
+    assert all(plan.space.key(a) in table for a in drawn)
