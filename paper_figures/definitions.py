@@ -130,6 +130,12 @@ T1_ALGORITHMS = (("SPOS", "micro", "nb201-cifar10"), ("FairNAS", "micro-fairnas"
 # NB101 rows: the algorithms the official scripts run there (bash/exps/nao.sh runs NAO on NB101)
 T1_NB101_MICRO = (("SPOS", "micro-nb101"), ("NAO", "micro-nb101-nao"))
 T1_NB101_PAPER = (("SPOS", "nb101-cifar10"), ("NAO", "nb101-cifar10-nao"))
+# DARTS-NDS rows at paper scale: the darts_nds branches of validate-landmarkloss.sh, gdas.sh,
+# pcdarts.sh and nao.sh, each against the NDS DARTS table; the micro grid gets them with a micro
+# DARTS ground truth.
+T1_DARTS_PAPER = (("SPOS", "darts-nds-cifar10"), ("GDAS", "darts-nds-cifar10-gdas"),
+                  ("PC-DARTS", "darts-nds-cifar10-pcdarts"), ("NAO", "darts-nds-cifar10-nao"))
+DARTS_PAPER_SEEDS = (1269, 1270, 1271)  # the scripts' seeds: their darts_nds branches add 1
 
 
 def _t1_grid(scale: str) -> tuple[GridEntry, ...]:
@@ -141,6 +147,10 @@ def _t1_grid(scale: str) -> tuple[GridEntry, ...]:
     entries += [GridEntry(f"{alg} / NB101 / {v}", preset, ("use_landmarks=false",) if v == "baseline" else (),
                           seeds, algorithm=alg, space="NB101")
                 for alg, preset in nb101 for v in ("baseline", "landmarks")]
+    if scale == "paper":
+        entries += [GridEntry(f"{alg} / DARTS / {v}", preset, ("use_landmarks=false",) if v == "baseline" else (),
+                              DARTS_PAPER_SEEDS, algorithm=alg, space="DARTS")
+                    for alg, preset in T1_DARTS_PAPER for v in ("baseline", "landmarks")]
     return tuple(entries)
 
 
@@ -473,8 +483,9 @@ def _b1_grid(scale: str) -> tuple[GridEntry, ...]:
 
 
 # Registry ------------------------------------------------------------------------------
-_T1_COVERAGE = ("T1's micro grid has NB201 rows (five algorithms) and NB101 rows (SPOS, NAO); no DARTS or NDS "
-                "rows yet (the DARTS space has no micro ground truth). search_gt_percentile: the GT "
+_T1_COVERAGE = ("T1's micro grid has NB201 rows (five algorithms) and NB101 rows (SPOS, NAO); its DARTS rows "
+                "wait for a micro DARTS ground truth. The paper grid also has DARTS-NDS rows (SPOS, GDAS, "
+                "PC-DARTS, NAO) against the NDS DARTS table. search_gt_percentile: the GT "
                 "percentile, among all cells of the ground truth, of the architecture each run returns as its "
                 "search result (attrs.search_result).")
 T1_METRICS = RANKING_METRICS + ("search_gt_percentile",)

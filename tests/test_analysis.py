@@ -115,6 +115,10 @@ def test_dry_run_lists_runs_and_costs(tmp_path, capsys):
     assert "ground truth missing: benchmark 'nb101'" in out and "GPU hours are unknown" in out
     assert "nb101-cifar10-landmarks-seed1268" in out
     assert "nb201-cifar10-landmarks-seed1268" in out
+    # the DARTS-NDS rows: four algorithms x two arms x the darts_nds branches' seeds, against the NDS table
+    assert "66 runs" in out and "ground truth missing: benchmark 'nds-darts'" in out
+    assert all(f"darts-nds-cifar10{a}-{v}-seed{s}-" in out for a in ("", "-gdas", "-pcdarts", "-nao")
+               for v in ("baseline", "landmarks") for s in (1269, 1270, 1271))
     assert main(["reproduce", "T1", "--scale", "paper", "--dry-run", "--seconds-per-epoch", "30",
                  "--out", str(tmp_path)]) == 0
     assert "h of device time" in capsys.readouterr().out
