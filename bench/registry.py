@@ -68,6 +68,11 @@ def _built_in() -> list[Benchmark]:
                            "NB101 cells trained stand-alone on the micro Fashion-MNIST task (built by this "
                            "harness; see docs/data.md)",
                            lambda: DATA_DIR / "micro_fmnist_nb101.h5", GTTable.read, space="nb101"))
+    found.append(Benchmark("micro-fmnist-darts",
+                           "NDS DARTS cells (C=8, 5 cells) trained stand-alone on the micro Fashion-MNIST task, "
+                           "built by this harness; not shipped yet: its build journal is in results/gt_builds "
+                           "(docs/darts.md)",
+                           lambda: DATA_DIR / "micro_fmnist_darts.h5", GTTable.read, space="darts-nds"))
     for ds in nb201_official.DATASETS:
         for hp, suffix in (("200", ""), ("12", "-hp12")):
             found.append(Benchmark(
