@@ -16,6 +16,9 @@ Timed phases:
                   the round in plain SPOS epochs (`round` in the factors file).
 Every ratio is against the plain SPOS epoch of the same repeat set. Scoring: the
 micro run's scoring (2000 images, batch 256, BN batch statistics) of 10 architectures.
+--spaces also times a plain SPOS epoch and a scoring on each search space's micro preset
+(nb201: micro, nb101: micro-nb101, darts-nds: micro-darts; their networks differ in size),
+against NB201's: the space factors the estimate scales a run's training and scoring by.
 
 The repeats alternate the order of the timed cells; medians are shown (--stat min: the
 fastest repeat of each cell, the least disturbed on a shared machine). --steps
@@ -51,12 +54,17 @@ from lmreg.spaces.base import get_space
 
 PRESETS = {"spos": "micro", "fairnas": "micro-fairnas", "gdas": "micro-gdas", "pcdarts": "micro-pcdarts",
            "nao": "micro-nao"}
+SPACE_PRESETS = {"nb201": "micro", "nb101": "micro-nb101", "darts-nds": "micro-darts"}
+SPACE = "space:"  # prefix of the space cells' names among the algorithms'
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--steps", type=int, default=None, help="training batches per timed epoch (default 20; 3 with --quick)")
     ap.add_argument("--algorithms", default=",".join(PRESETS), help="comma-separated subset of " + ",".join(PRESETS))
+    ap.add_argument("--spaces", default=",".join(SPACE_PRESETS),
+                    help="comma-separated search spaces to time SPOS on, against NB201 (default: "
+                         + ",".join(SPACE_PRESETS) + "; '' for none)")
     ap.add_argument("--stat", choices=("median", "min"), default="median",
                     help="per timed cell over the repeats: median (default), or min, the least disturbed "
                          "repeat, for a machine shared with other work")
@@ -72,6 +80,10 @@ def main(argv=None) -> None:
         raise SystemExit(f"unknown algorithm(s) {', '.join(bad)}; valid: {', '.join(PRESETS)}")
     if "spos" not in algorithms:
         algorithms.insert(0, "spos")  # the reference of every ratio
+    spaces = [sp for sp in args.spaces.split(",") if sp and sp != "nb201"]  # nb201 is SPOS's own cells
+    bad = [sp for sp in spaces if sp not in SPACE_PRESETS]
+    if bad:
+        raise SystemExit(f"unknown space(s) {', '.join(bad)}; valid: {', '.join(SPACE_PRESETS)}")
 
     cells, archs = {}, nb201.sample(10, args.seed + 1)
     task = None
@@ -112,7 +124,14 @@ def main(argv=None) -> None:
                                                              cfg.algo), 0)
         if name == "nao":  # one controller round: score the pool, train the controller, generate
             cells[(name, "round", "")] = (trainers["plain"], None)
-        cells[(name, "score", "")] = (plain_model, None)
+        cells[(name, "score", "")] = (plain_model, archs)
+    for sp in spaces:  # SPOS on another space's micro network: no GT needed, paths from the space
+        cfg = load_config(SPACE_PRESETS[sp], ["train.warmup_epochs=0", "train.epochs=2", "train.path_sampler=space"])
+        space = get_space(cfg.space)
+        torch.manual_seed(args.seed)
+        model = _common.prepare_model(space.build_supernet(cfg.net, spec.in_channels, spec.num_classes), device)
+        cells[(SPACE + sp, "step", "plain")] = (get_algorithm("spos")(model, task, cfg.train, args.seed, space), 0)
+        cells[(SPACE + sp, "score", "")] = (model, space.sample(10, args.seed + 1))
 
     _common.header("super-net epoch cost by algorithm", args, device,
                    f"micro presets, {steps} steps of batch 128 per timed epoch, m=50 landmarks, "
@@ -126,9 +145,9 @@ def main(argv=None) -> None:
             obj, epoch = cells[key]
             if key[1] == "round":
                 times[key].append(_common.timed(lambda: obj.controller_round(1), device))
-            elif key[1] == "score":
-                times[key].append(_common.timed(lambda: score(obj, archs, task, "test", n=2000, batch_size=256),
-                                                device) / len(archs))
+            elif key[1] == "score":  # obj: a super-net, epoch: the architectures it scores
+                times[key].append(_common.timed(lambda: score(obj, epoch, task, "test", n=2000, batch_size=256),
+                                                device) / len(epoch))
             else:
                 times[key].append(_common.timed(lambda: obj.train_epoch(epoch), device))
 
@@ -142,6 +161,8 @@ def main(argv=None) -> None:
             rows.append([name, "controller round", "", m, _common.ratio(m, ref)])
         elif phase == "score":
             rows.append([name, "score / arch", "", m, _common.ratio(m, stat(times[("spos", "score", "")]))])
+        elif name.startswith(SPACE):
+            rows.append([name, "SPOS plain", "", m, _common.ratio(m, ref)])
         else:
             rows.append([name, phase, variant, m, _common.ratio(m, ref)])
     print()
@@ -177,7 +198,13 @@ def write_factors(path: Path, times: dict, stat, images: int, args, device) -> N
         old = {}
     if isinstance(old, dict) and all(old.get(k) == v for k, v in setting.items()):
         factors.update(old.get("factors", {}))
-    for name in {k[0] for k in times}:
+    spaces = {"nb201": {"train": 1.0, "score": 1.0}}  # the reference: SPOS's own micro network
+    for name in sorted({k[0] for k in times if k[0].startswith(SPACE)}):
+        spaces[name[len(SPACE):]] = {"train": f(name, "step", "plain"),
+                                     "score": round(stat(times[(name, "score", "")]) / score_ref, 3)}
+    if isinstance(old, dict) and all(old.get(k) == v for k, v in setting.items()):
+        spaces = {**old.get("space_factors", {}), **spaces}
+    for name in {k[0] for k in times if not k[0].startswith(SPACE)}:
         if (name, "step", "plain") in times:
             plain, reg = f(name, "step", "plain"), f(name, "step", "regularised")
             kinds = {"warmup": plain, "plain": plain, "regularised": reg, "search": plain, "search_regularised": reg}
@@ -194,7 +221,8 @@ def write_factors(path: Path, times: dict, stat, images: int, args, device) -> N
                                          for k, v in times.items() if k[0] in (name, "spos")}}
         factors[name] = kinds
     out = {**setting, "when": when, "spos_plain_epoch_s_per_image": ref / images,
-           "spos_score_s_per_arch_image": score_ref / 2000, "factors": dict(sorted(factors.items()))}
+           "spos_score_s_per_arch_image": score_ref / 2000, "factors": dict(sorted(factors.items())),
+           "space_factors": dict(sorted(spaces.items()))}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=1) + "\n")
     print(f"wrote {path}")

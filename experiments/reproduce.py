@@ -63,7 +63,8 @@ def estimate_note(cpu: dict, seconds_per_epoch: float | None) -> str:
             f"times {source} measured: a plain SPOS epoch "
             f"{1000 * cpu['spos_plain_epoch_s_per_image']:.3f} s per 1000 training images, scoring "
             f"{1e6 * cpu['spos_score_s_per_arch_image']:.1f} s per architecture and million images; CPU configs "
-            f"are scaled by training-set size and images scored; {FOUND_CELL_NOTE}. Real times vary with the "
+            f"are scaled by training-set size and images scored, and by their space's network (its micro "
+            f"preset's SPOS epoch and scoring against NB201's); {FOUND_CELL_NOTE}. Real times vary with the "
             "machine and its load.")
 
 
@@ -171,6 +172,10 @@ def estimate(cfg: RunConfig, seconds_per_epoch: float | None = None) -> dict:
     f = (cpu or {}).get("factors", {}).get(cfg.algorithm)
     if f is None:  # no measurement, or an algorithm it did not time
         return out
+    # the space's micro network against NB201's (the cells every factor above was timed on)
+    space_factor = {"nb201": {"train": 1.0, "score": 1.0}, **cpu.get("space_factors", {})}.get(cfg.space)
+    if space_factor is None:  # a space whose network was not timed
+        return out
     score_vs_train = cpu["spos_score_s_per_arch_image"] / cpu["spos_plain_epoch_s_per_image"]
     if seconds_per_epoch is not None:
         plain_s = float(seconds_per_epoch)
@@ -190,8 +195,9 @@ def estimate(cfg: RunConfig, seconds_per_epoch: float | None = None) -> dict:
     # the measurement's own epoch (images_per_epoch)
     extra_epochs = sum(f[kind] * n for kind, n in extra.items()) * cpu.get("images_per_epoch", train_images) / train_images
     out["found_cell_s"] = _found_cell_s(cfg)
-    out["seconds"] = plain_s * (sum(factors) + extra_epochs) \
-        + score_s * f["scoring"] * (scorings * images + out["search_images"]) + out["found_cell_s"]
+    out["seconds"] = plain_s * space_factor["train"] * (sum(factors) + extra_epochs) \
+        + score_s * space_factor["score"] * f["scoring"] * (scorings * images + out["search_images"]) \
+        + out["found_cell_s"]
     return out
 
 

@@ -502,6 +502,7 @@ def test_cpu_estimate_comes_from_the_committed_measurements(tmp_path, monkeypatc
     from lmreg.experiments import reproduce
     committed = reproduce.measured_cpu()
     assert committed is not None and set(algorithm_names()) <= set(committed["factors"])
+    assert {"nb201", "nb101", "darts-nds"} <= set(committed["space_factors"])  # every micro preset's space
     lm = load_config("micro")  # 16 epochs, 6 warm-up, 10 regularised; 10,000 images; 4 evals x 100 + 50
     search_images = 2 * 1000 * 4 * 256  # micro's evolution: 1000 queries of 4 batches of 256, each cell re-scored once at most
     found = _found_cell_bound("micro-fmnist-nb201")
@@ -528,6 +529,12 @@ def test_cpu_estimate_comes_from_the_committed_measurements(tmp_path, monkeypatc
     # no stand-alone training when the search cannot need it
     for change in ("search.method=pool", "search.train_missing=false"):
         assert reproduce.estimate(load_config("micro", [change]))["found_cell_s"] == 0.0
+    # another space's network: unknown until timed, then scaled by its space factors (training, scoring)
+    nb101 = load_config("micro-nb101", ["use_landmarks=false", "search.method=pool"])
+    assert reproduce.estimate(nb101)["seconds"] is None
+    fake.write_text(json.dumps({**data, "space_factors": {"nb101": {"train": 3.0, "score": 5.0}}}))
+    assert reproduce.estimate(nb101)["seconds"] == pytest.approx(3.0 * 16 + 5.0 * 1e-5 * 450 * 2000)
+    assert reproduce.estimate(base)["seconds"] == pytest.approx(1.0 * 16 + 1e-5 * (450 * 2000 + search_images) + found)
     assert reproduce.estimate(load_config("micro-fairnas"))["seconds"] is None  # not measured: unknown
     fake.write_text(json.dumps({**data, "quick": True}))
     assert reproduce.estimate(lm)["seconds"] is None  # a --quick smoke file is not a measurement
