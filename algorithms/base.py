@@ -53,9 +53,10 @@ class TrainConfig:
     unsampled_grads: str = "zero"
     drop_last: bool = False      # official loaders keep the last, smaller batch
     landmark_augment: bool = True  # landmark batches get the training transform (official)
-    # Where a single-path step draws its path: "space", a fresh uniform cell of the space's ops;
-    # "table", uniformly among the ground-truth table's cells (the official SPOS default on
-    # DARTS-NDS, whose paths are the NDS table's genotypes). Only SPOS trains table paths.
+    # Where random cells are drawn: "space", a fresh uniform cell of the space's ops; "table",
+    # uniformly among the ground-truth table's cells (the official default on DARTS-NDS, whose
+    # random_topology draws the NDS table's genotypes): SPOS's step paths, NAO's seed and random
+    # pool cells, and the evolutionary search's first population.
     path_sampler: str = "space"
 
     def __post_init__(self):
@@ -91,8 +92,8 @@ class SuperNetTrainer:
     # `--set` overrides that keep a smoke or test run of the algorithm short and valid, on top of
     # the smoke run's own (experiments/cli.py: 2 epochs, the warm-up ending after the first).
     smoke_overrides: tuple[str, ...] = ()
-    # Whether its steps draw single paths that `train.path_sampler = "table"` can take from the
-    # ground-truth table (`sample_path`); an algorithm drawing its paths otherwise refuses it.
+    # Whether it draws random cells that `train.path_sampler = "table"` can take from the
+    # ground-truth table (`path_sampler`); an algorithm drawing its paths otherwise refuses it.
     table_paths = False
 
     def __init__(self, model: torch.nn.Module, task: Task, cfg: TrainConfig, seed: int, space: SearchSpace,

@@ -81,9 +81,10 @@ class NB201Encoding:
         return arch
 
     @staticmethod
-    def random(space, rng: random.Random):
-        """Official `generate_arch`: a uniform draw over the space (`random_topology`)."""
-        return space.sample_path(rng)
+    def random(space, rng: random.Random, draw=None):
+        """Official `generate_arch`: a uniform draw over the space (`random_topology`), or over
+        the table's cells with `draw` (train.path_sampler = table)."""
+        return (draw or space.sample_path)(rng)
 
     def to_arch(self, seq) -> tuple:
         return tuple(int(t) - 1 for t in seq)
@@ -166,10 +167,17 @@ class NB101Encoding(_DecodedCell):
             self._cells[arch] = nb101.cell(*self.matrix_ops(arch))
         return self._cells[arch]
 
-    def random(self, space, rng: random.Random):
+    def random(self, space, rng: random.Random, draw=None):
         """Official `generate_arch`: a uniform draw over the table's cells, kept when it has
-        all 7 vertices (so: uniform over the 7-vertex cells)."""
-        return self.from_cell(nb101.uniform_cell(rng, vertices=self.vertices))
+        all 7 vertices (so: uniform over the 7-vertex cells; over a table of ours, `draw`,
+        the same by redrawing)."""
+        if draw is None:
+            return self.from_cell(nb101.uniform_cell(rng, vertices=self.vertices))
+        for _ in range(100_000):
+            cell = draw(rng)
+            if cell.num_vertices == self.vertices:
+                return self.from_cell(cell)
+        raise ValueError(f"the table holds no (or almost no) {self.vertices}-vertex cell for NAO's random cells")
 
 
 class DartsEncoding(_DecodedCell):
@@ -227,10 +235,11 @@ class DartsEncoding(_DecodedCell):
                                             self.ops)
         return self._cells[arch]
 
-    def random(self, space, rng: random.Random):
-        """Official `generate_arch` draws a genotype of the NDS table (`random_topology`); the
-        encoding sees no table, so: the space's `sample_path` (fresh uniform genotype of its ops)."""
-        return self.from_cell(space.sample_path(rng))
+    def random(self, space, rng: random.Random, draw=None):
+        """Official `generate_arch` draws a genotype of the NDS table (`random_topology`): with
+        `draw` (train.path_sampler = table) a cell of the run's table; without, the space's
+        `sample_path` (a fresh uniform genotype of its ops)."""
+        return self.from_cell((draw or space.sample_path)(rng))
 
     def augment(self, seq, rng: random.Random) -> list:
         """Official `augmentation` (utils_for_darts.py:22-32), applied to the sequences of the
@@ -371,10 +380,14 @@ class NAO(SuperNetTrainer):
         return {"round": len(round_epochs(cfg.train.warmup_epochs, cfg.algo.round_every, cfg.train.epochs))}
 
     # one controller round, at the warm-up's end (the default 40 epochs to the next)
+    table_paths = True  # its pool's seed and random cells (generate_arch) come from the table
     smoke_overrides = ("algo.seed_archs=10", "algo.new_archs=5", "algo.random_archs=5", "algo.controller_epochs=2")
 
-    def __init__(self, model, task, cfg, seed, space, regularizer=None, options=None):
-        super().__init__(model, task, cfg, seed, space, regularizer, options)
+    def __init__(self, model, task, cfg, seed, space, regularizer=None, options=None, path_archs=None):
+        super().__init__(model, task, cfg, seed, space, regularizer, options, path_archs)
+        # seed and random pool cells from the table with train.path_sampler = table (official
+        # generate_arch: random_topology); warm-up paths stay the space's (random_topology_random_nas)
+        self.table_draw = self.path_sampler if cfg.path_sampler == "table" else None
         o = self.options
         self.encoding = ENCODINGS[space.name](o.decode)
         sizes = ControllerSizes(self.encoding.vocab, self.encoding.length, o.hidden, o.mlp_hidden,
@@ -391,7 +404,8 @@ class NAO(SuperNetTrainer):
 
     def random_archs(self, n: int) -> list:
         """Official `generate_arch`: n uniform draws over the space, duplicates dropped."""
-        return list(dict.fromkeys(self.encoding.random(self.space, self.nao_rng) for _ in range(n)))
+        return list(dict.fromkeys(self.encoding.random(self.space, self.nao_rng, self.table_draw)
+                                  for _ in range(n)))
 
     def forward_backward(self, x, y, epoch):
         if epoch < self.cfg.warmup_epochs:

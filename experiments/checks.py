@@ -59,7 +59,7 @@ def check_config(cfg) -> None:
         raise ConfigError(str(e)) from None
     algorithm.check_config(cfg)
     if cfg.train.path_sampler == "table" and not algorithm.table_paths:
-        raise ConfigError(f"train.path_sampler='table' draws single paths from the ground-truth table, but "
+        raise ConfigError(f"train.path_sampler='table' draws random cells from the ground-truth table, but "
                           f"{cfg.algorithm!r} draws its paths otherwise; use train.path_sampler=space "
                           f"(algorithms that take table paths: "
                           f"{', '.join(a for a in algorithm_names() if get_algorithm(a).table_paths)})")

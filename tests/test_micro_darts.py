@@ -42,8 +42,8 @@ def test_micro_darts_presets_are_their_algorithms_micro_rules_on_darts(preset):
     assert (cfg.train, cfg.landmarks, cfg.eval, cfg.search, cfg.task) == (
         dataclasses.replace(ref.train, path_sampler=cfg.train.path_sampler), ref.landmarks, ref.eval, ref.search,
         ref.task)
-    # SPOS draws the table's cells as the official DARTS-NDS default does; the others their own paths
-    assert cfg.train.path_sampler == ("table" if algorithm == "spos" else "space")
+    # SPOS's paths and NAO's random cells are the table's, as the official DARTS-NDS default draws them
+    assert cfg.train.path_sampler == ("table" if algorithm in ("spos", "nao") else "space")
 
 
 def test_micro_darts_ground_truth_missing_is_one_line(tmp_path, monkeypatch, capsys):

@@ -491,6 +491,7 @@ def test_darts_nds_nao_preset_is_the_official_script_block():
     t = cfg.train
     assert (t.epochs, t.warmup_epochs, t.batch_size, t.lr, t.weight_decay, t.lr_min) == (400, 150, 64, 0.05,
                                                                                           5e-4, 0.001)
+    assert t.path_sampler == "table"  # generate_arch -> random_topology: the NDS table's genotypes
     assert (cfg.net.C, cfg.net.N, cfg.net.bn_affine, cfg.net.bn_track_running_stats) == (36, 12, False, False)
     lm = cfg.landmarks
     assert (lm.m, lm.selection, lm.schedule, lm.max_coef, lm.loss_form, lm.landmark_warmup_epochs) == (
@@ -504,3 +505,41 @@ def test_darts_nds_nao_preset_is_the_official_script_block():
     assert (a.hidden, a.mlp_hidden, a.mlp_layers) == (48, 64, 2)
     assert (cfg.eval.pool_size, cfg.eval.every, cfg.eval.batch_size) == (200, 30, 256)
     assert cfg.use_landmarks
+
+
+def test_table_paths_seed_the_pool_from_the_table(monkeypatch):
+    """train.path_sampler = table: NAO's seed cells (generate_arch, official random_topology) are
+    cells of the run's GT table; its warm-up paths stay the space's. The micro NB201 table holds
+    300 of the 15,625 cells, so cells drawn from the space would almost all fall outside it."""
+    from lmreg.experiments.runner import make_trainer, prepare
+    cfg = load_config("micro-nao", ["train.path_sampler=table", "algo.seed_archs=40"])
+    plan = prepare(cfg)
+    table = set(plan.gt.index)
+    trainer = make_trainer(cfg, plan)
+    assert len(trainer.pool) > 30 and all(SPACE.key(a) in table for a in trainer.pool)
+    assert sum(SPACE.key(a) in table for a in trainer.random_archs(40)) == len(trainer.random_archs(40))
+    space_trainer = make_trainer(load_config("micro-nao", ["algo.seed_archs=40"]), plan)
+    assert sum(SPACE.key(a) in table for a in space_trainer.pool) < 5
+    warm = []
+    monkeypatch.setattr(trainer.model, "forward", lambda x, arch: (warm.append(arch), trainer.model.__class__.forward(
+        trainer.model, x, arch))[1])
+    trainer.train_epoch(0, max_steps=20)  # epoch 0 is in the warm-up: paths from the space
+    assert sum(SPACE.key(a) in table for a in warm) < 5
+
+
+def test_random_cells_from_a_table_by_space():
+    """Each encoding draws its random cells through the table when given one: NB101's keeps only
+    7-vertex cells (the official generate_arch), DARTS's canonicalises the genotype."""
+    from lmreg.algorithms.nao import ENCODINGS
+    from lmreg.spaces.base import get_space
+    for name in ("nb101", "darts-nds"):
+        space, rng = get_space(name), random.Random(0)
+        enc = ENCODINGS[name]("official")
+        cells = space.sample(60, 1)
+        draw = lambda r: cells[r.randrange(len(cells))]  # noqa: E731
+        drawn = [enc.random(space, rng, draw) for _ in range(100)]
+        keys = {space.key(c) for c in cells}
+        assert all(space.key(enc.to_cell(a)) in keys for a in drawn)
+        if name == "nb101":
+            assert all(enc.to_cell(a).num_vertices == 7 for a in drawn)
+            assert any(c.num_vertices < 7 for c in cells)  # the filter had something to drop
