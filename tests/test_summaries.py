@@ -284,6 +284,12 @@ def test_committed_summaries_render_their_committed_table(folder, tmp_path):
         report([], tmp_path, summaries=folder, figures=False)
         rendered = tmp_path / "report.md"
     assert rendered.read_bytes() == table.read_bytes(), f"{table} is not the table {folder} renders"
+    # companion tables (docs/results/<set>_<part>.md, e.g. G1's rounds) are its <definition>_<part>.md
+    for companion in TABLES.glob(f"{folder.name}_*.md"):
+        part = companion.name[len(folder.name) + 1:]
+        rendered = tmp_path / f"{manifest['definition']}_{part}"
+        assert rendered.is_file() and rendered.read_bytes() == companion.read_bytes(), \
+            f"{companion} is not the table {folder} renders"
 
 
 def test_t1_gain_figure_draws_the_tables_difference_rows(tmp_path, monkeypatch):
