@@ -73,3 +73,32 @@ def test_regression_runs_resampled_against_the_reference():
                          regressions={"broken": broken, "harmless": same})
     assert r["broken"]["any"] == 1.0 and r["harmless"]["kendall_tau"] < 0.2
     assert set(r) == {"unchanged", "drop", "landmarks off", "broken", "harmless"}
+
+
+# The published rates, from the committed runs -----------------------------------------
+ROOT = Path(__file__).resolve().parent.parent
+GATE = ROOT / "results" / "records" / "gate"
+# folder -> the gate preset's overrides that made its runs (benchmarks/README.md, gate_power.py)
+GATE_SETS = {"landmarks": [], "off": ["use_landmarks=false"], "lr10": ["train.lr=0.5"], "half": ["train.epochs=8"]}
+PUBLISHED = ["landmarks", "off", "--k", "2", "--k-base", "8", "--tolerance", "0.01",
+             "--metrics", "kendall_tau,sparse_kendall_tau,spearman_rho",
+             "--regression", "lr x10=lr10", "--regression", "half epochs=half"]
+
+
+@pytest.mark.parametrize("folder", sorted(GATE_SETS))
+def test_committed_gate_runs_are_finished_runs_of_the_gate_preset(folder):
+    from lmreg.experiments.run_folders import finished_record
+    from lmreg.experiments.runconfig import load_config, run_name
+    runs = sorted((GATE / folder).glob("*/record.h5"))
+    assert len(runs) == (11 if folder == "landmarks" else 3)
+    for record in runs:
+        seed = int(record.parent.name.split("-seed")[1].split("-")[0])
+        cfg = load_config("gate", [*GATE_SETS[folder], f"seed={seed}"])
+        assert record.parent.name == run_name(cfg) and finished_record(record, cfg)
+
+
+def test_published_gate_rates_are_what_the_committed_runs_give(capsys, monkeypatch):
+    """docs/results/gate-power.txt is gate_power.py's output on the committed runs, byte for byte."""
+    monkeypatch.chdir(GATE)
+    gate_power.main([a for a in PUBLISHED])
+    assert capsys.readouterr().out == (ROOT / "docs" / "results" / "gate-power.txt").read_text()
