@@ -142,14 +142,14 @@ def main(argv=None) -> None:
     order = list(cells)
     for r in range(args.repeats):
         for key in (order if r % 2 == 0 else order[::-1]):
-            obj, epoch = cells[key]
+            obj, arg = cells[key]  # a trainer and its epoch; a super-net and the architectures it scores
             if key[1] == "round":
                 times[key].append(_common.timed(lambda: obj.controller_round(1), device))
-            elif key[1] == "score":  # obj: a super-net, epoch: the architectures it scores
-                times[key].append(_common.timed(lambda: score(obj, epoch, task, "test", n=2000, batch_size=256),
-                                                device) / len(epoch))
+            elif key[1] == "score":
+                times[key].append(_common.timed(lambda: score(obj, arg, task, "test", n=2000, batch_size=256),
+                                                device) / len(arg))
             else:
-                times[key].append(_common.timed(lambda: obj.train_epoch(epoch), device))
+                times[key].append(_common.timed(lambda: obj.train_epoch(arg), device))
 
     stat = _common.median if args.stat == "median" else min
     ref = stat(times[("spos", "step", "plain")])
@@ -196,14 +196,14 @@ def write_factors(path: Path, times: dict, stat, images: int, args, device) -> N
         old = json.loads(path.read_text())
     except (OSError, ValueError):
         old = {}
+    spaces = {}
     if isinstance(old, dict) and all(old.get(k) == v for k, v in setting.items()):
         factors.update(old.get("factors", {}))
-    spaces = {"nb201": {"train": 1.0, "score": 1.0}}  # the reference: SPOS's own micro network
+        spaces.update(old.get("space_factors", {}))
+    spaces["nb201"] = {"train": 1.0, "score": 1.0}  # the reference: SPOS's own micro network
     for name in sorted({k[0] for k in times if k[0].startswith(SPACE)}):
         spaces[name[len(SPACE):]] = {"train": f(name, "step", "plain"),
                                      "score": round(stat(times[(name, "score", "")]) / score_ref, 3)}
-    if isinstance(old, dict) and all(old.get(k) == v for k, v in setting.items()):
-        spaces = {**old.get("space_factors", {}), **spaces}
     for name in {k[0] for k in times if not k[0].startswith(SPACE)}:
         if (name, "step", "plain") in times:
             plain, reg = f(name, "step", "plain"), f(name, "step", "regularised")

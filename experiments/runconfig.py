@@ -174,19 +174,19 @@ def to_dict(cfg: RunConfig) -> dict:
     return dataclasses.asdict(cfg)
 
 
+def _as_dict(c: RunConfig | dict) -> dict:
+    return to_dict(c) if isinstance(c, RunConfig) else c
+
+
 def same_setting(a: RunConfig | dict, b: RunConfig | dict) -> bool:
     """Whether two configs compute the same run (results.identity)."""
-    def as_dict(c):
-        return to_dict(c) if isinstance(c, RunConfig) else c
-    return setting(as_dict(a)) == setting(as_dict(b))
+    return setting(_as_dict(a)) == setting(_as_dict(b))
 
 
 def same_config(a: RunConfig | dict, b: RunConfig | dict) -> bool:
     """Whether two configs agree on every key, seed, device and threads included (keys added
     since one was written compared at their old behaviour: results.identity.ADDED_KEYS)."""
-    def as_dict(c):
-        return to_dict(c) if isinstance(c, RunConfig) else c
-    return comparable(as_dict(a)) == comparable(as_dict(b))
+    return comparable(_as_dict(a)) == comparable(_as_dict(b))
 
 
 def from_dict(data: dict) -> RunConfig:

@@ -245,7 +245,7 @@ def _preamble(defn: Definition, scale: str, level: float, results: list[EntryRes
              "excluded). 'paper' shows a value only where it was copied from the paper; 'n/a' otherwise (none "
              "recorded yet)."]
     if scale == "micro":
-        gts = _benchmarks(results) or ["micro-fmnist-nb201"]
+        gts = list(_records_by_benchmark(results)) or ["micro-fmnist-nb201"]
         what = (f"the micro preset (16x16 Fashion-MNIST, ground truth {gts[0]})" if len(gts) == 1 else
                 f"the micro presets (16x16 Fashion-MNIST, ground truths {', '.join(gts)})")
         lines.append(f"Micro scale: {what}; compare the direction and size of effects with the paper, not the values.")
@@ -313,26 +313,27 @@ def render_t1(defn: Definition, scale: str, results: list[EntryResult], out_dir:
     return pre + "\n\n" + to_markdown(frame), paths
 
 
-def _ceiling_cells(results: list[EntryResult]) -> list[tuple[str, str, str]]:
-    """(benchmark, 'k GT seeds', 'ceiling [lo, hi]') of each ground truth the runs used, in the
-    order the runs name them: the Kendall tau a ranker knowing the true accuracies would reach
-    (paper_figures.noise). A grid spanning spaces (T1: NB201 and NB101) has one per benchmark."""
-    from lmreg.paper_figures.noise import ceiling_of_runs
+def _records_by_benchmark(results: list[EntryResult]) -> dict[str, list[dict]]:
+    """The finished runs' records per ground truth they were scored against, in the order the runs name them."""
     by_benchmark: dict[str, list[dict]] = {}
     for er in results:
         for r in er.records or []:
             by_benchmark.setdefault(r["attrs"]["config"]["benchmark"], []).append(r)
+    return by_benchmark
+
+
+def _ceiling_cells(results: list[EntryResult]) -> list[tuple[str, str, str]]:
+    """(benchmark, 'k GT seeds', 'ceiling [lo, hi]') of each ground truth the runs used: the
+    Kendall tau a ranker knowing the true accuracies would reach (paper_figures.noise). A grid
+    spanning spaces (T1: NB201 and NB101) has one per benchmark."""
+    from lmreg.paper_figures.noise import ceiling_of_runs
     cells = []
-    for records in by_benchmark.values():
+    for records in _records_by_benchmark(results).values():
         c = ceiling_of_runs(records)
         if c is not None:
             cells.append((c["benchmark"], f"{c['k']} GT seeds",
                           f"{c['ceiling']:.3f} [{c['ceiling_lo']:.3f}, {c['ceiling_hi']:.3f}]"))
     return cells
-
-
-def _benchmarks(results: list[EntryResult]) -> list[str]:
-    return list(dict.fromkeys(r["attrs"]["config"]["benchmark"] for er in results for r in (er.records or [])))
 
 
 def render_t2(defn: Definition, scale: str, results: list[EntryResult], out_dir: Path, level: float):
