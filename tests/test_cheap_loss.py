@@ -33,3 +33,32 @@ def test_share_by_hand_and_an_interval_around_it():
     share, lo, hi = cheap_loss.kept_share(off, exact, cheap, "kendall_tau", draws=500)
     assert share == pytest.approx(0.6 / 0.9)
     assert lo < share < hi
+
+
+def _group(taus: dict) -> "cheap_loss.Group":
+    return cheap_loss.Group("g", {}, [{"attrs": {"config": {"seed": s}, "final_metrics": {"kendall_tau": t}}}
+                                      for s, t in taus.items()])
+
+
+def test_table_rows_by_hand_on_the_shared_seeds():
+    off = _group({0: 0.1, 1: 0.2, 2: 0.0, 3: 0.0})
+    exact = _group({0: 0.3, 1: 0.6, 2: 0.2})                # gains 0.2, 0.4, 0.2; seed 3 has no exact run
+    half = _group({0: 0.2, 1: 0.4, 2: 0.1, 3: 0.5})         # half the gain on seeds 0-2
+    two = _group({0: 0.3, 1: 0.6, 2: 0.9})                  # the exact gain on seeds 0-1, asked for those only
+    lines = cheap_loss.option_table(off, exact, [("half", half, None), ("same", two, [0, 1])], "kendall_tau", 200)
+    exact_row, half_row, two_row = (line.split(" | ") for line in lines[2:])
+    assert exact_row[1] == "0-2" and exact_row[2].startswith("+0.267 [") and exact_row[3] == "100 %"
+    assert half_row[1] == "0-2" and half_row[2].startswith("+0.133 [") and half_row[3] == "50 % [50, 50]"
+    assert half_row[4].startswith("-0.133 [")
+    assert two_row[1] == "0,1" and two_row[3] == "100 % [100, 100]" and two_row[4].startswith("+0.000 [")
+
+
+def test_table_refuses_an_option_without_two_shared_seeds():
+    off, exact = _group({0: 0.0, 1: 0.0}), _group({0: 0.2, 1: 0.3})
+    with pytest.raises(SystemExit, match="0 seed"):
+        cheap_loss.option_table(off, exact, [("x", _group({0: 0.1, 1: 0.1}), [5])], "kendall_tau", 50)
+
+
+def test_seed_ranges_parse_and_print_back():
+    assert cheap_loss.seed_list("0-3,7") == [0, 1, 2, 3, 7]
+    assert cheap_loss.seed_text([0, 1, 2, 3]) == "0-3" and cheap_loss.seed_text([1, 3]) == "1,3"
