@@ -4,7 +4,9 @@ resolves to its algorithm's micro rules on the DARTS space and runs end to end (
 is not shipped yet, and its absence is one line."""
 
 import dataclasses
+import json
 import random
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +15,9 @@ from lmreg.experiments.cli import main
 from lmreg.experiments.runconfig import load_config
 from lmreg.spaces.base import get_space
 
+# the network of the micro DARTS table, from its build's journal (the build's identity)
+BUILD_JOURNAL = Path(__file__).resolve().parent.parent / "results" / "gt_builds" / "micro_fmnist_darts.h5.journal.jsonl"
+BUILD_NET = tuple(json.loads(BUILD_JOURNAL.read_text().splitlines()[0])["identity"]["recipe"][k] for k in "CN")
 MICRO_DARTS = {"micro-darts": ("spos", "micro"), "micro-darts-gdas": ("gdas", "micro-gdas"),
                "micro-darts-pcdarts": ("pcdarts", "micro-pcdarts"), "micro-darts-nao": ("nao", "micro-nao")}
 
@@ -37,7 +42,7 @@ def test_micro_darts_presets_are_their_algorithms_micro_rules_on_darts(preset):
     algorithm, micro = MICRO_DARTS[preset]
     cfg, ref = load_config(preset), load_config(micro)
     assert (cfg.algorithm, cfg.space, cfg.benchmark, cfg.net.C, cfg.net.N) == (
-        algorithm, "darts-nds", "micro-fmnist-darts", 8, 5)
+        algorithm, "darts-nds", "micro-fmnist-darts", *BUILD_NET)
     # everything but the space, its table and network, and NAO's pool rule is the NB201 micro run's
     assert (cfg.train, cfg.landmarks, cfg.eval, cfg.search, cfg.task) == (
         dataclasses.replace(ref.train, path_sampler=cfg.train.path_sampler), ref.landmarks, ref.eval, ref.search,
@@ -60,4 +65,4 @@ def test_micro_darts_ground_truth_missing_is_one_line(tmp_path, monkeypatch, cap
 def test_micro_darts_presets_smoke(preset, darts_table, capsys):
     assert main(["train", "--preset", preset, "--smoke", "--set", f"benchmark={darts_table}"]) == 0
     algorithm = MICRO_DARTS[preset][0]
-    assert f"smoke run of {preset} passed ({algorithm} on micro-fmnist, cpu, C=8 N=5)" in capsys.readouterr().out
+    assert f"smoke run of {preset} passed ({algorithm} on micro-fmnist, cpu, C={BUILD_NET[0]} N={BUILD_NET[1]})" in capsys.readouterr().out
