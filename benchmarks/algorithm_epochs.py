@@ -202,8 +202,10 @@ def write_factors(path: Path, times: dict, stat, images: int, args, device) -> N
         spaces.update(old.get("space_factors", {}))
     spaces["nb201"] = {"train": 1.0, "score": 1.0}  # the reference: SPOS's own micro network
     for name in sorted({k[0] for k in times if k[0].startswith(SPACE)}):
+        net = load_config(SPACE_PRESETS[name[len(SPACE):]]).net  # the network the factor holds for
         spaces[name[len(SPACE):]] = {"train": f(name, "step", "plain"),
-                                     "score": round(stat(times[(name, "score", "")]) / score_ref, 3)}
+                                     "score": round(stat(times[(name, "score", "")]) / score_ref, 3),
+                                     "net": {"C": net.C, "N": net.N}}
     for name in {k[0] for k in times if not k[0].startswith(SPACE)}:
         if (name, "step", "plain") in times:
             plain, reg = f(name, "step", "plain"), f(name, "step", "regularised")
