@@ -79,7 +79,15 @@ def test_regression_runs_resampled_against_the_reference():
 ROOT = Path(__file__).resolve().parent.parent
 GATE = ROOT / "results" / "records" / "gate"
 # folder -> the gate preset's overrides that made its runs (benchmarks/README.md, gate_power.py)
-GATE_SETS = {"landmarks": [], "off": ["use_landmarks=false"], "lr10": ["train.lr=0.5"], "half": ["train.epochs=8"]}
+GATE_SETS = {"landmarks": [], "off": ["use_landmarks=false"], "lr10": ["train.lr=0.5"], "half": ["train.epochs=8"],
+             # the cheap-loss table's arms (benchmarks/cheap_loss.py, docs/results.md)
+             "off-more": ["use_landmarks=false"], "exact-more": [], "e5": ["landmarks.every=5"],
+             "b16": ["landmarks.batch_size=16"], "b24": ["landmarks.batch_size=24"],
+             "e2b64": ["landmarks.every=2", "landmarks.batch_size=64"], "exact-c20": ["landmarks.max_coef=20"],
+             "b16c20": ["landmarks.batch_size=16", "landmarks.max_coef=20"]}
+GATE_SEEDS = {"landmarks": range(11), "off": range(3), "lr10": range(3), "half": range(3), "off-more": range(3, 16),
+              "exact-more": range(11, 16), "e5": range(5), "b16": range(8), "b24": range(8), "e2b64": range(8),
+              "exact-c20": range(8), "b16c20": range(16)}
 PUBLISHED = ["landmarks", "off", "--k", "2", "--k-base", "8", "--tolerance", "0.01",
              "--metrics", "kendall_tau,sparse_kendall_tau,spearman_rho",
              "--regression", "lr x10=lr10", "--regression", "half epochs=half"]
@@ -90,7 +98,8 @@ def test_committed_gate_runs_are_finished_runs_of_the_gate_preset(folder):
     from lmreg.experiments.run_folders import finished_record
     from lmreg.experiments.runconfig import load_config, run_name
     runs = sorted((GATE / folder).glob("*/record.h5"))
-    assert len(runs) == (11 if folder == "landmarks" else 3)
+    seeds = sorted(int(r.parent.name.split("-seed")[1].split("-")[0]) for r in runs)
+    assert seeds == list(GATE_SEEDS[folder])
     for record in runs:
         seed = int(record.parent.name.split("-seed")[1].split("-")[0])
         cfg = load_config("gate", [*GATE_SETS[folder], f"seed={seed}"])
