@@ -81,3 +81,8 @@ def test_published_cheap_loss_table_is_what_the_committed_runs_give(capsys, monk
     monkeypatch.chdir(ROOT / "results" / "records" / "gate")
     cheap_loss.main(PUBLISHED)
     assert capsys.readouterr().out == (ROOT / "docs" / "results" / "cheap-loss.md").read_text()
+
+
+def test_results_page_shows_the_published_cheap_loss_table_unchanged():
+    """docs/results.md repeats the table for readers; an edit to one copy alone fails here."""
+    assert (ROOT / "docs" / "results" / "cheap-loss.md").read_text() in (ROOT / "docs" / "results.md").read_text()
